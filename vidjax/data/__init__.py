@@ -1,0 +1,1 @@
+"""Input pipeline: tfds builders, PyAV decoding, sampling, grain graph, augmentation."""

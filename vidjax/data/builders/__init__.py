@@ -1,0 +1,1 @@
+"""tfds dataset builders (array_record storage, no TensorFlow needed)."""

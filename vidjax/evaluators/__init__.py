@@ -1,0 +1,1 @@
+"""Evaluators (`vidjax.evaluators.<name>.Evaluator`)."""

@@ -1,0 +1,1 @@
+"""Model zoo: one architecture family per module, each exposing `Model`."""

@@ -1,0 +1,1 @@
+"""Tasks: loss and metrics per experiment family (`vidjax.tasks.<name>`)."""
