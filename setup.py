@@ -1,0 +1,44 @@
+"""vidjax: video understanding research in JAX/Flax.
+
+`pip install -e .` installs everything training and evaluation need (CPU JAX; for GPU/TPU
+install the matching `jax[cuda12]` / `jax[tpu]` wheel on top). TensorFlow is never needed.
+"""
+
+import setuptools
+
+INSTALL_REQUIRES = [
+  'jax>=0.5.0,<0.13',
+  'flax>=0.10.4,<0.13',
+  'optax>=0.2.4,<0.3',
+  'tensorflow-datasets>=4.9.7,<5',
+  'grain>=0.2.10,<0.3',
+  'array-record>=0.7.2,<0.9',
+  'av>=14.0,<20',
+  'dm-pix>=0.4.3,<0.5',
+  'orbax-checkpoint>=0.11.5,<0.13',
+  'ml-collections>=1.0,<2',
+  'absl-py>=2.1,<3',
+  'tensorboardX>=2.6,<3',
+  'numpy>=1.26',
+  'pillow>=10',
+]
+
+EXTRAS_REQUIRE = {
+  'test': ['pytest>=8', 'pytest-xdist>=3.5', 'ruff>=0.6', 'scikit-video>=1.1.11'],
+  # The CPU build of PyTorch, for checkpoint import and parity tests only.
+  'torch': ['torch==2.13.0'],
+  'tf': ['tensorflow>=2.16'],
+}
+
+setuptools.setup(
+  name='vidjax',
+  version='0.1.0',
+  description='Video understanding research in JAX/Flax.',
+  long_description=open('README.md', encoding='utf-8').read(),
+  long_description_content_type='text/markdown',
+  packages=setuptools.find_packages(include=['vidjax', 'vidjax.*']),
+  python_requires='>=3.10',
+  install_requires=INSTALL_REQUIRES,
+  extras_require=EXTRAS_REQUIRE,
+  entry_points={'console_scripts': ['vidjax-train=vidjax.main:run']},
+)

@@ -1,0 +1,112 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from vidjax import configs
+from vidjax.data import pipeline
+
+
+@pytest.fixture
+def input_config(synthetic_data_dir):
+  config = configs.base_config().input
+  config.dataset = 'vidjax_synthetic/tiny'
+  config.data_dir = synthetic_data_dir
+  config.sampling.num_frames = 4
+  config.pp.crop_size = 28
+  config.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
+  return config
+
+
+def _batches(iterator, n):
+  return [next(iterator) for _ in range(n)]
+
+
+def test_train_batches_shapes_and_determinism(input_config):
+  first = _batches(pipeline.make_train_input(input_config, 0, 4, 0, 1).iterator, 3)
+  again = _batches(pipeline.make_train_input(input_config, 0, 4, 0, 1).iterator, 3)
+  other = _batches(pipeline.make_train_input(input_config, 1, 4, 0, 1).iterator, 3)
+  assert first[0]['video'].shape == (4, 4, 28, 28, 3) and first[0]['video'].dtype == np.uint8
+  assert first[0]['label'].dtype == np.int32
+  for a, b in zip(first, again, strict=True):
+    np.testing.assert_array_equal(a['video'], b['video'])
+    np.testing.assert_array_equal(a['label'], b['label'])
+  assert not all(np.array_equal(a['video'], b['video']) for a, b in zip(first, other, strict=True))
+
+
+def test_iterator_state_resumes_the_exact_stream(input_config):
+  iterator = pipeline.make_train_input(input_config, 0, 4, 0, 1).iterator
+  _batches(iterator, 3)
+  state = iterator.get_state()
+  expected = _batches(iterator, 2)
+  resumed = pipeline.make_train_input(input_config, 0, 4, 0, 1).iterator
+  resumed.set_state(state)
+  for a, b in zip(expected, _batches(resumed, 2), strict=True):
+    np.testing.assert_array_equal(a['video'], b['video'])
+
+
+def test_hosts_read_disjoint_shards_and_epochs_reshuffle():
+  hosts = [pipeline.train_index_stream(10, 0, host, 2) for host in range(2)]
+  first_epoch = [{int(stream[i]) for i in range(5)} for stream in hosts]
+  assert first_epoch[0].isdisjoint(first_epoch[1])
+  assert first_epoch[0] | first_epoch[1] == set(range(10))
+  single = pipeline.train_index_stream(10, 0, 0, 1)
+  epochs = [[int(single[i]) for i in range(e * 10, e * 10 + 10)] for e in range(2)]
+  assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(10))
+  assert epochs[0] != epochs[1]
+
+
+def test_flip_label_map_swaps_names():
+  names = ('move_left', 'move_right', 'grow')
+  np.testing.assert_array_equal(
+    pipeline.flip_label_map(names, [('move_left', 'move_right')]), [1, 0, 2]
+  )
+  with pytest.raises(ValueError, match="unknown: \\['spin'\\]"):
+    pipeline.flip_label_map(names, [('grow', 'spin')])
+
+
+@pytest.mark.parametrize('num_hosts', [1, 3])
+def test_eval_counts_every_example_once(input_config, num_hosts):
+  num_examples = None
+  total, batches = 0, []
+  for host in range(num_hosts):
+    eval_input = pipeline.make_eval_input(input_config, 'validation', 5, 2, 3, host, num_hosts)
+    num_examples = eval_input.num_examples
+    host_batches = list(eval_input)
+    batches.append(len(host_batches))
+    for batch in host_batches:
+      assert batch['video'].shape == (5, 6, 4, 28, 28, 3)
+      total += int(batch['mask'].sum())
+  assert total == num_examples
+  assert len(set(batches)) == 1  # every host runs the same number of (collective) steps
+
+
+def test_corrupt_video_is_replaced_and_counted(input_config):
+  dataset = pipeline.open_dataset(input_config.dataset, 'train', input_config.data_dir)
+
+  class CorruptFirst:
+    def __len__(self):
+      return len(dataset.source)
+
+    def __getitem__(self, index):
+      record = dict(dataset.source[index])
+      if index == 0:
+        record['video'] = b'not a video at all'
+      return record
+
+  broken = dataclasses.replace(dataset, source=CorruptFirst())
+  loader = pipeline._ClipLoader(broken, input_config)
+  clip = loader.train_clip(0, np.random.default_rng(0))
+  assert clip['video'].shape == (4, 28, 28, 3)
+  assert loader.decode_failures == 1
+  assert clip['label'] in (
+    int(dataset.source[1]['label']),
+    int(loader._flip_map[int(dataset.source[1]['label'])]),
+  )
+
+
+def test_unknown_dataset_and_split_are_named(input_config):
+  with pytest.raises(ValueError, match='no builder module vidjax.data.builders.kinetics9'):
+    pipeline.open_dataset('kinetics9', 'train', input_config.data_dir)
+  with pytest.raises(ValueError, match="no split 'test'"):
+    pipeline.open_dataset(input_config.dataset, 'test', input_config.data_dir)

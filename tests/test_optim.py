@@ -1,0 +1,74 @@
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from vidjax import configs, optim
+
+
+def _optim_config(**overrides):
+  config = configs.base_config().optim
+  config.update(overrides)
+  return config
+
+
+def test_warmup_then_cosine():
+  schedule = optim.make_schedule(
+    ml_collections.ConfigDict(dict(name='cosine', base_lr=1.0, warmup_steps=10)), 110
+  )
+  assert float(schedule(0)) == 0.0
+  np.testing.assert_allclose(float(schedule(5)), 0.5)
+  np.testing.assert_allclose(float(schedule(10)), 1.0)
+  np.testing.assert_allclose(float(schedule(60)), 0.5, atol=1e-6)
+  np.testing.assert_allclose(float(schedule(110)), 0.0, atol=1e-6)
+
+
+def test_step_schedule_boundaries_are_fractions_of_training():
+  schedule = optim.make_schedule(
+    ml_collections.ConfigDict(
+      dict(name='step', base_lr=1.0, warmup_steps=0, boundaries=(0.5, 0.75), decay_factor=0.1)
+    ),
+    100,
+  )
+  np.testing.assert_allclose(
+    [float(schedule(s)) for s in (49, 50, 74, 75)], [1.0, 0.1, 0.1, 0.01], rtol=1e-6
+  )
+
+
+def test_no_weight_decay_on_norms_and_biases():
+  params = {
+    'conv': {'kernel': jnp.ones((3, 3, 2, 2)), 'bias': jnp.ones(2)},
+    'bn': {'scale': jnp.ones(2)},
+  }
+  tx, _ = optim.make_optimizer(
+    _optim_config(
+      weight_decay=0.5,
+      schedule=dict(name='constant', base_lr=1.0, warmup_steps=0),
+      momentum=0.0,
+      nesterov=False,
+    ),
+    10,
+  )
+  zero_grads = jax.tree.map(jnp.zeros_like, params)
+  updates, _ = tx.update(zero_grads, tx.init(params), params)
+  np.testing.assert_allclose(updates['conv']['kernel'], -0.5)
+  np.testing.assert_allclose(updates['conv']['bias'], 0.0)
+  np.testing.assert_allclose(updates['bn']['scale'], 0.0)
+
+
+def test_adamw_and_clipping():
+  config = _optim_config(
+    name='adamw', b1=0.9, b2=0.999, eps=1e-8, grad_clip_norm=1.0, weight_decay=0.0
+  )
+  tx, _ = optim.make_optimizer(config, 10)
+  params = {'w': jnp.ones((2, 2))}
+  updates, _ = tx.update({'w': jnp.full((2, 2), 100.0)}, tx.init(params), params)
+  assert np.all(np.isfinite(updates['w']))
+
+
+def test_unknown_optimizer_and_missing_key_are_named():
+  with pytest.raises(ValueError, match="config.optim.name='lamb'"):
+    optim.make_optimizer(_optim_config(name='lamb'), 10)
+  with pytest.raises(ValueError, match="config.optim needs the key 'b1'"):
+    optim.make_optimizer(_optim_config(name='adamw'), 10)

@@ -1,0 +1,157 @@
+"""End-to-end trainer tests on the tiny embedded dataset with 8 simulated devices."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from vidjax import configs, logs, train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENTS = sorted(
+  os.path.relpath(p, REPO)
+  for p in glob.glob(os.path.join(REPO, 'experiments', '**', '*.py'), recursive=True)
+)
+
+
+def _smoke_config(path: str, data_dir: str):
+  config = configs.load_config_file(os.path.join(REPO, path) + ':smoke')
+  config.input.data_dir = data_dir
+  return config
+
+
+@pytest.mark.parametrize('path', EXPERIMENTS)
+def test_every_experiment_smoke_runs(path, synthetic_data_dir, tmp_path):
+  config = _smoke_config(path, synthetic_data_dir)
+  results = train.train_and_evaluate(config, str(tmp_path))
+  entries = logs.read_metrics(str(tmp_path))
+  train_losses = [e['train/loss'] for e in entries if 'train/loss' in e]
+  assert train_losses and np.all(np.isfinite(train_losses))
+  assert entries[0]['model/params_millions'] > 0 and entries[0]['model/gflops_per_clip'] > 0
+  eval_counts = [v for k, v in results.items() if k.endswith('/num_examples')]
+  assert eval_counts and all(c == 32 for c in eval_counts)  # the tiny validation split
+  saved = json.loads((tmp_path / 'config.json').read_text())
+  assert saved['total_steps'] == config.total_steps
+  assert os.path.isdir(tmp_path / 'checkpoints' / str(config.total_steps))
+  # Evaluate-only mode on the checkpoint gives the same numbers.
+  again = train.evaluate(config, str(tmp_path))
+  for key, value in again.items():
+    np.testing.assert_allclose(value, results[key], rtol=1e-5)
+
+
+def _cli(workdir, data_dir, *overrides):
+  return [
+    sys.executable,
+    '-m',
+    'vidjax.main',
+    '--config',
+    'experiments/quickstart.py:smoke',
+    '--workdir',
+    str(workdir),
+    f'--config.input.data_dir={data_dir}',
+    '--config.log_every=1',
+    *overrides,
+  ]
+
+
+def _wait_for_step(workdir, step, process, timeout=300):
+  deadline = time.time() + timeout
+  path = os.path.join(workdir, 'metrics.jsonl')
+  while time.time() < deadline:
+    assert process.poll() is None, process.communicate()[1][-3000:]
+    if os.path.exists(path) and any(
+      e['step'] >= step and 'train/loss' in e for e in logs.read_metrics(workdir)
+    ):
+      return
+    time.sleep(0.2)
+  raise TimeoutError(f'step {step} not reached')
+
+
+def _final_params(workdir, step):
+  state = ocp.StandardCheckpointer().restore(
+    os.path.join(workdir, 'checkpoints', str(step), 'state')
+  )
+  return state['params'], state['batch_stats']
+
+
+def test_sigkill_then_resume_is_bitwise_identical(synthetic_data_dir, tmp_path):
+  steps = ['--config.total_steps=10', '--config.ckpt_every=3', '--config.evals.val.every_steps=100']
+  env = dict(os.environ, PYTHONPATH=REPO)
+  reference = tmp_path / 'reference'
+  subprocess.run(
+    _cli(reference, synthetic_data_dir, *steps), cwd=REPO, env=env, check=True, capture_output=True
+  )
+
+  resumed = tmp_path / 'resumed'
+  process = subprocess.Popen(
+    _cli(resumed, synthetic_data_dir, *steps),
+    cwd=REPO,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  _wait_for_step(str(resumed), 5, process)  # between the checkpoints of steps 3 and 6
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert not os.path.isdir(resumed / 'checkpoints' / '10')
+  subprocess.run(
+    _cli(resumed, synthetic_data_dir, *steps), cwd=REPO, env=env, check=True, capture_output=True
+  )
+
+  expected, got = _final_params(str(reference), 10), _final_params(str(resumed), 10)
+  leaves_expected, leaves_got = jax_leaves(expected), jax_leaves(got)
+  assert len(leaves_expected) == len(leaves_got) > 0
+  for a, b in zip(leaves_expected, leaves_got, strict=True):
+    np.testing.assert_array_equal(a, b)  # bitwise, not approximately
+  steps_logged = [e['step'] for e in logs.read_metrics(str(resumed)) if 'train/loss' in e]
+  assert steps_logged == list(range(1, 11))
+
+
+def jax_leaves(tree):
+  import jax
+
+  return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_sigterm_saves_and_exits_cleanly(synthetic_data_dir, tmp_path):
+  env = dict(os.environ, PYTHONPATH=REPO)
+  process = subprocess.Popen(
+    _cli(tmp_path, synthetic_data_dir, '--config.total_steps=100000', '--config.ckpt_every=1000'),
+    cwd=REPO,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  _wait_for_step(str(tmp_path), 2, process)
+  process.send_signal(signal.SIGTERM)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 0, stderr[-3000:]
+  saved = [int(d) for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit()]
+  assert saved and max(saved) >= 2
+  assert 'rerun to resume' in stderr
+
+
+def test_non_finite_loss_names_the_step(synthetic_data_dir, tmp_path):
+  config = _smoke_config('experiments/quickstart.py', synthetic_data_dir)
+  config.optim.schedule.base_lr = 1e30
+  config.optim.schedule.warmup_steps = 0
+  config.total_steps = 6
+  config.log_every = 6
+  with pytest.raises(FloatingPointError, match=r'at step \d'):
+    train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_batch_size_must_divide_over_devices(synthetic_data_dir, tmp_path):
+  config = _smoke_config('experiments/quickstart.py', synthetic_data_dir)
+  config.input.batch_size = 12
+  with pytest.raises(ValueError, match='input.batch_size=12 must be a multiple of the number'):
+    train.train_and_evaluate(config, str(tmp_path))

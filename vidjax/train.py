@@ -1,0 +1,297 @@
+"""The one trainer. Every experiment family plugs in through its config: model, task,
+evaluators, input. Sections: mesh, input, state, step, checkpoints, evals, loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from absl import logging
+
+from vidjax import checkpoint, configs, logs, optim, parallel
+from vidjax.data import augment, pipeline
+
+# ----------------------------------------------------------------------------- state
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything that changes during training. No random state: see `_rngs`."""
+
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+
+  @property
+  def variables(self) -> dict:
+    return {'params': self.params, 'batch_stats': self.batch_stats}
+
+
+def _rngs(seed: int, step: jax.Array, *names: str) -> dict[str, jax.Array]:
+  """Named random streams for `step`: a function of (seed, name, step) only, so a resumed
+  run draws exactly the numbers an uninterrupted one would."""
+  base = jax.random.fold_in(jax.random.key(seed), step)
+  return {name: jax.random.fold_in(base, zlib.crc32(name.encode())) for name in names}
+
+
+def _build(config: ml_collections.ConfigDict, mesh):
+  """Model, task, optimiser and a jitted initialiser whose output is replicated."""
+  configs.validate(config)
+  model = configs.load_module('models', config.model_name).Model(**config.model)
+  task = configs.load_module('tasks', config.task).Task(**config.task_kwargs)
+  tx, schedule = optim.make_optimizer(config.optim, config.total_steps)
+  crop = config.input.pp.crop_size
+  video = jnp.zeros((1, config.input.sampling.num_frames, crop, crop, 3), jnp.float32)
+
+  def init() -> TrainState:
+    variables = model.init(_rngs(config.seed, 0, 'params', 'dropout'), video, train=False)
+    params = variables['params']
+    return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      batch_stats=variables.get('batch_stats', {}),
+      opt_state=tx.init(params),
+    )
+
+  init = jax.jit(init, out_shardings=parallel.replicated(mesh))
+  return model, task, tx, schedule, init, video
+
+
+def _log_model_size(model, params, video: jax.Array) -> dict[str, float]:
+  num_params = sum(x.size for x in jax.tree.leaves(params))
+  lowered = jax.jit(lambda p, x: model.apply(p, x, train=False)).lower(
+    jax.eval_shape(lambda: params), video
+  )
+  cost = lowered.cost_analysis() or {}
+  cost = cost[0] if isinstance(cost, list | tuple) else cost
+  gflops = float(cost.get('flops', 0.0)) / 1e9
+  logging.info(
+    'Model: %.3f M parameters, %.3f GFLOPs per clip of shape %s (XLA cost analysis).',
+    num_params / 1e6,
+    gflops,
+    tuple(video.shape[1:]),
+  )
+  return {'model/params_millions': num_params / 1e6, 'model/gflops_per_clip': gflops}
+
+
+# ----------------------------------------------------------------------------- step
+
+
+def _make_train_step(config, model, task, tx, schedule, mesh):
+  pp = config.input.pp
+
+  def train_step(state: TrainState, batch: dict[str, jax.Array]):
+    rngs = _rngs(config.seed, state.step, 'augment', 'dropout')
+    batch = dict(batch, video=augment.train_augment(rngs.pop('augment'), batch['video'], pp))
+
+    def loss_fn(params):
+      variables = {'params': params, 'batch_stats': state.batch_stats}
+      return task.loss_and_metrics(model, variables, batch, rngs, train=True)
+
+    (_, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    new_state = state.replace(
+      step=state.step + 1,
+      params=optax.apply_updates(state.params, updates),
+      batch_stats=model_state.get('batch_stats', state.batch_stats),
+      opt_state=opt_state,
+    )
+    metrics = dict(metrics, grad_norm=optax.global_norm(grads), lr=schedule(state.step))
+    return new_state, metrics
+
+  replicated = parallel.replicated(mesh)
+  return jax.jit(
+    train_step,
+    in_shardings=(replicated, parallel.batch_sharded(mesh)),
+    out_shardings=(replicated, replicated),
+    donate_argnums=0,
+  )
+
+
+def _check_finite(first_step: int, losses: np.ndarray) -> None:
+  bad = np.flatnonzero(~np.isfinite(losses))
+  if bad.size:
+    step = first_step + int(bad[0])
+    raise FloatingPointError(
+      f'The training loss became {losses[bad[0]]} at step {step}. Lower '
+      '--config.optim.schedule.base_lr, set --config.optim.grad_clip_norm, or check the '
+      'input; the last checkpoint before it is in WORKDIR/checkpoints.'
+    )
+
+
+# ----------------------------------------------------------------------------- evals
+
+
+def _make_evaluators(config, model, mesh) -> dict:
+  return {
+    name: configs.load_module('evaluators', cfg.type).Evaluator(cfg, config.input, model, mesh)
+    for name, cfg in config.evals.items()
+  }
+
+
+def _run_evals(evaluators, state, step: int, total_steps: int, *, force: bool) -> dict:
+  results = {}
+  for name, evaluator in evaluators.items():
+    if force or step % evaluator.every_steps == 0 or step == total_steps:
+      metrics = evaluator.run(state.variables)
+      results.update({f'eval/{name}/{k}': v for k, v in metrics.items()})
+      logging.info('Eval %s at step %d: %s', name, step, metrics)
+  return results
+
+
+# ----------------------------------------------------------------------------- loop
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one.
+
+  Returns:
+    The last logged value of every metric (train and eval).
+  """
+  workdir = os.path.abspath(os.path.expanduser(workdir))
+  os.makedirs(workdir, exist_ok=True)
+  mesh = parallel.make_mesh(config.mesh)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  logs.quiet_library_logs()
+  logging.info('Config:\n%s', config.to_json_best_effort(indent=2, sort_keys=True))
+  logging.info(
+    '%d devices on %d hosts: %s', jax.device_count(), jax.process_count(), jax.devices()[0].platform
+  )
+
+  # input
+  batch_size = config.input.batch_size
+  train_input = pipeline.make_train_input(
+    config.input,
+    config.seed,
+    parallel.check_batch_size(batch_size, 'input.batch_size'),
+    jax.process_index(),
+    jax.process_count(),
+  )
+  model, task, tx, schedule, init, video = _build(config, mesh)
+
+  # state and checkpoints
+  checkpointer = checkpoint.Checkpointer(
+    os.path.join(workdir, 'checkpoints'), max_to_keep=config.keep_checkpoints
+  )
+  abstract_state = jax.eval_shape(init)
+  abstract_state = jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=parallel.replicated(mesh)),
+    abstract_state,
+  )
+  start_step = checkpointer.latest_step()
+  if start_step is not None:
+    state, data_state = checkpointer.restore(start_step, abstract_state)
+    train_input.iterator.set_state(data_state)
+    logging.info('Resumed from %s at step %d.', checkpointer.directory, start_step)
+  else:
+    start_step = 0
+    state = init()
+    if config.init_from:
+      params = checkpoint.restore_params(config.init_from, state.params)
+      state = state.replace(params=jax.device_put(params, parallel.replicated(mesh)))
+      logging.info('Initialised parameters from %s.', config.init_from)
+
+  # A fresh start drops the log of an earlier attempt that never reached a checkpoint.
+  writer = logs.MetricWriter(workdir, resume_step=start_step if start_step else -1)
+  if start_step == 0:
+    writer.write(0, _log_model_size(model, state.variables, video))
+  train_step = _make_train_step(config, model, task, tx, schedule, mesh)
+  evaluators = _make_evaluators(config, model, mesh)
+  progress = logs.Progress(config.total_steps, batch_size, start_step)
+  preemption = checkpoint.PreemptionWatcher()
+  last = {}
+  pending, pending_from = [], start_step + 1
+  step = start_step
+  try:
+    while step < config.total_steps:
+      batch = parallel.to_global(next(train_input.iterator), mesh)
+      state, metrics = train_step(state, batch)
+      pending.append(metrics)
+      step += 1
+      stop = preemption.stop_requested or _any_host(preemption.stop_requested)
+      if step % config.log_every == 0 or step == config.total_steps or stop:
+        fetched = jax.device_get(pending)
+        _check_finite(pending_from, np.array([m['loss'] for m in fetched]))
+        scalars = {f'train/{k}': float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+        scalars['train/lr'] = float(fetched[-1]['lr'])
+        scalars['data/decode_failures'] = train_input.loader.decode_failures
+        shown = {k: scalars[k] for k in ('train/loss', 'train/top1', 'train/lr') if k in scalars}
+        scalars.update(progress.report(step, shown))
+        writer.write(step, scalars)
+        last.update(scalars)
+        pending, pending_from = [], step + 1
+      if step % config.ckpt_every == 0 or step == config.total_steps or stop:
+        checkpointer.save(step, state, train_input.iterator.get_state(), force=stop)
+      eval_results = _run_evals(evaluators, state, step, config.total_steps, force=False)
+      if eval_results:
+        writer.write(step, eval_results)
+        last.update(eval_results)
+      if stop:
+        logging.warning('Stopped at step %d after a checkpoint; rerun to resume.', step)
+        break
+  finally:
+    checkpointer.wait()
+    checkpointer.close()
+    writer.close()
+    preemption.close()
+  if jax.process_index() == 0 and step == config.total_steps:
+    with open(os.path.join(workdir, 'results.json'), 'w') as f:
+      json.dump({'step': step, **last}, f, indent=2, sort_keys=True)
+  return last
+
+
+def _any_host(flag: bool) -> bool:
+  """True if any host got SIGTERM (multi-host runs must all stop at the same step)."""
+  if jax.process_count() == 1:
+    return flag
+  from jax.experimental import multihost_utils
+
+  return bool(np.any(multihost_utils.process_allgather(np.array(flag))))
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Runs every evaluator of `config` on the latest checkpoint in `workdir`.
+
+  Falls back to `config.init_from` when the workdir has no checkpoint (e.g. a converted
+  published model).
+  """
+  workdir = os.path.abspath(os.path.expanduser(workdir))
+  logs.quiet_library_logs()
+  mesh = parallel.make_mesh(config.mesh)
+  model, _, _, _, init, _ = _build(config, mesh)
+  abstract_state = jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=parallel.replicated(mesh)),
+    jax.eval_shape(init),
+  )
+  checkpointer = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'), max_to_keep=1)
+  step = checkpointer.latest_step()
+  if step is not None:
+    state, _ = checkpointer.restore(step, abstract_state)
+  elif config.init_from:
+    state = init()
+    params = checkpoint.restore_params(config.init_from, state.params)
+    state = state.replace(params=jax.device_put(params, parallel.replicated(mesh)))
+    step = 0
+  else:
+    raise FileNotFoundError(
+      f'No checkpoint in {checkpointer.directory} and no config.init_from: nothing to evaluate.'
+    )
+  checkpointer.close()
+  results = _run_evals(_make_evaluators(config, model, mesh), state, step, -1, force=True)
+  os.makedirs(workdir, exist_ok=True)
+  writer = logs.MetricWriter(workdir, resume_step=None)
+  writer.write(step, results)
+  writer.close()
+  return results
