@@ -4,6 +4,8 @@
 install the matching `jax[cuda12]` / `jax[tpu]` wheel on top). TensorFlow is never needed.
 """
 
+import pathlib
+
 import setuptools
 
 INSTALL_REQUIRES = [
@@ -21,6 +23,7 @@ INSTALL_REQUIRES = [
   'tensorboardX>=2.6,<3',
   'numpy>=1.26',
   'pillow>=10',
+  'tqdm>=4.60',
 ]
 
 EXTRAS_REQUIRE = {
@@ -34,7 +37,7 @@ setuptools.setup(
   name='vidjax',
   version='0.1.0',
   description='Video understanding research in JAX/Flax.',
-  long_description=open('README.md', encoding='utf-8').read(),
+  long_description=pathlib.Path(__file__).with_name('README.md').read_text(encoding='utf-8'),
   long_description_content_type='text/markdown',
   packages=setuptools.find_packages(include=['vidjax', 'vidjax.*']),
   python_requires='>=3.10',
