@@ -11,7 +11,7 @@ import setuptools
 INSTALL_REQUIRES = [
   'jax>=0.5.0,<0.13',
   'flax>=0.10.4,<0.13',
-  'optax>=0.2.4,<0.3',
+  'optax>=0.2.5,<0.3',
   'tensorflow-datasets>=4.9.7,<5',
   'grain>=0.2.10,<0.3',
   'array-record>=0.7.2,<0.9',

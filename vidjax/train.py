@@ -106,7 +106,7 @@ def _make_train_step(config, model, task, tx, schedule, mesh):
       batch_stats=model_state.get('batch_stats', state.batch_stats),
       opt_state=opt_state,
     )
-    metrics = dict(metrics, grad_norm=optax.global_norm(grads), lr=schedule(state.step))
+    metrics = dict(metrics, grad_norm=optax.tree_utils.tree_norm(grads), lr=schedule(state.step))
     return new_state, metrics
 
   replicated = parallel.replicated(mesh)
