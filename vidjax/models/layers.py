@@ -1,0 +1,422 @@
+"""Layers shared by the model zoo: `Conv`, whose lowering is chosen in one place, and the
+torchvision 2D ResNet trunk.
+
+XLA's CPU backend is slow on several convolutions that video models are made of: the input
+gradient of a strided 3D convolution (50-100x its forward), dense 3D convolutions (about half
+the rate of 2D ones), the kernel gradient of 2D convolutions with more than 32 output
+channels, and grouped/depthwise convolutions (hundreds of times slower than PyTorch). On GPU
+and TPU `lax.conv_general_dilated` is fast. `Conv` therefore keeps `nn.Conv`'s parameters
+exactly (checkpoints move between lowerings) and computes the same function in the way
+`conv_lowering` picks for the backend and the kernel shape.
+"""
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+Array = jax.Array
+Padding = str | int | Sequence[int | tuple[int, int]]
+
+LOWERINGS = ('auto', 'native', 'cpu')
+METHODS = ('native', 'conv2d', 'temporal', 'pointwise', 'depthwise')
+
+# Kaiming-normal with fan_out, as torchvision initialises every ResNet convolution.
+conv_kernel_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+
+
+def conv_lowering(
+  kernel_size: Sequence[int],
+  feature_group_count: int,
+  in_features: int,
+  lowering: str = 'auto',
+) -> str:
+  """Chooses how a convolution is computed; the only place that decides.
+
+  On CPU (measured on XLA CPU, jax 0.10): depthwise -> 'depthwise' (7-16x faster forward and
+  backward than native), 1x1(x1) -> 'pointwise' (a strided one: 20x), t x 1 x 1 -> 'temporal'
+  (1.5x), any other 2D or 3D kernel -> 'conv2d' (3D: 2-40x, strided ones the most).
+
+  Args:
+    kernel_size: kernel size, 2 (H, W) or 3 (T, H, W) entries.
+    feature_group_count: number of channel groups.
+    in_features: number of input channels.
+    lowering: 'auto' (by `jax.default_backend()`), 'native' (always
+      `lax.conv_general_dilated`) or 'cpu' (the CPU choice on any backend).
+
+  Returns:
+    One of `METHODS`, a name understood by `conv`.
+  """
+  if lowering not in LOWERINGS:
+    raise ValueError(f'lowering={lowering!r}; allowed values: {LOWERINGS}.')
+  if lowering == 'native' or (lowering == 'auto' and jax.default_backend() != 'cpu'):
+    return 'native'
+  if feature_group_count > 1 and feature_group_count == in_features:
+    return 'depthwise'
+  if all(k == 1 for k in kernel_size):
+    return 'pointwise'
+  if len(kernel_size) == 3 and tuple(kernel_size[1:]) == (1, 1):
+    return 'temporal'
+  return 'conv2d'
+
+
+def explicit_padding(
+  padding: Padding,
+  spatial_shape: Sequence[int],
+  kernel_size: Sequence[int],
+  strides: Sequence[int],
+) -> list[tuple[int, int]]:
+  """Converts `nn.Conv`-style padding to one (low, high) pair per spatial dimension."""
+  if isinstance(padding, str):
+    if padding not in ('SAME', 'VALID'):
+      raise ValueError(f"padding={padding!r}; allowed strings: 'SAME', 'VALID'.")
+    return list(lax.padtype_to_pads(spatial_shape, kernel_size, strides, padding))
+  if isinstance(padding, int):
+    return [(padding, padding)] * len(kernel_size)
+  if len(padding) != len(kernel_size):
+    raise ValueError(f'padding={padding!r} needs one entry per kernel dimension {kernel_size}.')
+  return [(p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in padding]
+
+
+def _native(x, kernel, strides, padding, groups):
+  dims = 'DHW'[-(x.ndim - 2) :]
+  return lax.conv_general_dilated(
+    x,
+    kernel,
+    strides,
+    padding,
+    dimension_numbers=(f'N{dims}C', f'{dims}IO', f'N{dims}C'),
+    feature_group_count=groups,
+  )
+
+
+# XLA CPU's weight gradient of a 2D convolution runs 2-3x slower when it has more than 32
+# output channels (e.g. 72 or 144) than when the same work is split into chunks of 32.
+_WEIGHT_GRAD_CHUNK = 32
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv2d(x, kernel, strides, padding, groups):
+  """2D `_native` whose kernel gradient is computed in chunks of output channels."""
+  return _native(x, kernel, strides, padding, groups)
+
+
+def _conv2d_fwd(x, kernel, strides, padding, groups):
+  return _native(x, kernel, strides, padding, groups), (x, kernel)
+
+
+def _conv2d_bwd(strides, padding, groups, residuals, dy):
+  x, kernel = residuals
+  dx = jax.vjp(lambda x: _native(x, kernel, strides, padding, groups), x)[1](dy)[0]
+  cout = kernel.shape[-1]
+  chunk = cout if groups > 1 else _WEIGHT_GRAD_CHUNK
+  dkernel = [
+    jax.vjp(lambda k: _native(x, k, strides, padding, groups), kernel[..., a : a + chunk])[1](
+      dy[..., a : a + chunk]
+    )[0]
+    for a in range(0, cout, chunk)
+  ]
+  return dx, jnp.concatenate(dkernel, axis=-1)
+
+
+_conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def _pad(x, padding):
+  return jnp.pad(x, [(0, 0), *padding, (0, 0)])
+
+
+def _tap(x, offsets, out_shape, strides):
+  """The input window that kernel tap `offsets` sees: x[:, o::s][:out] per spatial dim."""
+  index = tuple(
+    slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offsets, out_shape, strides, strict=True)
+  )
+  return x[(slice(None), *index)]
+
+
+def _out_shape(padded_shape, kernel_size, strides):
+  return [(n - k) // s + 1 for n, k, s in zip(padded_shape, kernel_size, strides, strict=True)]
+
+
+def _subsample_unit_dims(x, kernel_size, strides, padding):
+  """Replaces stride s along size-1 kernel dims by taking every s-th (padded) position.
+
+  A strided slice's gradient is an interior pad, which costs nothing next to the input
+  gradient of a strided convolution on XLA CPU.
+  """
+  unit = [
+    k == 1 and (s > 1 or p != (0, 0)) for k, s, p in zip(kernel_size, strides, padding, strict=True)
+  ]
+  if not any(unit):
+    return x, strides, padding
+  x = _pad(x, [p if u else (0, 0) for p, u in zip(padding, unit, strict=True)])
+  # With a size-1 kernel, output i reads exactly padded position i * s.
+  x = x[
+    (slice(None), *(slice(None, None, s if u else 1) for s, u in zip(strides, unit, strict=True)))
+  ]
+  strides = [1 if u else s for s, u in zip(strides, unit, strict=True)]
+  padding = [(0, 0) if u else p for p, u in zip(padding, unit, strict=True)]
+  return x, strides, padding
+
+
+def _pointwise(x, kernel, strides, padding, groups):
+  """1x1(x1) convolution as one matmul (grouped: a batched matmul over groups)."""
+  del strides, padding  # Made trivial by `_subsample_unit_dims`.
+  cin, cout = kernel.shape[-2:]
+  if groups == 1:
+    return jnp.dot(x, kernel.reshape(cin, cout))
+  x = x.reshape(*x.shape[:-1], groups, cin)
+  y = jnp.einsum('...gc,cgo->...go', x, kernel.reshape(cin, groups, cout // groups))
+  return y.reshape(*y.shape[:-2], cout)
+
+
+def _temporal(x, kernel, strides, padding, groups):
+  """kt x 1 x 1 convolution as a (kt, 1) 2D convolution over [B, T, H*W, C]."""
+  b, _, h, w, c = x.shape
+  kt, _, _, cin, cout = kernel.shape
+  y = _conv2d(
+    x.reshape(b, -1, h * w, c),
+    kernel.reshape(kt, 1, cin, cout),
+    (strides[0], 1),
+    (tuple(padding[0]), (0, 0)),
+    groups,
+  )
+  return y.reshape(b, y.shape[1], h, w, cout)
+
+
+def _conv2d_or_frames(x, kernel, strides, padding, groups):
+  """2D convolution; a 3D one as a 2D convolution over frames with temporal taps as channels.
+
+  Output frame i sees input frames i*st + a for the kt taps a; stacking those as channels
+  and folding time into the batch gives a 2D convolution with kt times the input channels,
+  which XLA CPU computes at about twice the rate of the 3D one (and 10-30% faster in a
+  whole R3D step than a sum of kt separate 2D convolutions). No strided 3D convolution is
+  left: XLA CPU's strided 2D convolutions have fast gradients.
+  """
+  if x.ndim == 4:
+    return _conv2d(x, kernel, tuple(strides), tuple(map(tuple, padding)), groups)
+  x = jnp.pad(x, [(0, 0), padding[0], (0, 0), (0, 0), (0, 0)])
+  b, t, h, w, c = x.shape
+  kt, kh, kw, cin, cout = kernel.shape
+  st = strides[0]
+  out_t = (t - kt) // st + 1
+  taps = [x[:, a : a + (out_t - 1) * st + 1 : st] for a in range(kt)]
+  # Channels ordered (group, tap, channel) so that every group keeps its own inputs.
+  frames = jnp.stack(taps, axis=-2).reshape(b * out_t, h, w, kt, groups, c // groups)
+  frames = jnp.swapaxes(frames, -3, -2).reshape(b * out_t, h, w, kt * c)
+  kernel = jnp.moveaxis(kernel, 0, 2).reshape(kh, kw, kt * cin, cout)
+  y = _conv2d(frames, kernel, tuple(strides[1:]), tuple(map(tuple, padding[1:])), groups)
+  return y.reshape(b, out_t, *y.shape[1:])
+
+
+def _depthwise(x, kernel, strides, padding, groups):
+  """Depthwise convolution as a sum over taps of a shifted input times a channel weight.
+
+  Memory-bound, but XLA CPU's grouped convolution is hundreds of times slower.
+  """
+  del groups  # Equal to the number of input channels.
+  x = _pad(x, padding)
+  kernel_size = kernel.shape[:-2]
+  multiplier = kernel.shape[-1] // x.shape[-1]
+  if multiplier > 1:
+    # lax orders the outputs of group g as g*multiplier + m.
+    x = jnp.repeat(x, multiplier, axis=-1)
+  out_shape = _out_shape(x.shape[1:-1], kernel_size, strides)
+  y = None
+  for offsets in np.ndindex(*kernel_size):
+    term = _tap(x, offsets, out_shape, strides) * kernel[offsets][0]
+    y = term if y is None else y + term
+  return y
+
+
+_METHOD_FNS: dict[str, Callable[..., Array]] = {
+  'native': _native,
+  'conv2d': _conv2d_or_frames,
+  'temporal': _temporal,
+  'pointwise': _pointwise,
+  'depthwise': _depthwise,
+}
+
+
+def conv(
+  x: Array,
+  kernel: Array,
+  strides: Sequence[int],
+  padding: Sequence[tuple[int, int]],
+  feature_group_count: int = 1,
+  method: str = 'native',
+) -> Array:
+  """Channels-last convolution, equal to `lax.conv_general_dilated` for every method.
+
+  Args:
+    x: input [B, *spatial, C_in] with 2 or 3 spatial dims.
+    kernel: [*kernel_size, C_in // feature_group_count, C_out].
+    strides: one stride per spatial dim.
+    padding: one explicit (low, high) pair per spatial dim.
+    feature_group_count: number of channel groups.
+    method: one of `METHODS` (see `conv_lowering`).
+
+  Returns:
+    [B, *out_spatial, C_out].
+  """
+  if method not in _METHOD_FNS:
+    raise ValueError(f'method={method!r}; allowed values: {METHODS}.')
+  kernel_size = kernel.shape[:-2]
+  strides, padding = list(strides), list(padding)
+  if method == 'native':
+    return _native(x, kernel, strides, padding, feature_group_count)
+  if method == 'temporal' and (len(kernel_size) != 3 or tuple(kernel_size[1:]) != (1, 1)):
+    raise ValueError(f"method='temporal' needs a kt x 1 x 1 kernel, got {kernel.shape}.")
+  if method == 'pointwise' and any(k != 1 for k in kernel_size):
+    raise ValueError(f"method='pointwise' needs a 1x1 kernel, got {kernel.shape}.")
+  if method == 'depthwise' and kernel.shape[-2] != 1:
+    raise ValueError(f"method='depthwise' needs one input channel per group, got {kernel.shape}.")
+  x, strides, padding = _subsample_unit_dims(x, kernel_size, strides, padding)
+  return _METHOD_FNS[method](x, kernel, strides, padding, feature_group_count)
+
+
+class Conv(nn.Module):
+  """Drop-in for `nn.Conv` (2 or 3 spatial dims) with the same parameters.
+
+  Attributes:
+    features: number of output channels.
+    kernel_size: (H, W) or (T, H, W).
+    strides: an int or one per kernel dimension.
+    padding: 'SAME', 'VALID', an int, or one int or (low, high) pair per kernel dimension.
+    use_bias: whether to add a bias.
+    feature_group_count: number of channel groups (C_in for depthwise).
+    dtype: computation dtype (None: inferred from inputs and params).
+    param_dtype: parameter dtype.
+    kernel_init: initialiser of `kernel` [*kernel_size, C_in // groups, features].
+    bias_init: initialiser of `bias` [features].
+    lowering: 'auto', 'native' or 'cpu'; see `conv_lowering`.
+  """
+
+  features: int
+  kernel_size: Sequence[int]
+  strides: int | Sequence[int] = 1
+  padding: Padding = 'SAME'
+  use_bias: bool = True
+  feature_group_count: int = 1
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
+  bias_init: Callable[..., Array] = nn.initializers.zeros_init()
+  lowering: str = 'auto'
+
+  @nn.compact
+  def __call__(self, inputs: Array) -> Array:
+    """Applies the convolution.
+
+    Args:
+      inputs: [*batch, *spatial, C_in]; leading batch dims are flattened as in `nn.Conv`.
+
+    Returns:
+      [*batch, *out_spatial, features].
+    """
+    kernel_size = tuple(self.kernel_size)
+    n = len(kernel_size)
+    if n not in (2, 3):
+      raise ValueError(f'kernel_size={kernel_size}; Conv supports 2 or 3 spatial dims.')
+    strides = (self.strides,) * n if isinstance(self.strides, int) else tuple(self.strides)
+    batch_shape = inputs.shape[: inputs.ndim - n - 1]
+    x = inputs.reshape(-1, *inputs.shape[-n - 1 :])
+    in_features = x.shape[-1]
+    if in_features % self.feature_group_count or self.features % self.feature_group_count:
+      raise ValueError(
+        f'feature_group_count={self.feature_group_count} must divide the input channels '
+        f'({in_features}) and features ({self.features}).'
+      )
+    kernel = self.param(
+      'kernel',
+      self.kernel_init,
+      (*kernel_size, in_features // self.feature_group_count, self.features),
+      self.param_dtype,
+    )
+    bias = None
+    if self.use_bias:
+      bias = self.param('bias', self.bias_init, (self.features,), self.param_dtype)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    method = conv_lowering(kernel_size, self.feature_group_count, in_features, self.lowering)
+    padding = explicit_padding(self.padding, x.shape[1:-1], kernel_size, strides)
+    y = conv(x, kernel, strides, padding, self.feature_group_count, method)
+    if bias is not None:
+      y = y + bias
+    return y.reshape(*batch_shape, *y.shape[1:])
+
+
+# Basic-block ResNets (He et al. 2016): blocks per stage by depth. Depth 10 is the usual
+# (1, 1, 1, 1) reduction of ResNet-18 used for fast experiments and tests.
+BASIC_STAGE_SIZES = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+
+class BasicBlock2D(nn.Module):
+  """torchvision's ResNet BasicBlock: two 3x3 convs with a residual connection.
+
+  Attributes:
+    features: output channels.
+    stride: stride of the first conv and the shortcut.
+    conv: Conv partial (no bias).
+    norm: BatchNorm partial.
+  """
+
+  features: int
+  stride: int
+  conv: Callable[..., nn.Module]
+  norm: Callable[..., nn.Module]
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    """[N, H, W, C] -> [N, H / stride, W / stride, features]."""
+    y = self.conv(self.features, (3, 3), self.stride, ((1, 1), (1, 1)), name='conv1')(x)
+    y = nn.relu(self.norm(name='bn1')(y))
+    y = self.conv(self.features, (3, 3), 1, ((1, 1), (1, 1)), name='conv2')(y)
+    y = self.norm(name='bn2')(y)
+    if self.stride != 1 or x.shape[-1] != self.features:
+      x = self.conv(self.features, (1, 1), self.stride, 'VALID', name='downsample_conv')(x)
+      x = self.norm(name='downsample_bn')(x)
+    return nn.relu(x + y)
+
+
+class ResNet2D(nn.Module):
+  """torchvision ResNet trunk with basic blocks, without the classifier.
+
+  Names map 1:1 onto torchvision's state dict: conv1, bn1, layer{s}.{b}.{conv1,bn1,conv2,bn2}
+  -> layer{s}_{b}/..., layer{s}.{b}.downsample.{0,1} -> layer{s}_{b}/downsample_{conv,bn}.
+
+  Attributes:
+    depth: 10, 18 or 34.
+    width: channels of stage 1; stages have width * (1, 2, 4, 8).
+    dtype: computation dtype.
+    lowering: convolution lowering, see `conv_lowering`.
+  """
+
+  depth: int = 18
+  width: int = 64
+  dtype: Any = jnp.float32
+  lowering: str = 'auto'
+
+  @nn.compact
+  def __call__(self, x: Array, *, train: bool) -> Array:
+    """Images [N, H, W, C] -> globally average-pooled features [N, 8 * width]."""
+    if self.depth not in BASIC_STAGE_SIZES:
+      raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(BASIC_STAGE_SIZES)}.')
+    conv = functools.partial(
+      Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_kernel_init, lowering=self.lowering
+    )
+    norm = functools.partial(
+      nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+    )
+    x = conv(self.width, (7, 7), 2, ((3, 3), (3, 3)), name='conv1')(x)
+    x = nn.relu(norm(name='bn1')(x))
+    x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    for i, num_blocks in enumerate(BASIC_STAGE_SIZES[self.depth]):
+      for j in range(num_blocks):
+        stride = 2 if i > 0 and j == 0 else 1
+        x = BasicBlock2D(self.width * 2**i, stride, conv, norm, name=f'layer{i + 1}_{j}')(x)
+    return jnp.mean(x, axis=(1, 2))
