@@ -1,0 +1,75 @@
+"""Single-frame baseline (Karpathy et al., CVPR 2014): a 2D CNN applied to every frame.
+
+The per-frame class probabilities are averaged over the clip, as the paper does at test
+time. The 2D CNN is torchvision's ResNet (basic blocks) rather than the paper's AlexNet-style
+network, so that ImageNet weights can be imported.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vidjax.models.layers import BASIC_STAGE_SIZES, ResNet2D
+
+
+class Model(nn.Module):
+  """Frame-wise 2D ResNet with probability averaging over frames.
+
+  Attributes:
+    num_classes: number of output classes.
+    depth: ResNet depth, 10, 18 or 34.
+    width: channels of stage 1; stages have width * (1, 2, 4, 8).
+    dropout_rate: dropout before the classifier.
+    dtype: computation dtype name, e.g. 'float32' or 'bfloat16'.
+    lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
+  """
+
+  num_classes: int
+  depth: int = 18
+  width: int = 64
+  dropout_rate: float = 0.0
+  dtype: Any = 'float32'
+  lowering: str = 'auto'
+
+  def __post_init__(self):
+    if self.depth not in BASIC_STAGE_SIZES:
+      raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(BASIC_STAGE_SIZES)}.')
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Classifies clips from their frames.
+
+    Args:
+      x: normalised video [B, T, H, W, 3].
+      train: batch statistics and dropout on (True) or running averages (False).
+
+    Returns:
+      logits [B, num_classes]: log of the frame-averaged softmax (float32), and aux with
+      'frame_logits' [B, T, num_classes] (for per-frame training losses) and 'features'
+      [B, 8 * width] (frame-averaged pooled features).
+    """
+    b, t = x.shape[:2]
+    dtype = jnp.dtype(self.dtype)
+    frames = jnp.asarray(x, dtype).reshape(b * t, *x.shape[2:])
+    features = ResNet2D(self.depth, self.width, dtype, self.lowering, name='resnet')(
+      frames, train=train
+    )
+    h = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
+    # torchvision's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias starts at 0.
+    frame_logits = nn.Dense(
+      self.num_classes,
+      dtype=dtype,
+      kernel_init=nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform'),
+      name='fc',
+    )(h)
+    frame_logits = jnp.asarray(frame_logits, jnp.float32).reshape(b, t, self.num_classes)
+    # log(mean_t softmax) computed in log space, stable for confident frames.
+    logits = jax.nn.logsumexp(jax.nn.log_softmax(frame_logits), axis=1) - jnp.log(t)
+    aux = {
+      'frame_logits': frame_logits,
+      'features': jnp.mean(features.reshape(b, t, -1), axis=1),
+    }
+    return logits, aux
