@@ -1,0 +1,1 @@
+"""Weight conversion: 2D -> 3D inflation (`inflate`)."""
