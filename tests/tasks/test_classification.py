@@ -1,0 +1,60 @@
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from vidjax.tasks import classification
+
+
+class FixedLogits(nn.Module):
+  """Returns the logits it is given in the batch, to test the losses in isolation."""
+
+  @nn.compact
+  def __call__(self, x, *, train):
+    bias = self.param('bias', nn.initializers.zeros, (x.shape[-1],))
+    frame_logits = x + bias
+    logits = jax.nn.logsumexp(jax.nn.log_softmax(frame_logits), axis=1) - jnp.log(x.shape[1])
+    return logits, {'frame_logits': frame_logits}
+
+
+def _run(task, video, label):
+  model = FixedLogits()
+  variables = model.init(jax.random.key(0), video, train=False)
+  loss, (_, metrics) = task.loss_and_metrics(
+    model, variables, {'video': video, 'label': label}, {}, train=False
+  )
+  return float(loss), metrics
+
+
+def test_softmax_with_label_smoothing():
+  frame_logits = jax.random.normal(jax.random.key(1), (4, 1, 5))
+  labels = jnp.array([0, 1, 2, 3])
+  task = classification.Task(label_smoothing=0.1, multi_label=False, frame_level_loss=False)
+  loss, metrics = _run(task, frame_logits, labels)
+  logits = jax.nn.log_softmax(frame_logits[:, 0])
+  targets = 0.9 * jax.nn.one_hot(labels, 5) + 0.1 / 5
+  np.testing.assert_allclose(loss, float(-(targets * logits).sum(-1).mean()), rtol=1e-5)
+  np.testing.assert_allclose(float(metrics['top1']), float((logits.argmax(-1) == labels).mean()))
+
+
+def test_frame_level_loss_averages_per_frame_cross_entropy():
+  frame_logits = jax.random.normal(jax.random.key(2), (3, 4, 6))
+  labels = jnp.array([5, 0, 2])
+  task = classification.Task(label_smoothing=0.0, multi_label=False, frame_level_loss=True)
+  loss, _ = _run(task, frame_logits, labels)
+  expected = optax.softmax_cross_entropy_with_integer_labels(
+    frame_logits, jnp.broadcast_to(labels[:, None], (3, 4))
+  ).mean()
+  np.testing.assert_allclose(loss, float(expected), rtol=1e-5)
+
+
+def test_multi_label_sigmoid():
+  logits = jnp.array([[[2.0, -1.0, 0.5]], [[-3.0, 1.0, 0.0]]])
+  targets = jnp.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+  task = classification.Task(label_smoothing=0.0, multi_label=True, frame_level_loss=False)
+  loss, metrics = _run(task, logits, targets)
+  model_logits = jax.nn.log_softmax(logits[:, 0])  # FixedLogits' clip logits for T = 1
+  expected = optax.sigmoid_binary_cross_entropy(model_logits, targets).sum(-1).mean()
+  np.testing.assert_allclose(loss, float(expected), rtol=1e-5)
+  assert float(metrics['top1']) == 1.0  # each top class is a positive label
