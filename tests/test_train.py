@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,3 +156,21 @@ def test_batch_size_must_divide_over_devices(synthetic_data_dir, tmp_path):
   config.input.batch_size = 12
   with pytest.raises(ValueError, match='input.batch_size=12 must be a multiple of the number'):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_corrupt_source_video_is_reported_and_training_runs(synthetic_data_dir, tmp_path):
+  from vidjax.data.builders import synthetic
+
+  data_dir = str(tmp_path / 'tfds')
+  sources = synthetic.sources_dir(data_dir, 'tiny')
+  shutil.copytree(synthetic.sources_dir(synthetic_data_dir, 'tiny'), sources)
+  corrupt = os.path.join(sources, 'train', 'train_00003.mp4')
+  with open(corrupt, 'wb') as f:
+    f.write(b'\x00\x00\x00\x18ftypmp42' + os.urandom(2000))  # an mp4 header, then noise
+  config = _smoke_config('experiments/quickstart.py', data_dir)
+  results = train.train_and_evaluate(config, str(tmp_path / 'workdir'))
+  with open(os.path.join(sources, 'train_report.json')) as f:
+    report = json.load(f)
+  assert [e['path'] for e in report['left_out']] == [corrupt] and report['left_out'][0]['error']
+  assert report['num_examples'] == 63
+  assert np.isfinite(results['train/loss']) and results['data/decode_failures'] == 0

@@ -6,10 +6,11 @@ at test time the per-frame probabilities of a clip are averaged.
   python -m vidjax.main --config experiments/supervised/synthetic_single_frame.py \
       --workdir workdirs/single_frame
 
-Hardware: 2 CPU cores. Wall-clock: see README.
-Expected: eval/val/video_top1_2x1 <= 40 % (chance is 10 %): single frames carry no
-information on the direction of motion, rotation sense, growing or fading. Compare with
-the quickstart's R(2+1)D (>= 95 % on the same data).
+Hardware: 2 CPU cores, no accelerator. Wall-clock: 4.7 min (dataset already built by the
+quickstart).
+Measured: eval/val/video_top1_2x1 = 8.0 % (chance is 10 %; the target is <= 40 %): single
+frames carry no information on the direction of motion, rotation sense, growing or
+fading. The quickstart's R(2+1)D gets 98.7 % on the same data.
 Smoke test: experiments/supervised/synthetic_single_frame.py:smoke
 """
 
@@ -19,7 +20,7 @@ from vidjax import configs
 def get_config(arg: str | None = None):
   arg = configs.parse_arg(arg, smoke=False)
   config = configs.base_config()
-  config.total_steps = 600
+  config.total_steps = 400
   config.log_every = 25
   config.ckpt_every = 200
   config.input.dataset = 'vidjax_synthetic/default'
@@ -37,7 +38,7 @@ def get_config(arg: str | None = None):
     batch_size=64,
     num_clips=2,
     num_crops=1,
-    every_steps=300,
+    every_steps=200,
   )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)

@@ -1,0 +1,131 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from vidjax.models import video_resnet
+
+TINY = dict(num_classes=5, depth=10, width=8)
+
+
+def _clip(shape=(2, 4, 32, 32, 3)):
+  return jnp.asarray(np.random.default_rng(0).standard_normal(shape, np.float32))
+
+
+def _variables(model, x):
+  """Random variables without compiling `init`, which takes XLA CPU tens of seconds."""
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
+  rng = np.random.default_rng(0)
+
+  def fill(path, s):
+    name = jax.tree_util.keystr(path)
+    if 'var' in name or 'scale' in name:
+      return jnp.ones(s.shape, s.dtype)
+    if 'mean' in name or 'bias' in name:
+      return jnp.zeros(s.shape, s.dtype)
+    return jnp.asarray(rng.normal(0, np.prod(s.shape[:-1]) ** -0.5, s.shape), s.dtype)
+
+  return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+def _apply(model, variables, x, train):
+  """Jitted apply: one compilation instead of hundreds of eager per-op ones."""
+  mutable = ['batch_stats'] if train else False
+  return jax.jit(lambda v, x: model.apply(v, x, train=train, mutable=mutable))(variables, x)
+
+
+@pytest.fixture(scope='module', params=['r3d', 'r2plus1d'])
+def tiny(request):
+  """A tiny model of each block type, its variables and its CPU-lowering outputs."""
+  model = video_resnet.Model(**TINY, block=request.param, lowering='cpu')
+  x = _clip()
+  variables = _variables(model, x)
+  return model, variables, x, _apply(model, variables, x, True), _apply(model, variables, x, False)
+
+
+def test_shapes(tiny):
+  *_, ((logits, aux), _), _ = tiny
+  assert logits.shape == (2, 5) and logits.dtype == jnp.float32
+  assert aux['features'].shape == (2, 64)
+
+
+def test_batch_norm_uses_batch_statistics_in_train_mode_only(tiny):
+  model, variables, x, ((train_logits, _), state), (eval_logits, _) = tiny
+  changed = jax.tree.map(
+    lambda a, b: bool(jnp.any(a != b)), state['batch_stats'], variables['batch_stats']
+  )
+  assert all(jax.tree.leaves(changed))
+  # Batch statistics cancel a scaling of the input (every conv is linear); running averages
+  # do not.
+  (train_shifted, _), _ = _apply(model, variables, 3 * x, True)
+  eval_shifted, _ = _apply(model, variables, 3 * x, False)
+  np.testing.assert_allclose(train_shifted, train_logits, rtol=1e-3, atol=1e-3)
+  assert not np.allclose(eval_shifted, eval_logits, rtol=1e-3, atol=1e-3)
+
+
+def test_native_and_cpu_lowerings_agree(tiny):
+  model, variables, x, ((cpu_logits, _), cpu_state), _ = tiny
+  (logits, _), state = _apply(model.clone(lowering='native'), variables, x, True)
+  np.testing.assert_allclose(cpu_logits, logits, rtol=1e-4, atol=1e-4)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4),
+    cpu_state['batch_stats'],
+    state['batch_stats'],
+  )
+
+
+def test_a_few_steps_decrease_the_loss():
+  model = video_resnet.Model(**TINY, block='r2plus1d')
+  x, labels = _clip((4, 4, 32, 32, 3)), jnp.arange(4) % 5
+  variables = _variables(model, x)
+  tx = optax.adam(1e-2)
+
+  @jax.jit
+  def step(params, batch_stats, opt_state):
+    def loss_fn(params):
+      (logits, _), state = model.apply(
+        {'params': params, 'batch_stats': batch_stats}, x, train=True, mutable=['batch_stats']
+      )
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+      return loss, state['batch_stats']
+
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), batch_stats, opt_state, loss
+
+  params, batch_stats = variables['params'], variables['batch_stats']
+  opt_state = tx.init(params)
+  losses = []
+  for _ in range(5):
+    params, batch_stats, opt_state, loss = step(params, batch_stats, opt_state)
+    losses.append(float(loss))
+  assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize(('block', 'expected'), [('r3d', 33_371_472), ('r2plus1d', 31_505_325)])
+def test_18_layer_parameter_counts_match_torchvision(block, expected):
+  model = video_resnet.Model(num_classes=400, depth=18, block=block)
+  shapes = jax.eval_shape(
+    lambda: model.init(jax.random.key(0), jnp.zeros((1, 8, 112, 112, 3)), train=False)
+  )
+  assert sum(x.size for x in jax.tree.leaves(shapes['params'])) == expected
+
+
+@pytest.mark.parametrize(
+  ('n_in', 'n_out', 'expected'),
+  [(64, 64, 144), (64, 128, 230), (128, 128, 288), (256, 512, 921), (512, 512, 1152)],
+)
+def test_midplanes_match_the_parameters_of_a_3d_conv(n_in, n_out, expected):
+  m = video_resnet.midplanes(n_in, n_out)
+  assert m == expected
+  params_3d = 27 * n_in * n_out
+  params_2plus1d = 9 * n_in * m + 3 * m * n_out
+  assert params_2plus1d <= params_3d < 9 * n_in * (m + 1) + 3 * (m + 1) * n_out
+
+
+def test_unknown_values_are_named():
+  with pytest.raises(ValueError, match=r'depth=50.*\(10, 18, 34\)'):
+    video_resnet.Model(num_classes=5, depth=50)
+  with pytest.raises(ValueError, match=r"block='mc3'.*'r3d', 'r2plus1d'"):
+    video_resnet.Model(num_classes=5, block='mc3')
