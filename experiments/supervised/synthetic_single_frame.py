@@ -10,7 +10,7 @@ Hardware: 2 CPU cores, no accelerator. Wall-clock: 4.7 min (dataset already buil
 quickstart).
 Measured: eval/val/video_top1_2x1 = 8.0 % (chance is 10 %; the target is <= 40 %): single
 frames carry no information on the direction of motion, rotation sense, growing or
-fading. The quickstart's R(2+1)D gets 98.7 % on the same data.
+fading. The quickstart's R(2+1)D gets 97-99 % on the same data.
 Smoke test: experiments/supervised/synthetic_single_frame.py:smoke
 """
 

@@ -5,13 +5,14 @@ in time and space at stages 2-4, and the (2+1)D mid width computed once per bloc
 input and output widths and used by both of its convolutions. Module names map 1:1 onto
 torchvision's state dict:
 
-  stem.0 / stem.1 / stem.3 / stem.4      stem/conv (R3D) or stem/spatial / stem/spatial_bn /
-                                         stem/temporal / stem/bn (R(2+1)D; R3D: stem.1 is stem/bn)
-  layer{s}.{b}.conv{i}.0                 layer{s}_{b}/conv{i}   (R3D: a Conv)
-  layer{s}.{b}.conv{i}.0.{0,1,3}         layer{s}_{b}/conv{i}/{spatial,spatial_bn,temporal}
-  layer{s}.{b}.conv{i}.1                 layer{s}_{b}/bn{i}
-  layer{s}.{b}.downsample.{0,1}          layer{s}_{b}/downsample_conv, downsample_bn
-  fc                                     fc
+  torchvision                          vidjax
+  stem.0, stem.1                       stem/conv, stem/bn                          (R3D)
+  stem.0, stem.1, stem.3, stem.4       stem/{spatial,spatial_bn,temporal,bn}       (R(2+1)D)
+  layer{s}.{b}.conv{i}.0               layer{s}_{b}/conv{i}                        (R3D)
+  layer{s}.{b}.conv{i}.0.{0,1,3}       layer{s}_{b}/conv{i}/{spatial,spatial_bn,temporal}
+  layer{s}.{b}.conv{i}.1               layer{s}_{b}/bn{i}
+  layer{s}.{b}.downsample.{0,1}        layer{s}_{b}/downsample_conv, downsample_bn
+  fc                                   fc
 """
 
 import functools
@@ -26,8 +27,9 @@ from vidjax.models.layers import BASIC_STAGE_SIZES, Conv, conv_kernel_init
 
 ModuleDef = Callable[..., nn.Module]
 
-# Convolution kind of stem and stages 1-4 for each `block`; the mixed-convolution nets of the
-# paper (MCx: 3D below stage x, '2d' = 1x3x3 above) are further rows of this table.
+# Convolution kind of the stem and of stages 1-4 for each `block`. The paper's mixed
+# convolutions (MCx, rMCx: 3D in some stages, 1x3x3 in the others) are further rows of this
+# table with a '2d' kind.
 BLOCK_CONVS = {
   'r3d': ('3d', '3d', '3d', '3d', '3d'),
   'r2plus1d': ('2plus1d', '2plus1d', '2plus1d', '2plus1d', '2plus1d'),
@@ -73,8 +75,14 @@ class Conv2Plus1D(nn.Module):
 
 
 def _conv3x3(
-  kind: str, features: int, mid_features: int, stride: int, conv: ModuleDef, norm: ModuleDef, name
-):
+  kind: str,
+  features: int,
+  mid_features: int,
+  stride: int,
+  conv: ModuleDef,
+  norm: ModuleDef,
+  name: str,
+) -> nn.Module:
   """The block's 3x3x3-equivalent convolution of the given kind."""
   if kind == '3d':
     return conv(features, (3, 3, 3), (stride,) * 3, ((1, 1),) * 3, name=name)
