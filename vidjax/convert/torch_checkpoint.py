@@ -1,0 +1,251 @@
+"""PyTorch state dicts -> flax variables, without executing pickled code.
+
+A converter for one architecture family lists, for every flax module that holds
+weights, the torch module it comes from and its kind:
+
+  {('stem', 'conv'): ModuleMap('blocks.0.conv.conv_t', 'conv'), ...}
+
+`convert` then moves each weight with the layout change of its kind and checks the
+result against the flax model's own shapes (from `jax.eval_shape`, nothing allocated).
+Every torch key left over, every flax weight with no source and every shape that does
+not match is named in one error, so a wrong architecture or variant is diagnosed at
+once instead of by a silent accuracy drop.
+
+Layouts: torch convolutions are [out, in/groups, *kernel], flax [*kernel, in/groups, out];
+torch linear layers [out, in], flax Dense [in, out]; BatchNorm weight/bias/running_mean/
+running_var become params scale/bias and batch_stats mean/var.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+from vidjax import configs
+
+# Keys of containers that PyTorchVideo / PySlowFast / VMZ / torchvision training scripts
+# wrap the state dict in, tried in this order.
+_CONTAINER_KEYS = ('model_state', 'state_dict', 'model')
+
+# Torch buffers that carry no weights.
+_IGNORED_SUFFIXES = ('num_batches_tracked',)
+
+KINDS = ('conv', 'bn', 'linear', 'layer_norm', 'tensor')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleMap:
+  """The torch module (`prefix`, dotted) that fills one flax module, and its `kind`.
+
+  kind: 'conv' (weight [+ bias]), 'bn' (BatchNorm), 'linear' (weight [+ bias]),
+  'layer_norm' (weight, bias), or 'tensor' (the single torch tensor `prefix` itself, for
+  flax params such as position embeddings; `name` is the flax param name).
+  """
+
+  prefix: str
+  kind: str
+  name: str = ''
+
+  def __post_init__(self):
+    if self.kind not in KINDS:
+      raise ValueError(f'ModuleMap kind {self.kind!r}; choose one of {KINDS}.')
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+  """A published architecture a source's checkpoints can be converted to.
+
+  Attributes:
+    model_name: the vidjax model module (`vidjax.models.<model_name>`).
+    model_kwargs: `config.model` for it, the exact variant of the checkpoint.
+    input_shape: one example's input [T, H, W, C] (builds the model's shapes only).
+    module_maps: returns the flax module path -> torch source table.
+    ignore: torch key prefixes the conversion may leave unused.
+  """
+
+  model_name: str
+  model_kwargs: dict[str, Any]
+  input_shape: tuple[int, ...]
+  module_maps: Callable[[], dict[tuple[str, ...], ModuleMap]]
+  ignore: tuple[str, ...] = ()
+
+
+class ConversionError(ValueError):
+  """The checkpoint does not fit the architecture; the message names every bad key."""
+
+
+def load_state_dict(path: str) -> dict[str, np.ndarray]:
+  """Reads a .pth / .pyth / .pt file into {dotted torch name: float32 numpy array}.
+
+  Uses `torch.load(weights_only=True)`: tensors and plain containers are read, any other
+  pickled object is refused, so a checkpoint from the internet cannot run code. Wrappers
+  ('model_state' of PySlowFast/PyTorchVideo, 'state_dict', 'model') and the 'module.'
+  prefix of DataParallel are removed.
+  """
+  try:
+    import torch
+  except ImportError:
+    raise ImportError(
+      "Reading PyTorch checkpoints needs the [torch] extra: pip install -e '.[torch]'."
+    ) from None
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'No checkpoint file {path!r}.')
+  try:
+    loaded = torch.load(path, map_location='cpu', weights_only=True)
+  except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+    raise ConversionError(
+      f'{path}: not a PyTorch checkpoint that can be read safely (weights only): {e}'
+    ) from e
+  for key in _CONTAINER_KEYS:
+    if isinstance(loaded, Mapping) and isinstance(loaded.get(key), Mapping):
+      loaded = loaded[key]
+      break
+  if not isinstance(loaded, Mapping) or not loaded:
+    raise ConversionError(f'{path}: holds no state dict (found {type(loaded).__name__}).')
+  state = {}
+  for name, value in loaded.items():
+    if not isinstance(value, torch.Tensor):
+      continue
+    name = name.removeprefix('module.')
+    if name.endswith(_IGNORED_SUFFIXES):
+      continue
+    state[name] = value.detach().to(torch.float32).numpy()
+  return state
+
+
+def _conv_kernel(weight: np.ndarray) -> np.ndarray:
+  # [out, in, *kernel] -> [*kernel, in, out]
+  return np.transpose(weight, (*range(2, weight.ndim), 1, 0))
+
+
+def _moves(module_path: tuple[str, ...], source: ModuleMap) -> list[tuple[str, tuple, str]]:
+  """(torch key, flax (collection, *path), layout) for every weight of one module."""
+  p, params, stats = source.prefix, ('params', *module_path), ('batch_stats', *module_path)
+  if source.kind == 'conv':
+    return [(f'{p}.weight', (*params, 'kernel'), 'conv'), (f'{p}.bias', (*params, 'bias'), '')]
+  if source.kind == 'linear':
+    return [(f'{p}.weight', (*params, 'kernel'), 'linear'), (f'{p}.bias', (*params, 'bias'), '')]
+  if source.kind == 'bn':
+    return [
+      (f'{p}.weight', (*params, 'scale'), ''),
+      (f'{p}.bias', (*params, 'bias'), ''),
+      (f'{p}.running_mean', (*stats, 'mean'), ''),
+      (f'{p}.running_var', (*stats, 'var'), ''),
+    ]
+  if source.kind == 'layer_norm':
+    return [(f'{p}.weight', (*params, 'scale'), ''), (f'{p}.bias', (*params, 'bias'), '')]
+  return [(p, (*params, source.name), '')]
+
+
+def convert(
+  state_dict: Mapping[str, np.ndarray],
+  module_maps: Mapping[tuple[str, ...], ModuleMap],
+  abstract_variables: Mapping,
+  *,
+  ignore: Iterable[str] = (),
+) -> dict:
+  """Builds flax variables {'params': ..., 'batch_stats': ...} from a torch state dict.
+
+  Args:
+    state_dict: from `load_state_dict`.
+    module_maps: flax module path (tuple of names under 'params') -> its torch source.
+    abstract_variables: the model's variables, e.g. `jax.eval_shape(model.init, ...)`;
+      only shapes are read.
+    ignore: torch key prefixes that are allowed to stay unused (e.g. an auxiliary head).
+
+  Raises:
+    ConversionError: naming every torch key left over, every flax weight without a
+      source and every shape mismatch.
+  """
+  expected = {
+    path: leaf.shape
+    for path, leaf in traverse_util.flatten_dict(dict(abstract_variables)).items()
+    if path[0] in ('params', 'batch_stats')
+  }
+  flat, used, problems = {}, set(), []
+  for module_path, source in module_maps.items():
+    for torch_key, flax_path, layout in _moves(tuple(module_path), source):
+      if flax_path not in expected:
+        # An optional weight (a conv bias) absent on both sides is fine.
+        if torch_key in state_dict:
+          problems.append(f'{torch_key}: no flax weight {"/".join(flax_path)} to receive it')
+        continue
+      if torch_key not in state_dict:
+        problems.append(f'{"/".join(flax_path)}: torch key {torch_key} missing')
+        continue
+      value = state_dict[torch_key]
+      if layout == 'conv':
+        value = _conv_kernel(value)
+      elif layout == 'linear':
+        value = value.T
+      if value.shape != expected[flax_path]:
+        problems.append(
+          f'{torch_key} {tuple(state_dict[torch_key].shape)} -> {"/".join(flax_path)}: '
+          f'expected {expected[flax_path]}, got {value.shape} after the layout change'
+        )
+        continue
+      flat[flax_path] = np.ascontiguousarray(value, np.float32)
+      used.add(torch_key)
+  ignore = tuple(ignore)
+  unused = sorted(k for k in state_dict if k not in used and not k.startswith(ignore or ('\0',)))
+  problems += [f'{k}: torch key not used by any flax weight' for k in unused]
+  problems += [
+    f'{"/".join(path)}: flax weight has no torch source' for path in expected if path not in flat
+  ]
+  if problems:
+    shown = '\n  '.join(problems[:60])
+    more = f'\n  ... and {len(problems) - 60} more' if len(problems) > 60 else ''
+    raise ConversionError(
+      f'The checkpoint does not match the architecture ({len(problems)} problems); check '
+      f'--arch and the variant:\n  {shown}{more}'
+    )
+  return traverse_util.unflatten_dict(flat)
+
+
+SOURCES = ('pytorchvideo', 'torchvision', 'vmz')
+
+
+def source_archs(source: str) -> dict[str, Arch]:
+  """The architectures `source` has checkpoints of: `vidjax.convert.<source>.ARCHS`."""
+  if source not in SOURCES:
+    raise ValueError(f'--source={source!r}; choose one of {SOURCES}.')
+  return importlib.import_module(f'vidjax.convert.{source}').ARCHS
+
+
+def find_arch(source: str, arch: str) -> Arch:
+  """The `Arch` named `arch` of `source`; an unknown name lists the known ones."""
+  archs = source_archs(source)
+  if arch not in archs:
+    raise ValueError(f'--arch={arch!r} is not a {source} architecture; known: {sorted(archs)}.')
+  return archs[arch]
+
+
+def build_model(arch: Arch):
+  """(flax model, abstract variables) of `arch`; nothing is allocated."""
+  model = configs.load_module('models', arch.model_name).Model(**arch.model_kwargs)
+  key = jax.random.key(0)
+  abstract = jax.eval_shape(
+    lambda: model.init(
+      {'params': key, 'dropout': key}, jnp.zeros((1, *arch.input_shape)), train=False
+    )
+  )
+  return model, abstract
+
+
+def convert_file(source: str, arch: str, path: str) -> tuple[Arch, dict]:
+  """Reads the torch checkpoint at `path` as `source`'s `arch`: (Arch, flax variables)."""
+  spec = find_arch(source, arch)
+  _, abstract = build_model(spec)
+  try:
+    variables = convert(load_state_dict(path), spec.module_maps(), abstract, ignore=spec.ignore)
+  except ConversionError as e:
+    raise ConversionError(f'{path} as {source} {arch}: {e}') from None
+  return spec, variables
