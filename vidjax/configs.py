@@ -131,7 +131,22 @@ def base_config() -> ml_collections.ConfigDict:
         batch_size=32,
         num_threads=2,
         prefetch=4,
-        sampling=dict(num_frames=8, stride=2, policy='loop'),
+        # mode: 'stride' | 'fps' (target_fps) | 'segments' (TSN); see data/sampling.py.
+        sampling=dict(mode='stride', num_frames=8, stride=2, target_fps=4.0, policy='loop'),
+        # Log-mel of each clip's time span (data/audio.py): 16 kHz, 25 ms / 10 ms, 80 mels.
+        audio=dict(
+          enabled=False,
+          sample_rate=16000,
+          num_mels=80,
+          min_hz=0.0,
+          max_hz=8000.0,
+          window_ms=25.0,
+          hop_ms=10.0,
+          spectrogram_frames=200,
+        ),
+        # Optical flow beside the RGB clip (vidjax/data/flow.py): `stack` fields per sampled
+        # frame (L, 10 in the two-stream paper), clipped to +-bound pixels.
+        flow=dict(enabled=False, bound=20.0, preset='medium', stack=1),
         pp=dict(
           resize_short_side=0,
           crop_size=56,
@@ -141,6 +156,17 @@ def base_config() -> ml_collections.ConfigDict:
           mean=(0.45, 0.45, 0.45),
           std=(0.225, 0.225, 0.225),
           color_jitter=dict(prob=0.0, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1),
+          # Training crop (docs/data.md, "Augmentations"): 'random' (resize_short_side, then
+          # a crop_size crop), 'scale_jitter' (short side uniform in scale_jitter, then a
+          # crop; SlowFast uses (256, 320)) or 'random_resized' (Inception-style box).
+          train_crop='random',
+          scale_jitter=(256, 320),
+          random_resized_crop=dict(area=(0.08, 1.0), aspect_ratio=(3 / 4, 4 / 3)),
+          grayscale_prob=0.0,
+          rand_augment=dict(num_ops=0, magnitude=9.0, magnitude_std=0.5, prob=0.5),
+          random_erasing=dict(prob=0.0, area=(0.02, 1 / 3), aspect_ratio=(0.3, 1 / 0.3)),
+          mix=dict(mixup_alpha=0.0, cutmix_alpha=0.0, prob=1.0, switch_prob=0.5),
+          repeated_augmentation=1,
         ),
       ),
       model_name='video_resnet',

@@ -25,7 +25,7 @@ def get_config(arg: str | None = None):
   config.ckpt_every = 200
   config.input.dataset = 'vidjax_synthetic/default'
   config.input.batch_size = 32
-  config.input.sampling = dict(num_frames=8, stride=2, policy='loop')
+  config.input.sampling.update(num_frames=8, stride=2, policy='loop')
   config.input.pp.crop_size = 56
   config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
   config.model_name = 'single_frame'

@@ -155,6 +155,10 @@ def check_manifest(builder, data_dir: str) -> None:
     ids = list(records(builder, split))
     assert entry == {'num_examples': len(ids), 'ids_sha256': video_common.ids_sha256(ids)}
     assert builder.info.splits[split].num_examples == len(ids)
+    # What evaluations record next to their results.
+    recorded = pipeline.split_manifest(builder, split)
+    assert recorded['config'] == manifest['config'] and recorded['split'] == split
+    assert recorded['ids_sha256'] == entry['ids_sha256']
 
 
 # --- transcoding -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 import fractions
 import io
 import os
-import time
 
 import av
 import numpy as np
@@ -143,6 +142,8 @@ def test_decode_frames_real_clip_with_b_frames():
   # Frames around GOP boundaries are where a seek by the wrong timestamp goes astray.
   index_sets = [[0, 249], [49, 50, 51, 99, 100, 101], [248, 3, 120]]
   index_sets += [rng.integers(0, 250, 4).tolist() for _ in range(3)]
+  # Strided clips: the unneeded frames between are dropped when no frame refers to them.
+  index_sets += [list(range(start, start + 31, stride)) for start, stride in ((3, 2), (95, 3))]
   reference = _full_decode(data, sorted({i for s in index_sets for i in s}))
   position = {i: k for k, i in enumerate(sorted({i for s in index_sets for i in s}))}
   for indices in index_sets:
@@ -156,16 +157,6 @@ def test_decode_frames_real_clip_with_audio():
   assert info.num_frames == 132 and info.has_audio and info.audio_sample_rate == 48000
   indices = [131, 0, 64, 64]
   np.testing.assert_array_equal(decode.decode_frames(data, indices), _full_decode(data, indices))
-
-
-def test_decode_frames_is_fast():
-  data = decode.encode_video(_moving_square(16), fps=8.0)
-  decode.decode_frames(data, range(0, 16, 2))
-  start = time.perf_counter()
-  for _ in range(20):
-    decode.decode_frames(data, range(0, 16, 2))
-  # A few ms on one CPU core; the bound leaves room for a loaded test machine.
-  assert (time.perf_counter() - start) / 20 < 0.05
 
 
 def test_decode_frames_empty_indices(clip):

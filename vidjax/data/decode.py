@@ -76,9 +76,17 @@ def _video_stream(container: av.container.InputContainer) -> av.video.stream.Vid
   return stream
 
 
-def _packet_index(container: av.container.InputContainer, stream) -> list[_Packet]:
-  """Demuxes (without decoding) the video packets, sorted into presentation order."""
-  packets = []
+def _packet_index(
+  container: av.container.InputContainer, stream, through: int | None = None
+) -> list[_Packet]:
+  """Demuxes (without decoding) the video packets, sorted into presentation order.
+
+  With `through`, demuxing stops once frames 0..`through` are known instead of reading
+  the whole file: packets arrive in decoding order, a packet's pts is never below its
+  dts, and dts only grows, so after a packet with dts D every frame with pts < D has been
+  seen and its rank (its index) is final. Only such settled frames are returned.
+  """
+  packets, settled_below = [], None
   try:
     for packet in container.demux(stream):
       # The demuxer ends with an empty flush packet; discard-flagged packets (edit lists)
@@ -88,9 +96,19 @@ def _packet_index(container: av.container.InputContainer, stream) -> list[_Packe
       if packet.pts is None:
         raise DecodeError('video packet without a presentation timestamp')
       packets.append(_Packet(packet.pts, packet.dts, packet.is_keyframe))
+      if (
+        through is not None
+        and packet.dts is not None
+        and len(packets) > through + 1
+        and sum(p.pts < packet.dts for p in packets) > through
+      ):
+        settled_below = packet.dts
+        break
   except _AV_ERRORS as e:
     raise DecodeError(f'demuxing failed after {len(packets)} video packets: {e}') from e
   packets.sort(key=lambda p: p.pts)
+  if settled_below is not None:
+    packets = [p for p in packets if p.pts < settled_below]
   return packets
 
 
@@ -137,6 +155,11 @@ def _decode_by_timestamp(container, stream, packets: list[_Packet], needed: set[
   name consecutive frames, starting no later than the keyframe. AVI, which stores no
   presentation timestamps, can fail this with B-frames.
 
+  In mp4 files, whose timestamps are exact, the packets of frames that are not needed are
+  sent with `skip_frame=NONREF`: the decoder then drops them if no other frame refers to
+  them (most B-frames), which saves a third of the decoding for a clip at stride 2.
+  Those frames are the only gaps the output may have.
+
   Returns:
     {index: RGB frame} for `needed`, or None when the timestamps cannot be trusted.
   """
@@ -149,17 +172,29 @@ def _decode_by_timestamp(container, stream, packets: list[_Packet], needed: set[
     offset = keyframe.pts if keyframe.dts is None else keyframe.dts
     container.seek(offset, backward=True, any_frame=False, stream=stream)
   pts_to_index = {p.pts: i for i, p in enumerate(packets)}
-  found, previous = {}, None
-  for frame in container.decode(stream):
-    index = pts_to_index.get(frame.pts)
-    expected = range(start + 1) if previous is None else (previous + 1,)
-    if index not in expected:
-      return None
-    previous = index
-    if index in needed:
-      found[index] = _rgb(frame)
-    if index >= last:
-      break
+  may_skip = 'mp4' in container.format.name.split(',')
+  context = stream.codec_context
+  found, previous, skipped = {}, None, set()
+  for packet in container.demux(stream):
+    index = pts_to_index.get(packet.pts)
+    skip = may_skip and index is not None and index not in needed
+    context.skip_frame = 'NONREF' if skip else 'DEFAULT'
+    if skip:
+      skipped.add(index)
+    for frame in packet.decode():
+      index = pts_to_index.get(frame.pts)
+      if index is None:
+        return None
+      if previous is None:
+        if index > start:
+          return None
+      elif index <= previous or not skipped.issuperset(range(previous + 1, index)):
+        return None
+      previous = index
+      if index in needed:
+        found[index] = _rgb(frame)
+      if index >= last:
+        return found if len(found) == len(needed) else None
   return found if len(found) == len(needed) else None
 
 
@@ -196,13 +231,15 @@ def decode_frames(data: bytes, indices: Sequence[int]) -> np.ndarray:
   indices = [int(i) for i in indices]
   with _open(data) as container:
     stream = _video_stream(container)
-    packets = _packet_index(container, stream)
+    if not indices:
+      return np.zeros((0, stream.codec_context.height, stream.codec_context.width, 3), np.uint8)
+    # A negative index is an error that names the length, which takes the whole file.
+    through = max(indices) if min(indices) >= 0 else None
+    packets = _packet_index(container, stream, through=through)
     num_frames = len(packets)
     for i in indices:
       if not 0 <= i < num_frames:
         raise DecodeError(f'frame index {i} out of range for a video of {num_frames} frames')
-    if not indices:
-      return np.zeros((0, stream.codec_context.height, stream.codec_context.width, 3), np.uint8)
     needed = set(indices)
     try:
       found = _decode_by_timestamp(container, stream, packets, needed)
@@ -220,11 +257,13 @@ def decode_frames(data: bytes, indices: Sequence[int]) -> np.ndarray:
   return np.stack([found[i] for i in indices])
 
 
-def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
+def decode_audio(data: bytes, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
   """Decodes the whole first audio stream to a mono waveform.
 
   Args:
     data: the encoded file.
+    sample_rate: resample to this rate (Hz) with FFmpeg's resampler; None keeps the
+      stream's rate.
 
   Returns:
     `(waveform, sample_rate)`: float32 `[num_samples]` in [-1, 1] (channels averaged), Hz.
@@ -242,7 +281,7 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     stream = container.streams.audio[0]
     stream.thread_type = 'NONE'
     stream.codec_context.thread_count = 1
-    rate = stream.codec_context.sample_rate
+    rate = sample_rate or stream.codec_context.sample_rate
     resampler = av.AudioResampler(format='flt', layout='mono', rate=rate)
     chunks = []
     try:
@@ -413,7 +452,9 @@ def transcode(
     num_frames = 0
     try:
       with av.open(buffer, mode='w', format='mp4') as output:
-        options = {'crf': str(crf), 'preset': 'veryfast', 'threads': '1'}
+        # tune=fastdecode (no CABAC, deblocking or weighted prediction) makes decoding, the
+        # cost of every training clip, about 35 % cheaper for files about 10 % larger.
+        options = {'crf': str(crf), 'preset': 'veryfast', 'tune': 'fastdecode', 'threads': '1'}
         # Same reason as in encode_video: deterministic bytes for the same input.
         options['x264-params'] = 'mbtree=0'
         video_out = output.add_stream('libx264', rate=rate, options=options)

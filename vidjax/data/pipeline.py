@@ -11,17 +11,29 @@ config.input:
     builder lives in `vidjax.data.builders.<name without the 'vidjax_' prefix>`.
   data_dir: tfds data directory.
   split, batch_size (global), num_threads, prefetch.
-  sampling: num_frames, stride, policy ('loop' | 'pad', see sampling.py).
+  sampling: mode ('stride' | 'fps' | 'segments'), num_frames, stride (mode 'stride'),
+    target_fps (mode 'fps'), policy ('loop' | 'pad'); see sampling.py.
+  audio: enabled, sample_rate, num_mels, min_hz, max_hz, window_ms, hop_ms,
+    spectrogram_frames: log-mel of each clip's time span (see audio.py); examples then carry
+    'audio' float32 [..., spectrogram_frames, num_mels] (one per view of 'video') and
+    'has_audio' bool (False, with zero features, for a video without audio).
   pp: resize_short_side (0 keeps the stored size), crop_size, flip, flip_label_swaps
     (pairs of class names exchanged by a horizontal flip), mean, std, color_jitter.
+    Training crop (host): train_crop ('random' | 'scale_jitter' | 'random_resized'),
+    scale_jitter (short-side range), random_resized_crop (area, aspect_ratio),
+    repeated_augmentation (copies of each video in a batch, 1 = off). Device side (augment.py):
+    grayscale_prob, rand_augment, random_erasing, mix (Mixup / CutMix). See docs/data.md.
+  flow: enabled, bound, preset, stack: optical flow beside the video (see flow.py); examples
+    then carry 'flow' uint8 [..., T * stack, h, w, 2] with exactly the views of 'video'.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import grain
 import ml_collections
@@ -30,7 +42,8 @@ import tensorflow_datasets as tfds
 from absl import logging
 from PIL import Image
 
-from vidjax.data import decode, sampling
+from vidjax.data import audio, decode, flow, sampling
+from vidjax.data.builders import video_common
 
 # Consecutive undecodable records tolerated before the run is stopped: one bad video is
 # replaced by the next, but a dataset of bad videos must not loop forever.
@@ -45,6 +58,9 @@ class Dataset:
   label_names: tuple[str, ...]
   name: str
   split: str
+  # What exactly was read, recorded with evaluation results: {'dataset', 'version',
+  # 'config', 'split', 'num_examples', 'ids_sha256'} (see `split_manifest`).
+  manifest: dict
 
 
 def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
@@ -78,7 +94,35 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
     dataset, split=split, data_dir=data_dir, builder_kwargs=dict(file_format='array_record')
   )
   label_names = tuple(builder.info.features['label'].names)
-  return Dataset(source=source, label_names=label_names, name=dataset, split=split)
+  return Dataset(
+    source=source,
+    label_names=label_names,
+    name=dataset,
+    split=split,
+    manifest=split_manifest(builder, split),
+  )
+
+
+def split_manifest(builder: tfds.core.DatasetBuilder, split: str) -> dict:
+  """The identity of one prepared split, to store next to results computed on it.
+
+  Datasets prepared by tools/prepare_dataset.py carry a manifest with a hash of the
+  example ids of each split; the embedded synthetic dataset is a pure function of its
+  config, which identifies it (its hash is None).
+  """
+  manifest_path = builder.data_path / video_common.MANIFEST_FILENAME
+  entry = {
+    'dataset': builder.name,
+    'version': str(builder.info.version),
+    'config': builder.builder_config.name,
+    'split': split,
+    'num_examples': builder.info.splits[split].num_examples,
+    'ids_sha256': None,
+  }
+  if manifest_path.exists():
+    prepared = json.loads(manifest_path.read_text())
+    entry.update(config=prepared['config'], **prepared['splits'][split])
+  return entry
 
 
 def flip_label_map(label_names: Sequence[str], swaps: Sequence[Sequence[str]]) -> np.ndarray:
@@ -105,6 +149,19 @@ def _resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
   return np.stack([np.asarray(Image.fromarray(f).resize(new_size, Image.BILINEAR)) for f in frames])
 
 
+def _resize_box(frames: np.ndarray, box: Sequence[float], size: int) -> np.ndarray:
+  """Resamples the (top, left, height, width) box of every frame to size x size: one
+  bilinear resize of just the box, so a crop of a rescaled frame costs only its pixels."""
+  top, left, height, width = box
+  region = (left, top, left + width, top + height)
+  return np.stack(
+    [
+      np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR, box=region))
+      for f in frames
+    ]
+  )
+
+
 class _ClipLoader:
   """Reads a record, decodes the sampled frames, crops; replaces undecodable videos.
 
@@ -118,22 +175,29 @@ class _ClipLoader:
     self._source = dataset.source
     self._sampling = input_config.sampling
     self._pp = input_config.pp
+    self._flow = input_config.flow
+    self._audio = input_config.audio
     self._flip_map = flip_label_map(dataset.label_names, self._pp.flip_label_swaps)
     self._lock = threading.Lock()
     self.decode_failures = 0
 
-  def _decode(self, index: int, clip_indices: Callable[[int], np.ndarray]):
-    """Returns (record, frames) of `index` or the next decodable one.
+  def _decode(self, index: int, clip_indices: Callable[[Mapping], np.ndarray]):
+    """Returns (record, sampled indices, frames) of `index` or the next decodable one.
 
-    `clip_indices` maps the video's frame count to the frame indices to decode (any shape);
-    the frames come back with that shape in front of [H, W, 3].
+    `clip_indices` maps the record to the frame indices to sample (any shape); the frames
+    come back with that shape in front of [H, W, 3]. With flow enabled, the last
+    axis holds every sampled frame followed by `stack` more (see `_modalities`).
     """
     for attempt in range(MAX_CONSECUTIVE_DECODE_FAILURES):
       record = self._source[(index + attempt) % len(self._source)]
       try:
-        indices = clip_indices(int(record['num_frames']))
+        indices = sampled = np.asarray(clip_indices(record))
+        if self._flow.enabled:
+          # Each sampled frame is followed by the frames its flow fields reach (flow.py).
+          pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
+          indices = pairs.reshape(*pairs.shape[:-2], -1)
         frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
-        return record, frames.reshape(*np.shape(indices), *frames.shape[1:])
+        return record, sampled, frames.reshape(*np.shape(indices), *frames.shape[1:])
       except decode.DecodeError as e:
         with self._lock:
           self.decode_failures += 1
@@ -143,30 +207,81 @@ class _ClipLoader:
       'be decoded; the dataset is likely corrupt: rebuild it (tools/prepare_dataset.py).'
     )
 
+  def _modalities(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Splits cropped (and flipped) decoded frames into the example's visual inputs.
+
+    Args:
+      frames: uint8 [..., F, h, w, 3] as `_decode` returned them, after the spatial
+        transforms: F = T, or F = T * (stack + 1) with flow enabled.
+
+    Returns:
+      'video' uint8 [..., T, h, w, 3] and, with flow enabled, 'flow' uint8
+      [..., T * stack, h, w, 2] computed on exactly these pixels.
+    """
+    if not self._flow.enabled:
+      return {'video': np.ascontiguousarray(frames)}
+    stack = self._flow.stack
+    runs = frames.reshape(*frames.shape[:-4], -1, stack + 1, *frames.shape[-3:])
+    fields = flow.compute(runs, self._flow.preset)
+    fields = fields.reshape(*frames.shape[:-4], -1, *fields.shape[-3:])
+    return {
+      'video': np.ascontiguousarray(runs[..., 0, :, :, :]),
+      'flow': flow.quantize(fields, self._flow.bound),
+    }
+
+  def _clip_audio(
+    self, record: Mapping, indices: np.ndarray, repeats: int = 1
+  ) -> dict[str, np.ndarray]:
+    """'audio' and 'has_audio' of the clips in `indices`, or nothing with audio disabled.
+
+    The features of clip i are repeated `repeats` times along the first axis, so that
+    they line up with clip-major views (every crop of a clip hears the same audio).
+    """
+    if not self._audio.enabled:
+      return {}
+    features, has_audio = audio.clip_audio(record, indices, self._audio)
+    return {'audio': np.repeat(features, repeats, axis=0), 'has_audio': np.bool_(has_audio)}
+
+  def _train_crop(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """frames [F, H, W, 3] -> [F, crop_size, crop_size, 3], one box for every frame."""
+    pp, size = self._pp, self._pp.crop_size
+    height, width = frames.shape[1:3]
+    if pp.train_crop == 'random':
+      frames = _resize_short_side(frames, pp.resize_short_side)
+      y, x = sampling.random_crop(rng, frames.shape[1], frames.shape[2], size)
+      return frames[:, y : y + size, x : x + size]
+    if pp.train_crop == 'scale_jitter':
+      box = sampling.scale_jitter_crop(rng, height, width, size, pp.scale_jitter)
+    else:
+      rrc = pp.random_resized_crop
+      box = sampling.random_resized_crop(rng, height, width, rrc.area, rrc.aspect_ratio)
+    return _resize_box(frames, box, size)
+
   def train_clip(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One random clip, random crop and flip: video uint8 [T, h, w, 3], label int32."""
-    cfg = self._sampling
-    record, frames = self._decode(
+    record, indices, frames = self._decode(
       index,
-      lambda length: sampling.random_clip(rng, length, cfg.num_frames, cfg.stride, cfg.policy),
+      lambda record: sampling.train_indices(
+        rng, self._sampling, int(record['num_frames']), float(record['fps'])
+      ),
     )
-    frames = _resize_short_side(frames, self._pp.resize_short_side)
-    size = self._pp.crop_size
-    y, x = sampling.random_crop(rng, frames.shape[1], frames.shape[2], size)
-    frames = frames[:, y : y + size, x : x + size]
+    frames = self._train_crop(frames, rng)
     label = int(record['label'])
     if self._pp.flip and rng.random() < 0.5:
       frames = frames[:, :, ::-1]
       label = int(self._flip_map[label])
-    return {'video': np.ascontiguousarray(frames), 'label': np.int32(label)}
+    return {
+      **self._modalities(frames),
+      **self._clip_audio(record, indices),
+      'label': np.int32(label),
+    }
 
   def eval_views(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
     """All T x S views of a video: video uint8 [T*S, t, h, w, 3] (clip-major), label."""
-    cfg = self._sampling
-    record, clips = self._decode(
+    record, indices, clips = self._decode(
       index,
-      lambda length: sampling.uniform_clips(
-        length, cfg.num_frames, cfg.stride, num_clips, cfg.policy
+      lambda record: sampling.eval_indices(
+        self._sampling, int(record['num_frames']), float(record['fps']), num_clips
       ),
     )
     size = self._pp.crop_size
@@ -176,7 +291,8 @@ class _ClipLoader:
       for y, x in sampling.multi_crops(clip.shape[1], clip.shape[2], size, num_crops):
         views.append(clip[:, y : y + size, x : x + size])
     return {
-      'video': np.stack(views),
+      **self._modalities(np.stack(views)),
+      **self._clip_audio(record, indices, repeats=num_crops),
       'label': np.int32(record['label']),
       'mask': np.bool_(True),
     }
@@ -206,13 +322,61 @@ class TrainInput:
 
 
 def train_index_stream(
-  num_examples: int, seed: int, process_index: int, process_count: int
+  num_examples: int, seed: int, process_index: int, process_count: int, repeats: int = 1
 ) -> grain.MapDataset:
   """This host's endless stream of example indices: reshuffled every epoch (shuffle
-  before repeat), then split round-robin so hosts read disjoint examples each epoch."""
-  return (
+  before repeat), then split round-robin so hosts read disjoint examples each epoch.
+
+  With `repeats` > 1 (repeated augmentation, Hoffer et al. 2020; DeiT) every index is
+  repeated in place: position p holds the index at position p // repeats of the plain
+  stream. The random map after this seeds each position differently, so the copies get
+  independent augmentations, and the stream stays a function of (seed, position).
+  """
+  stream = (
     grain.MapDataset.range(num_examples).shuffle(seed=seed).repeat()[process_index::process_count]
   )
+  if repeats == 1:
+    return stream
+  return grain.MapDataset.range(len(stream)).map(lambda position: stream[position // repeats])
+
+
+TRAIN_CROPS = ('random', 'scale_jitter', 'random_resized')
+
+
+def _check_train_pp(pp: ml_collections.ConfigDict, flow_enabled: bool) -> None:
+  pixel_level = {
+    'rand_augment.num_ops': pp.rand_augment.num_ops > 0,
+    'random_erasing.prob': pp.random_erasing.prob > 0,
+    'mix.mixup_alpha': pp.mix.mixup_alpha > 0,
+    'mix.cutmix_alpha': pp.mix.cutmix_alpha > 0,
+  }
+  if flow_enabled and any(pixel_level.values()):
+    # These act on the RGB video on the device; the flow would no longer match it.
+    on = [f'config.input.pp.{key}' for key, enabled in pixel_level.items() if enabled]
+    raise ValueError(
+      f'{", ".join(on)}: not supported together with config.input.flow.enabled (the optical '
+      'flow would no longer match the augmented video); switch one of them off.'
+    )
+  if pp.train_crop not in TRAIN_CROPS:
+    raise ValueError(f'config.input.pp.train_crop={pp.train_crop!r}; choose one of {TRAIN_CROPS}.')
+  if pp.repeated_augmentation < 1:
+    raise ValueError(
+      f'config.input.pp.repeated_augmentation={pp.repeated_augmentation!r}: the number of '
+      'copies of each video in a batch, an integer >= 1 (1 = off).'
+    )
+
+
+def input_shapes(input_config: ml_collections.ConfigDict) -> dict[str, tuple[int, ...]]:
+  """Shapes of one training example's model inputs, without the batch axis: 'video' and,
+  when enabled, 'flow' and 'audio' (models are initialised from these before any data is
+  read)."""
+  num_frames, size = input_config.sampling.num_frames, input_config.pp.crop_size
+  shapes = {'video': (num_frames, size, size, 3)}
+  if input_config.flow.enabled:
+    shapes['flow'] = (num_frames * input_config.flow.stack, size, size, 2)
+  if input_config.audio.enabled:
+    shapes['audio'] = (input_config.audio.spectrogram_frames, input_config.audio.num_mels)
+  return shapes
 
 
 def make_train_input(
@@ -223,10 +387,12 @@ def make_train_input(
   process_count: int,
 ) -> TrainInput:
   """An endless, per-epoch reshuffled stream of batches of this host's shard."""
+  _check_train_pp(input_config.pp, input_config.flow.enabled)
   dataset = open_dataset(input_config.dataset, input_config.split, input_config.data_dir)
   loader = _ClipLoader(dataset, input_config)
+  repeats = input_config.pp.repeated_augmentation
   ds = (
-    train_index_stream(len(dataset.source), seed, process_index, process_count)
+    train_index_stream(len(dataset.source), seed, process_index, process_count, repeats)
     .random_map(_TrainClip(loader), seed=seed)
     .to_iter_dataset(_read_options(input_config))
     .batch(per_host_batch_size, drop_remainder=True)

@@ -1,22 +1,62 @@
 """Which frames and which pixels a clip is made of.
 
-Temporal samplers return frame indices; spatial samplers return crop corners. Both are
+Temporal samplers return frame indices; spatial samplers return crop corners or boxes. Both are
 pure numpy so that the host work per clip is a decode of exactly the returned frames and
 a slice. Frames requested beyond the end of a video follow `policy`:
   'loop': wrap around to the start (a short video plays again), or
   'pad':  repeat the last frame.
+
+Temporal modes (config.input.sampling.mode):
+  'stride':   `num_frames` frames every `stride` source frames.
+  'fps':      `num_frames` frames at `target_fps` whatever the video's frame rate: the
+              stride is the fractional `fps / target_fps` and frame k of a clip starting at
+              `start` is round(start + k * fps / target_fps). The fps is the record's
+              average frame rate, so for a variable-frame-rate source the clip is at
+              `target_fps` on average only (vidjax's prepared videos are constant-rate:
+              transcoding renumbers frames at the source's average rate).
+  'segments': TSN-style (TSN, TSM, PySlowFast's Something-Something v2 loader): the video
+              is cut into `num_frames` equal segments and one frame is taken from each, a
+              random one in training, the centre one in testing; the clip always spans
+              the whole video, so `stride`, `target_fps` and `policy` do not apply.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import ml_collections
 import numpy as np
 
 POLICIES = ('loop', 'pad')
+MODES = ('stride', 'fps', 'segments')
 
 
-def clip_span(num_frames: int, stride: int) -> int:
+def clip_offsets(num_frames: int, stride: float) -> np.ndarray:
+  """Frame offsets from a clip's first frame: round(k * stride), int64 [num_frames].
+
+  `stride` may be fractional (mode 'fps'); halves round up so that offsets never repeat
+  for strides of at least 1.
+  """
+  return np.floor(np.arange(num_frames) * stride + 0.5).astype(np.int64)
+
+
+def clip_span(num_frames: int, stride: float) -> int:
   """Number of source frames a clip of `num_frames` taken every `stride` frames covers."""
-  return (num_frames - 1) * stride + 1
+  return int(clip_offsets(num_frames, stride)[-1]) + 1
+
+
+def fps_stride(fps: float, target_fps: float) -> float:
+  """The fractional stride that samples a video of `fps` frames/s at `target_fps`."""
+  if not fps > 0:
+    raise ValueError(
+      f'Video frame rate {fps}: sampling mode "fps" needs the record\'s positive "fps"; '
+      'use config.input.sampling.mode="stride" for this dataset or re-prepare it.'
+    )
+  if not target_fps > 0:
+    raise ValueError(
+      f'config.input.sampling.target_fps={target_fps}: must be positive in mode "fps".'
+    )
+  return fps / target_fps
 
 
 def _apply_policy(indices: np.ndarray, video_length: int, policy: str) -> np.ndarray:
@@ -28,16 +68,16 @@ def _apply_policy(indices: np.ndarray, video_length: int, policy: str) -> np.nda
 
 
 def random_clip(
-  rng: np.random.Generator, video_length: int, num_frames: int, stride: int, policy: str
+  rng: np.random.Generator, video_length: int, num_frames: int, stride: float, policy: str
 ) -> np.ndarray:
   """A clip at a uniformly random start (training). Returns int64 [num_frames]."""
   max_start = max(video_length - clip_span(num_frames, stride), 0)
   start = rng.integers(0, max_start + 1)
-  return _apply_policy(start + stride * np.arange(num_frames), video_length, policy)
+  return _apply_policy(start + clip_offsets(num_frames, stride), video_length, policy)
 
 
 def uniform_clips(
-  video_length: int, num_frames: int, stride: int, num_clips: int, policy: str
+  video_length: int, num_frames: int, stride: float, num_clips: int, policy: str
 ) -> np.ndarray:
   """`num_clips` clips with evenly spaced starts covering the video (multi-view testing).
 
@@ -49,8 +89,87 @@ def uniform_clips(
     starts = np.array([max_start // 2])
   else:
     starts = np.round(np.linspace(0, max_start, num_clips)).astype(np.int64)
-  indices = starts[:, None] + stride * np.arange(num_frames)[None, :]
+  indices = starts[:, None] + clip_offsets(num_frames, stride)[None, :]
   return _apply_policy(indices, video_length, policy)
+
+
+def _segment_bounds(video_length: int, num_segments: int) -> tuple[np.ndarray, np.ndarray]:
+  """First and last frame (inclusive) of each of `num_segments` equal segments.
+
+  As PySlowFast's ssv2 loader: segments of (video_length - 1) / num_segments frames whose
+  rounded bounds are shared by neighbours; a video shorter than `num_segments` repeats
+  frames instead of reading past its end.
+  """
+  size = (video_length - 1) / num_segments
+  bounds = np.round(size * np.arange(num_segments + 1)).astype(np.int64)
+  return bounds[:-1], bounds[1:]
+
+
+def segment_clip(rng: np.random.Generator, video_length: int, num_frames: int) -> np.ndarray:
+  """One random frame in each of `num_frames` equal segments (TSN training).
+
+  Returns int64 [num_frames], non-decreasing.
+  """
+  first, last = _segment_bounds(video_length, num_frames)
+  return rng.integers(first, last + 1)
+
+
+def segment_views(video_length: int, num_frames: int, num_views: int) -> np.ndarray:
+  """`num_views` deterministic segment clips (TSN testing).
+
+  View v takes the frame at fraction (v + 0.5) / num_views of every segment, so one view
+  is the segments' centre frames (PySlowFast's ssv2 test clip) and several views are
+  evenly spread offsets inside the segments, like TSN's and TSM's multi-clip testing.
+  (PySlowFast's ssv2 loader itself repeats the centre clip for every temporal view and
+  varies only the crops.)
+
+  Returns:
+    int64 [num_views, num_frames].
+  """
+  first, last = _segment_bounds(video_length, num_frames)
+  fractions = (np.arange(num_views) + 0.5) / num_views
+  return first[None, :] + np.floor(fractions[:, None] * (last - first)[None, :]).astype(np.int64)
+
+
+def _check_mode(config: ml_collections.ConfigDict) -> None:
+  if config.mode not in MODES:
+    raise ValueError(f'config.input.sampling.mode={config.mode!r}; choose one of {MODES}.')
+
+
+def _stride(config: ml_collections.ConfigDict, fps: float) -> float:
+  return fps_stride(fps, config.target_fps) if config.mode == 'fps' else config.stride
+
+
+def train_indices(
+  rng: np.random.Generator, config: ml_collections.ConfigDict, video_length: int, fps: float
+) -> np.ndarray:
+  """The training clip's frame indices for `config.input.sampling`: int64 [num_frames].
+
+  Args:
+    rng: the example's random stream.
+    config: config.input.sampling (mode, num_frames, stride, target_fps, policy).
+    video_length: the video's number of frames.
+    fps: the video's (average) frame rate, used by mode 'fps'.
+  """
+  _check_mode(config)
+  if config.mode == 'segments':
+    return segment_clip(rng, video_length, config.num_frames)
+  stride = _stride(config, fps)
+  return random_clip(rng, video_length, config.num_frames, stride, config.policy)
+
+
+def eval_indices(
+  config: ml_collections.ConfigDict, video_length: int, fps: float, num_clips: int
+) -> np.ndarray:
+  """The `num_clips` test clips' frame indices: int64 [num_clips, num_frames].
+
+  Uniformly spaced clips (modes 'stride', 'fps') or segment views (mode 'segments').
+  """
+  _check_mode(config)
+  if config.mode == 'segments':
+    return segment_views(video_length, config.num_frames, num_clips)
+  stride = _stride(config, fps)
+  return uniform_clips(video_length, config.num_frames, stride, num_clips, config.policy)
 
 
 def random_crop(rng: np.random.Generator, height: int, width: int, size: int) -> tuple[int, int]:
@@ -82,3 +201,61 @@ def _check_crop(height: int, width: int, size: int) -> None:
       f'crop_size={size} is larger than the frames ({height}x{width}); lower '
       'config.input.pp.crop_size or resize the frames first.'
     )
+
+
+def scale_jitter_crop(
+  rng: np.random.Generator, height: int, width: int, size: int, short_side_range: Sequence[int]
+) -> tuple[float, float, float, float]:
+  """A random `size` crop of the frames resized to a random short side (SlowFast's jitter).
+
+  The short side S is uniform in `short_side_range` (inclusive), the crop uniform in the
+  resized frame. Returned in the source frame's coordinates, so that the caller resamples
+  only the crop: box (top, left, box_height, box_width), a square of side size * short / S.
+  """
+  low, high = short_side_range
+  if not size <= low <= high:
+    raise ValueError(
+      f'config.input.pp.scale_jitter={tuple(short_side_range)}: needs crop_size={size} '
+      '<= min <= max.'
+    )
+  short_side = int(rng.integers(low, high + 1))
+  scale = short_side / min(height, width)
+  top, left = random_crop(rng, round(height * scale), round(width * scale), size)
+  side = size / scale
+  # Rounding the resized size up can put the last crop up to a pixel past the frame.
+  return min(top / scale, height - side), min(left / scale, width - side), side, side
+
+
+def random_resized_crop(
+  rng: np.random.Generator,
+  height: int,
+  width: int,
+  area_range: Sequence[float],
+  aspect_ratio_range: Sequence[float],
+) -> tuple[int, int, int, int]:
+  """An Inception-style box (torchvision's RandomResizedCrop.get_params).
+
+  Up to 10 draws of an area fraction (uniform in `area_range`) and a width / height ratio
+  (log-uniform in `aspect_ratio_range`) until the box fits; otherwise the whole frame with
+  its aspect ratio clamped into the range, centred. Returns (top, left, box_height,
+  box_width) in pixels.
+  """
+  area = height * width
+  log_ratios = np.log(aspect_ratio_range)
+  for _ in range(10):
+    target_area = area * rng.uniform(*area_range)
+    aspect_ratio = np.exp(rng.uniform(*log_ratios))
+    box_width = round(np.sqrt(target_area * aspect_ratio))
+    box_height = round(np.sqrt(target_area / aspect_ratio))
+    if 0 < box_width <= width and 0 < box_height <= height:
+      top = int(rng.integers(0, height - box_height + 1))
+      left = int(rng.integers(0, width - box_width + 1))
+      return top, left, box_height, box_width
+  ratio = width / height
+  if ratio < min(aspect_ratio_range):
+    box_width, box_height = width, round(width / min(aspect_ratio_range))
+  elif ratio > max(aspect_ratio_range):
+    box_width, box_height = round(height * max(aspect_ratio_range)), height
+  else:
+    box_width, box_height = width, height
+  return (height - box_height) // 2, (width - box_width) // 2, box_height, box_width

@@ -1,7 +1,11 @@
 """Supervised classification: softmax cross-entropy (with label smoothing) or sigmoid.
 
-Batch keys: 'video' (float, normalised) and 'label': int [B] for softmax, multi-hot
+Batch keys: the model's inputs ('video', float, normalised; multi-modal models name theirs,
+see `vidjax.models.model_inputs`) and 'label': int [B] for softmax, multi-hot
 float [B, K] when `multi_label` (IG-65M-style hashtag / multi-label training).
+A batch mixed by Mixup / CutMix (`vidjax.data.augment.mix_batch`) also has 'mix_label'
+(the partner clip's label) and 'mix_weight' float [B] (the share of the clip's own label):
+the targets are then soft, and top1 is still measured against 'label'.
 With `frame_level_loss` the loss is taken on every frame's logits (aux['frame_logits'])
 instead of the clip's: this is how the single-frame baseline of Karpathy et al. is trained
 (each frame an independent example), while its clip logits average probabilities.
@@ -14,13 +18,23 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
+from vidjax import models
+
 BATCH_KEYS = ('video', 'label')
 
 
-def _softmax_loss(logits: jax.Array, labels: jax.Array, label_smoothing: float) -> jax.Array:
-  num_classes = logits.shape[-1]
-  targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes), label_smoothing)
-  return optax.softmax_cross_entropy(logits, targets)
+def targets(batch: dict[str, jax.Array], num_classes: int, multi_label: bool) -> jax.Array:
+  """Float targets [B, K]: the one-hot (or multi-hot) label, mixed with 'mix_label' by
+  'mix_weight' when the batch carries them."""
+
+  def encode(labels: jax.Array) -> jax.Array:
+    return labels.astype(jnp.float32) if multi_label else jax.nn.one_hot(labels, num_classes)
+
+  result = encode(batch['label'])
+  if 'mix_weight' in batch:
+    weight = batch['mix_weight'][:, None]
+    result = weight * result + (1.0 - weight) * encode(batch['mix_label'])
+  return result
 
 
 class Task:
@@ -42,23 +56,28 @@ class Task:
     train: bool,
   ) -> tuple[jax.Array, tuple[dict, dict[str, jax.Array]]]:
     """Returns (loss, (updated model state, metrics)); metrics are batch means."""
+    x = models.model_inputs(model, batch)
     if train:
       (logits, aux), model_state = model.apply(
-        variables, batch['video'], train=True, rngs=rngs, mutable=['batch_stats']
+        variables, x, train=True, rngs=rngs, mutable=['batch_stats']
       )
     else:
-      (logits, aux), model_state = model.apply(variables, batch['video'], train=False), {}
+      (logits, aux), model_state = model.apply(variables, x, train=False), {}
     labels = batch['label']
+    soft = targets(batch, logits.shape[-1], self.multi_label)
     if self.multi_label:
-      loss = optax.sigmoid_binary_cross_entropy(logits, labels).sum(-1)
+      loss = optax.sigmoid_binary_cross_entropy(logits, soft).sum(-1)
       correct = jnp.take_along_axis(labels, logits.argmax(-1)[:, None], axis=-1)[:, 0] > 0
-    elif self.frame_level_loss:
-      frame_logits = aux['frame_logits']
-      frame_labels = jnp.broadcast_to(labels[:, None], frame_logits.shape[:2])
-      loss = _softmax_loss(frame_logits, frame_labels, self.label_smoothing).mean(-1)
-      correct = logits.argmax(-1) == labels
     else:
-      loss = _softmax_loss(logits, labels, self.label_smoothing)
+      # Smoothing is linear in the targets, so smoothing a mix equals mixing smoothed
+      # labels (timm's order).
+      soft = optax.smooth_labels(soft, self.label_smoothing)
+      if self.frame_level_loss:
+        frame_logits = aux['frame_logits']
+        frame_targets = jnp.broadcast_to(soft[:, None], frame_logits.shape)
+        loss = optax.softmax_cross_entropy(frame_logits, frame_targets).mean(-1)
+      else:
+        loss = optax.softmax_cross_entropy(logits, soft)
       correct = logits.argmax(-1) == labels
     metrics = {'loss': loss.mean(), 'top1': correct.mean()}
     return loss.mean(), (model_state, metrics)
