@@ -45,6 +45,13 @@ def test_every_experiment_smoke_runs(path, synthetic_data_dir, tmp_path):
   again = train.evaluate(config, str(tmp_path))
   for key, value in again.items():
     np.testing.assert_allclose(value, results[key], rtol=1e-5)
+  # Both record which examples the numbers were computed on.
+  for filename in ('results.json', 'eval_results.json'):
+    recorded = json.loads((tmp_path / filename).read_text())
+    for name, eval_config in config.evals.items():
+      manifest = recorded['datasets'][name]
+      assert manifest['split'] == eval_config.split and manifest['num_examples'] == 32
+      assert manifest['dataset'] == 'vidjax_synthetic' and manifest['config'] == 'tiny'
 
 
 def _cli(workdir, data_dir, *overrides):

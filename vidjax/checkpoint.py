@@ -3,7 +3,7 @@
 A checkpoint holds two items: 'state' (the whole TrainState: step, params, batch stats,
 optimiser state) and 'data' (the grain iterator's state as JSON). Resume precedence:
 1. the latest complete checkpoint in `<workdir>/checkpoints` (a killed run resumes);
-2. otherwise `config.init_from` (parameters only, e.g. a converted PyTorch model);
+2. otherwise `config.init_from` (params and batch stats, e.g. a converted PyTorch model);
 3. otherwise a fresh initialisation.
 Orbax writes each checkpoint into a temporary directory and renames it when complete, so
 a run killed mid-save resumes from the previous checkpoint.
@@ -15,8 +15,11 @@ import os
 import signal
 import threading
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+from flax import traverse_util
 
 
 class Checkpointer:
@@ -63,23 +66,82 @@ class Checkpointer:
     self._manager.close()
 
 
-def restore_params(path: str, abstract_params):
-  """Reads the parameters of a vidjax checkpoint (or a converted model) for init_from.
+def save_variables(directory: str, variables: dict) -> None:
+  """Writes model variables ({'params', 'batch_stats'}) where `config.init_from` reads them.
 
-  `path` is a checkpoint step directory (`.../checkpoints/1000`) or a params directory
-  written by tools/convert_checkpoint.py.
+  Used by tools/convert_checkpoint.py; the layout ('state' item) is that of a training
+  checkpoint step, so both kinds of directory are valid `init_from` values.
   """
-  path = os.path.abspath(os.path.expanduser(path))
-  state_dir = os.path.join(path, 'state')
+  directory = os.path.abspath(os.path.expanduser(directory))
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(os.path.join(directory, 'state'), variables, force=True)
+  checkpointer.wait_until_finished()
+
+
+def _state_dir(path: str, flag: str) -> str:
+  state_dir = os.path.join(os.path.abspath(os.path.expanduser(path)), 'state')
   if not os.path.isdir(state_dir):
     raise FileNotFoundError(
-      f'config.init_from={path!r} has no "state" item; point it at a checkpoint step '
-      'directory such as WORKDIR/checkpoints/1000.'
+      f'{flag}={path!r} has no "state" item; point it at a checkpoint step directory such as '
+      'WORKDIR/checkpoints/1000 or at the output of tools/convert_checkpoint.py.'
     )
-  restored = ocp.StandardCheckpointer().restore(state_dir)
-  if 'params' not in restored:
-    raise ValueError(f'config.init_from={path!r}: the checkpoint holds no "params".')
-  return restored['params']
+  return state_dir
+
+
+def read_variables(path: str, abstract_variables: dict, *, flag: str = 'checkpoint') -> dict:
+  """Reads the collections of `abstract_variables` from the checkpoint step directory `path`.
+
+  Only those entries are read (not the optimiser state), onto the first local device, so
+  that a checkpoint saved on any number of devices can be read on one.
+  """
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), abstract_variables
+  )
+  return ocp.PyTreeCheckpointer().restore(
+    _state_dir(path, flag),
+    args=ocp.args.PyTreeRestore(
+      item=target,
+      restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+      partial_restore=True,
+    ),
+  )
+
+
+def restore_variables(path: str, variables: dict) -> dict:
+  """Params and batch stats of a checkpoint (or a converted model) for `config.init_from`.
+
+  `path` is a checkpoint step directory (`.../checkpoints/1000`) or a directory written by
+  tools/convert_checkpoint.py. `variables` is the freshly initialised model's
+  {'params', 'batch_stats'}: an entry whose shape differs in the checkpoint (typically the
+  classifier when fine-tuning Kinetics weights on another label set) or that the
+  checkpoint lacks keeps its fresh value, and each one is logged; if nothing matches, the
+  checkpoint belongs to another architecture and it is an error.
+  """
+  metadata = ocp.PyTreeCheckpointer().metadata(_state_dir(path, 'config.init_from'))
+  stored = metadata.item_metadata
+  stored = dict(getattr(stored, 'tree', stored))
+  stored_shapes = traverse_util.flatten_dict(
+    {key: jax.tree.map(lambda x: tuple(x.shape), stored[key]) for key in variables if key in stored}
+  )
+  fresh = traverse_util.flatten_dict(variables)
+  matching = {
+    key: jax.ShapeDtypeStruct(np.shape(value), value.dtype)
+    for key, value in fresh.items()
+    if stored_shapes.get(key) == np.shape(value)
+  }
+  if not matching:
+    raise ValueError(
+      f'config.init_from={path!r}: no weight of the checkpoint fits this model; it was '
+      'written for another architecture or variant (check config.model).'
+    )
+  restored = traverse_util.flatten_dict(
+    read_variables(path, traverse_util.unflatten_dict(matching), flag='config.init_from')
+  )
+  for key in fresh:
+    if key not in restored:
+      logging.warning('init_from %s: %s keeps its fresh initialisation.', path, '/'.join(key))
+  return traverse_util.unflatten_dict({**fresh, **restored})
 
 
 class PreemptionWatcher:

@@ -17,8 +17,8 @@ import numpy as np
 import optax
 from absl import logging
 
-from vidjax import checkpoint, configs, logs, optim, parallel
-from vidjax.data import augment, pipeline
+from vidjax import checkpoint, configs, logs, model_size, models, optim, parallel
+from vidjax.data import augment, flow, pipeline
 
 # ----------------------------------------------------------------------------- state
 
@@ -50,11 +50,13 @@ def _build(config: ml_collections.ConfigDict, mesh):
   model = configs.load_module('models', config.model_name).Model(**config.model)
   task = configs.load_module('tasks', config.task).Task(**config.task_kwargs)
   tx, schedule = optim.make_optimizer(config.optim, config.total_steps)
-  crop = config.input.pp.crop_size
-  video = jnp.zeros((1, config.input.sampling.num_frames, crop, crop, 3), jnp.float32)
+  shapes = pipeline.input_shapes(config.input)
+  example = models.model_inputs(
+    model, {key: jnp.zeros((1, *shape), jnp.float32) for key, shape in shapes.items()}
+  )
 
   def init() -> TrainState:
-    variables = model.init(_rngs(config.seed, 0, 'params', 'dropout'), video, train=False)
+    variables = model.init(_rngs(config.seed, 0, 'params', 'dropout'), example, train=False)
     params = variables['params']
     return TrainState(
       step=jnp.zeros((), jnp.int32),
@@ -64,22 +66,18 @@ def _build(config: ml_collections.ConfigDict, mesh):
     )
 
   init = jax.jit(init, out_shardings=parallel.replicated(mesh))
-  return model, task, tx, schedule, init, video
+  return model, task, tx, schedule, init, example
 
 
-def _log_model_size(model, params, video: jax.Array) -> dict[str, float]:
-  num_params = sum(x.size for x in jax.tree.leaves(params))
-  lowered = jax.jit(lambda p, x: model.apply(p, x, train=False)).lower(
-    jax.eval_shape(lambda: params), video
-  )
-  cost = lowered.cost_analysis() or {}
-  cost = cost[0] if isinstance(cost, list | tuple) else cost
-  gflops = float(cost.get('flops', 0.0)) / 1e9
+def _log_model_size(model, variables, example) -> dict[str, float]:
+  """Parameter count and FLOPs of one clip; `example` is a model input with batch size 1."""
+  num_params = model_size.count_params(variables['params'])
+  gflops = model_size.flops(model, variables, example) / 1e9
   logging.info(
     'Model: %.3f M parameters, %.3f GFLOPs per clip of shape %s (XLA cost analysis).',
     num_params / 1e6,
     gflops,
-    tuple(video.shape[1:]),
+    jax.tree.map(lambda x: tuple(x.shape[1:]), example),
   )
   return {'model/params_millions': num_params / 1e6, 'model/gflops_per_clip': gflops}
 
@@ -91,8 +89,11 @@ def _make_train_step(config, model, task, tx, schedule, mesh):
   pp = config.input.pp
 
   def train_step(state: TrainState, batch: dict[str, jax.Array]):
-    rngs = _rngs(config.seed, state.step, 'augment', 'dropout')
+    rngs = _rngs(config.seed, state.step, 'augment', 'mix', 'dropout')
     batch = dict(batch, video=augment.train_augment(rngs.pop('augment'), batch['video'], pp))
+    if 'flow' in batch:
+      batch['flow'] = flow.dequantize(batch['flow'])
+    batch = augment.mix_batch(rngs.pop('mix'), batch, pp.mix)
 
     def loss_fn(params):
       variables = {'params': params, 'batch_stats': state.batch_stats}
@@ -116,6 +117,13 @@ def _make_train_step(config, model, task, tx, schedule, mesh):
     out_shardings=(replicated, replicated),
     donate_argnums=0,
   )
+
+
+def _init_from(path: str, state: TrainState, mesh) -> TrainState:
+  """`state` with the params and batch stats of the checkpoint at `path` (config.init_from)."""
+  variables = checkpoint.restore_variables(path, jax.device_get(state.variables))
+  variables = jax.device_put(variables, parallel.replicated(mesh))
+  return state.replace(params=variables['params'], batch_stats=variables['batch_stats'])
 
 
 def _check_finite(first_step: int, losses: np.ndarray) -> None:
@@ -179,7 +187,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     jax.process_index(),
     jax.process_count(),
   )
-  model, task, tx, schedule, init, video = _build(config, mesh)
+  model, task, tx, schedule, init, example = _build(config, mesh)
 
   # state and checkpoints
   checkpointer = checkpoint.Checkpointer(
@@ -199,14 +207,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     start_step = 0
     state = init()
     if config.init_from:
-      params = checkpoint.restore_params(config.init_from, state.params)
-      state = state.replace(params=jax.device_put(params, parallel.replicated(mesh)))
-      logging.info('Initialised parameters from %s.', config.init_from)
+      state = _init_from(config.init_from, state, mesh)
+      logging.info('Initialised the model from %s.', config.init_from)
 
   # A fresh start drops the log of an earlier attempt that never reached a checkpoint.
   writer = logs.MetricWriter(workdir, resume_step=start_step if start_step else -1)
   if start_step == 0:
-    writer.write(0, _log_model_size(model, state.variables, video))
+    writer.write(0, _log_model_size(model, state.variables, example))
   train_step = _make_train_step(config, model, task, tx, schedule, mesh)
   evaluators = _make_evaluators(config, model, mesh)
   progress = logs.Progress(config.total_steps, batch_size, start_step)
@@ -246,10 +253,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     checkpointer.close()
     writer.close()
     preemption.close()
-  if jax.process_index() == 0 and step == config.total_steps:
-    with open(os.path.join(workdir, 'results.json'), 'w') as f:
-      json.dump({'step': step, **last}, f, indent=2, sort_keys=True)
+  if step == config.total_steps:
+    _write_results(workdir, 'results.json', step, last, evaluators)
   return last
+
+
+def _write_results(workdir: str, filename: str, step: int, results: dict, evaluators) -> None:
+  """Final metrics plus the manifest of every evaluated split, so that a number in a
+  table can be traced to exactly the examples it was computed on."""
+  if jax.process_index() != 0:
+    return
+  datasets = {name: evaluator.dataset_manifest for name, evaluator in evaluators.items()}
+  with open(os.path.join(workdir, filename), 'w') as f:
+    json.dump({'step': step, **results, 'datasets': datasets}, f, indent=2, sort_keys=True)
 
 
 def _any_host(flag: bool) -> bool:
@@ -281,17 +297,18 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
     state, _ = checkpointer.restore(step, abstract_state)
   elif config.init_from:
     state = init()
-    params = checkpoint.restore_params(config.init_from, state.params)
-    state = state.replace(params=jax.device_put(params, parallel.replicated(mesh)))
+    state = _init_from(config.init_from, state, mesh)
     step = 0
   else:
     raise FileNotFoundError(
       f'No checkpoint in {checkpointer.directory} and no config.init_from: nothing to evaluate.'
     )
   checkpointer.close()
-  results = _run_evals(_make_evaluators(config, model, mesh), state, step, -1, force=True)
+  evaluators = _make_evaluators(config, model, mesh)
+  results = _run_evals(evaluators, state, step, -1, force=True)
   os.makedirs(workdir, exist_ok=True)
   writer = logs.MetricWriter(workdir, resume_step=None)
   writer.write(step, results)
   writer.close()
+  _write_results(workdir, 'eval_results.json', step, results, evaluators)
   return results

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import lax
 
 from vidjax.models import layers
 
@@ -64,6 +65,51 @@ def test_lowering_equals_native_in_value_and_gradients(
   _assert_close(dk, dk_want)
 
 
+# (method, input shape, kernel shape, strides, padding, groups, dilation)
+DILATED_CASES = [
+  ('conv2d', (2, 4, 11, 10, 4), (1, 3, 3, 4, 6), (1, 1, 1), 'SAME', 1, (1, 2, 2)),
+  ('conv2d', (2, 9, 11, 10, 4), (3, 3, 3, 4, 6), (2, 2, 1), ((2, 2), (1, 1), (3, 3)), 1, (2, 1, 3)),
+  ('conv2d', (2, 4, 11, 10, 4), (1, 3, 3, 2, 6), (1, 2, 2), 'SAME', 2, (1, 2, 2)),
+  ('conv2d', (3, 11, 10, 4), (3, 3, 4, 5), (2, 1), ((2, 2), (2, 2)), 1, (2, 2)),
+  ('temporal', (2, 9, 5, 4, 6), (3, 1, 1, 6, 5), (1, 1, 1), ((2, 2), (0, 0), (0, 0)), 1, (2, 1, 1)),
+  ('pointwise', (2, 7, 5, 4, 6), (1, 1, 1, 6, 5), (2, 2, 2), 'VALID', 1, (3, 2, 2)),
+  ('depthwise', (2, 7, 9, 8, 4), (3, 3, 3, 1, 4), (1, 2, 1), 'SAME', 4, (2, 2, 1)),
+]
+
+
+@pytest.mark.parametrize(
+  ('method', 'x_shape', 'k_shape', 'strides', 'padding', 'groups', 'dilation'), DILATED_CASES
+)
+def test_dilated_lowering_equals_native_in_value_and_gradients(
+  method, x_shape, k_shape, strides, padding, groups, dilation
+):
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal(x_shape, np.float32))
+  kernel = jnp.asarray(rng.standard_normal(k_shape, np.float32))
+  extent = [(k - 1) * d + 1 for k, d in zip(k_shape[:-2], dilation, strict=True)]
+  pads = layers.explicit_padding(padding, x_shape[1:-1], extent, strides)
+
+  def fn(x, kernel, method):
+    return layers.conv(x, kernel, strides, pads, groups, method, dilation)
+
+  dims = 'DHW'[-len(strides) :]
+  # lax directly, so that the dilation of the native method is checked as well.
+  y_want = lax.conv_general_dilated(
+    x, kernel, strides, pads, rhs_dilation=dilation, feature_group_count=groups,
+    dimension_numbers=(f'N{dims}C', f'{dims}IO', f'N{dims}C'),
+  )  # fmt: skip
+  cotangent = jnp.asarray(rng.standard_normal(y_want.shape, np.float32))
+  grad = jax.grad(lambda x, k, m: jnp.vdot(fn(x, k, m), cotangent), argnums=(0, 1))
+  dx_want, dk_want = grad(x, kernel, 'native')
+  dx, dk = jax.jit(grad, static_argnums=2)(x, kernel, method)
+  y = jax.jit(fn, static_argnums=2)(x, kernel, method)
+  assert y.shape == y_want.shape
+  _assert_close(fn(x, kernel, 'native'), y_want)
+  _assert_close(y, y_want)
+  _assert_close(dx, dx_want)
+  _assert_close(dk, dk_want)
+
+
 @pytest.mark.parametrize(
   ('kernel_size', 'groups', 'in_features', 'method'),
   [
@@ -103,6 +149,9 @@ def test_unknown_lowering_and_method_are_named():
     ((2, 4, 9, 8, 4), dict(features=6, kernel_size=(3, 3, 3), strides=2, padding='SAME')),
     ((2, 4, 9, 8, 4), dict(features=4, kernel_size=(3, 3, 3), feature_group_count=4, padding=1)),
     ((2, 3, 9, 8, 4), dict(features=6, kernel_size=(3, 3), strides=(2, 1), use_bias=False)),
+    ((2, 4, 11, 10, 4), dict(features=6, kernel_size=(1, 3, 3), kernel_dilation=(1, 2, 2))),
+    ((2, 5, 11, 10, 4), dict(features=4, kernel_size=(3, 3, 3), kernel_dilation=2, strides=2)),
+    ((2, 11, 10, 4), dict(features=4, kernel_size=(3, 3), kernel_dilation=3, padding='VALID')),
   ],
 )
 def test_conv_module_is_a_drop_in_for_nn_conv(x_shape, kwargs):

@@ -14,8 +14,8 @@ import numpy as np
 from flax import linen as nn
 from jax.sharding import Mesh
 
-from vidjax import parallel
-from vidjax.data import augment, pipeline
+from vidjax import models, parallel
+from vidjax.data import augment, flow, pipeline
 
 
 class Evaluator:
@@ -44,10 +44,13 @@ class Evaluator:
     pp = input_config.pp
 
     def eval_step(variables, batch):
-      video = batch['video']  # [B, V, T, H, W, 3]
-      views = video.reshape(-1, *video.shape[2:])
-      logits, _ = model.apply(variables, augment.to_float(views, pp.mean, pp.std), train=False)
-      logits = logits.reshape(*video.shape[:2], -1).mean(axis=1)
+      num_videos, num_views = batch['video'].shape[:2]  # [B, V, T, H, W, 3]
+      inputs = {'video': augment.to_float(batch['video'], pp.mean, pp.std)}
+      if 'flow' in batch:
+        inputs['flow'] = flow.dequantize(batch['flow'])
+      views = {key: x.reshape(-1, *x.shape[2:]) for key, x in inputs.items()}
+      logits, _ = model.apply(variables, models.model_inputs(model, views), train=False)
+      logits = logits.reshape(num_videos, num_views, -1).mean(axis=1)
       labels, mask = batch['label'], batch['mask']
       k = min(5, logits.shape[-1])
       top_k = jax.lax.top_k(logits, k)[1]
@@ -60,6 +63,11 @@ class Evaluator:
       }
 
     self._eval_step = jax.jit(eval_step, out_shardings=parallel.replicated(mesh))
+
+  @property
+  def dataset_manifest(self) -> dict:
+    """The identity of the evaluated split (recorded next to the results)."""
+    return self._input.dataset.manifest
 
   def metric_names(self) -> dict[str, str]:
     views = f'{self.num_clips}x{self.num_crops}'

@@ -2,7 +2,7 @@
 
 A CSN is a 3D ResNet with bottleneck blocks whose 3x3x3 convolution is depthwise: ir-CSN
 ("interaction-reduced") replaces it by a depthwise 3x3x3, ip-CSN ("interaction-preserved")
-by a 1x1x1 convolution followed by a depthwise 3x3x3 (no BN between them, as in VMZ). The
+by a 1x1x1 convolution, BN (no ReLU) and a depthwise 3x3x3, as in VMZ. The
 structure follows `pytorchvideo.models.csn.create_csn` (hub builder `csn_r101`): a 3x7x7
 stem with stride (1, 2, 2) and a (1, 3, 3) max-pool, stages of depth (3, 4, 6, 3) /
 (3, 4, 23, 3) / (3, 8, 36, 3) for depth 50 / 101 / 152, stride 2 in time and space at
@@ -18,7 +18,7 @@ running_var:
   blocks_{s}/res_blocks_{b}/branch1_conv|branch1_norm  blocks.{s}.res_blocks.{b}.branch1_*
   blocks_{s}/res_blocks_{b}/branch2/conv_a|norm_a      blocks.{s}.res_blocks.{b}.branch2.*_a
   .../branch2/conv_b|norm_b|conv_c|norm_c              (likewise)
-  .../branch2/conv_b_pw (ip-CSN only)                  VMZ's conv2.0 (conv_b is VMZ's conv2.1)
+  .../branch2/conv_b_pw, norm_b_pw (ip-CSN only)       VMZ's conv2.0.0, conv2.0.1
   blocks_5_proj                                        blocks.5.proj
 """
 
@@ -55,7 +55,7 @@ class Bottleneck(nn.Module):
     conv_b_groups: channel groups of conv_b; `inner_features` makes it depthwise (CSN).
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
-    pointwise_before_b: ip-CSN's extra 1x1x1 before the depthwise conv_b.
+    pointwise_before_b: ip-CSN's extra 1x1x1 conv + BN before the depthwise conv_b.
     conv_b_kernel: 3x3x3 (CSN) or 1x3x3 (SlowFast, Slow-only).
   """
 
@@ -78,6 +78,7 @@ class Bottleneck(nn.Module):
     x = nn.relu(self.norm(name='norm_a')(x))
     if self.pointwise_before_b:
       x = self.conv(self.inner_features, (1, 1, 1), 1, 'VALID', name='conv_b_pw')(x)
+      x = self.norm(name='norm_b_pw')(x)
     x = self.conv(
       self.inner_features,
       self.conv_b_kernel,
@@ -143,8 +144,10 @@ class ResStage(nn.Module):
     depthwise: conv_b with groups = inner_features (CSN) instead of a dense conv.
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
-    pointwise_before_b: ip-CSN's 1x1x1 before conv_b.
+    pointwise_before_b: ip-CSN's 1x1x1 conv + BN before conv_b.
     conv_b_kernel: kernel of every conv_b.
+    temporal_blocks: how many leading blocks use `conv_a_kernel`; the rest get a 1x1x1
+      conv_a (PyTorchVideo's per-block conv_a kernels). None: all of them.
   """
 
   depth: int
@@ -157,6 +160,7 @@ class ResStage(nn.Module):
   norm: ModuleDef
   pointwise_before_b: bool = False
   conv_b_kernel: tuple[int, int, int] = (3, 3, 3)
+  temporal_blocks: int | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -164,10 +168,11 @@ class ResStage(nn.Module):
     st, ss = self.stride
     for b in range(self.depth):
       stride = (st, ss, ss) if b == 0 else (1, 1, 1)
+      temporal = self.temporal_blocks is None or b < self.temporal_blocks
       x = ResBlock(
         self.inner_features,
         self.features,
-        self.conv_a_kernel,
+        self.conv_a_kernel if temporal else (1, 1, 1),
         stride,
         self.inner_features if self.depthwise else 1,
         self.conv,
@@ -203,13 +208,15 @@ class Stem(nn.Module):
     return nn.max_pool(x, (1, 3, 3), (1, 2, 2), ((0, 0), (1, 1), (1, 1)))
 
 
-def make_conv_norm(train: bool, dtype: Any, lowering: str) -> tuple[ModuleDef, ModuleDef]:
+def make_conv_norm(
+  train: bool, dtype: Any, lowering: str, epsilon: float = 1e-5
+) -> tuple[ModuleDef, ModuleDef]:
   """The bias-free Conv and the BatchNorm partials every ResNet-style model here uses."""
   conv = functools.partial(
     Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=lowering
   )
   norm = functools.partial(
-    nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype
+    nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=epsilon, dtype=dtype
   )
   return conv, norm
 
@@ -220,8 +227,9 @@ class Model(nn.Module):
   Attributes:
     num_classes: number of output classes.
     depth: 50, 101 or 152 (14: one block per stage, for tests).
-    variant: 'ir' (depthwise 3x3x3) or 'ip' (1x1x1 + depthwise 3x3x3).
+    variant: 'ir' (depthwise 3x3x3) or 'ip' (1x1x1 + BN + depthwise 3x3x3).
     width: stem channels; stage s has bottleneck width width * 2**s and 4x that output.
+    bn_epsilon: BatchNorm epsilon, 1e-5 (PyTorchVideo) or 1e-3 (VMZ, from Caffe2).
     dropout_rate: dropout before the classifier.
     dtype: computation dtype name, e.g. 'float32' or 'bfloat16'.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
@@ -231,6 +239,7 @@ class Model(nn.Module):
   depth: int = 152
   variant: str = 'ir'
   width: int = 64
+  bn_epsilon: float = 1e-5
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
@@ -255,7 +264,7 @@ class Model(nn.Module):
       [B, 32 * width]}.
     """
     dtype = jnp.dtype(self.dtype)
-    conv, norm = make_conv_norm(train, dtype, self.lowering)
+    conv, norm = make_conv_norm(train, dtype, self.lowering, self.bn_epsilon)
     x = Stem(self.width, 3, conv, norm, name='blocks_0')(jnp.asarray(x, dtype))
     for s, depth in enumerate(STAGE_DEPTHS[self.depth]):
       stride = 1 if s == 0 else 2

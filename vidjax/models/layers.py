@@ -85,13 +85,14 @@ def explicit_padding(
   return [(p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in padding]
 
 
-def _native(x, kernel, strides, padding, groups):
+def _native(x, kernel, strides, padding, groups, dilation):
   dims = 'DHW'[-(x.ndim - 2) :]
   return lax.conv_general_dilated(
     x,
     kernel,
     strides,
     padding,
+    rhs_dilation=dilation,
     dimension_numbers=(f'N{dims}C', f'{dims}IO', f'N{dims}C'),
     feature_group_count=groups,
   )
@@ -104,19 +105,19 @@ def _native(x, kernel, strides, padding, groups):
 _KERNEL_GRAD_CHUNK = 32
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _dense2d(x, kernel, strides, padding):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _dense2d(x, kernel, strides, padding, dilation):
   """Ungrouped 2D `_native` whose kernel gradient is computed in output-channel chunks."""
-  return _native(x, kernel, strides, padding, 1)
+  return _native(x, kernel, strides, padding, 1, dilation)
 
 
-def _dense2d_fwd(x, kernel, strides, padding):
-  return _native(x, kernel, strides, padding, 1), (x, kernel)
+def _dense2d_fwd(x, kernel, strides, padding, dilation):
+  return _native(x, kernel, strides, padding, 1, dilation), (x, kernel)
 
 
-def _dense2d_bwd(strides, padding, residuals, dy):
+def _dense2d_bwd(strides, padding, dilation, residuals, dy):
   x, kernel = residuals
-  dx = jax.vjp(lambda x: _native(x, kernel, strides, padding, 1), x)[1](dy)[0]
+  dx = jax.vjp(lambda x: _native(x, kernel, strides, padding, 1, dilation), x)[1](dy)[0]
   cout = kernel.shape[-1]
   chunk = _KERNEL_GRAD_CHUNK
   if cout % (2 * chunk) == 0 or cout < chunk:
@@ -124,7 +125,7 @@ def _dense2d_bwd(strides, padding, residuals, dy):
   else:
     dy = jnp.pad(dy, [(0, 0)] * 3 + [(0, -cout % chunk)])
   kernel_grad = jax.vjp(
-    lambda k: _native(x, k, strides, padding, 1),
+    lambda k: _native(x, k, strides, padding, 1, dilation),
     jnp.zeros((*kernel.shape[:-1], chunk), kernel.dtype),
   )[1]
   dkernel = [kernel_grad(dy[..., a : a + chunk])[0] for a in range(0, dy.shape[-1], chunk)]
@@ -134,18 +135,20 @@ def _dense2d_bwd(strides, padding, residuals, dy):
 _dense2d.defvjp(_dense2d_fwd, _dense2d_bwd)
 
 
-def _conv2d(x, kernel, strides, padding, groups):
+def _conv2d(x, kernel, strides, padding, groups, dilation):
   """2D convolution; grouped ones as one dense convolution per group.
 
   XLA CPU's grouped convolutions are 4-90x slower than the same work split by group.
   """
   strides, padding = tuple(strides), tuple(tuple(p) for p in padding)
+  dilation = tuple(dilation)
   if groups == 1:
-    return _dense2d(x, kernel, strides, padding)
+    return _dense2d(x, kernel, strides, padding, dilation)
   xs = jnp.split(x, groups, axis=-1)
   kernels = jnp.split(kernel, groups, axis=-1)
   return jnp.concatenate(
-    [_dense2d(a, k, strides, padding) for a, k in zip(xs, kernels, strict=True)], axis=-1
+    [_dense2d(a, k, strides, padding, dilation) for a, k in zip(xs, kernels, strict=True)],
+    axis=-1,
   )
 
 
@@ -154,11 +157,16 @@ def _pad(x, padding):
 
 
 def _tap(x, offsets, out_shape, strides):
-  """The input window that kernel tap `offsets` sees: x[:, o::s][:out] per spatial dim."""
+  """The input window that starts at `offsets`: x[:, o::s][:out] per spatial dim."""
   index = tuple(
     slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offsets, out_shape, strides, strict=True)
   )
   return x[(slice(None), *index)]
+
+
+def _dilated_size(kernel_size, dilation):
+  """The extent of a kernel whose taps are `dilation` apart."""
+  return [(k - 1) * d + 1 for k, d in zip(kernel_size, dilation, strict=True)]
 
 
 def _out_shape(padded_shape, kernel_size, strides):
@@ -186,9 +194,9 @@ def _subsample_unit_dims(x, kernel_size, strides, padding):
   return x, strides, padding
 
 
-def _pointwise(x, kernel, strides, padding, groups):
+def _pointwise(x, kernel, strides, padding, groups, dilation):
   """1x1(x1) convolution as one matmul (grouped: a batched matmul over groups)."""
-  del strides, padding  # Made trivial by `_subsample_unit_dims`.
+  del strides, padding, dilation  # Made trivial by `_subsample_unit_dims` and the 1x1 kernel.
   cin, cout = kernel.shape[-2:]
   if groups == 1:
     return jnp.dot(x, kernel.reshape(cin, cout))
@@ -197,7 +205,7 @@ def _pointwise(x, kernel, strides, padding, groups):
   return y.reshape(*y.shape[:-2], cout)
 
 
-def _temporal(x, kernel, strides, padding, groups):
+def _temporal(x, kernel, strides, padding, groups, dilation):
   """kt x 1 x 1 convolution as a (kt, 1) 2D convolution over [B, T, H*W, C]."""
   b, _, h, w, c = x.shape
   kt, _, _, cin, cout = kernel.shape
@@ -207,11 +215,12 @@ def _temporal(x, kernel, strides, padding, groups):
     (strides[0], 1),
     (padding[0], (0, 0)),
     groups,
+    (dilation[0], 1),
   )
   return y.reshape(b, y.shape[1], h, w, cout)
 
 
-def _conv2d_or_frames(x, kernel, strides, padding, groups):
+def _conv2d_or_frames(x, kernel, strides, padding, groups, dilation):
   """2D convolution; a 3D one as a 2D convolution over frames with temporal taps as channels.
 
   Output frame i sees input frames i*st + a for the kt taps a; stacking those as channels
@@ -221,22 +230,22 @@ def _conv2d_or_frames(x, kernel, strides, padding, groups):
   left: XLA CPU's strided 2D convolutions have fast gradients.
   """
   if x.ndim == 4:
-    return _conv2d(x, kernel, strides, padding, groups)
+    return _conv2d(x, kernel, strides, padding, groups, dilation)
   x = jnp.pad(x, [(0, 0), padding[0], (0, 0), (0, 0), (0, 0)])
   b, t, h, w, c = x.shape
   kt, kh, kw, cin, cout = kernel.shape
-  st = strides[0]
-  out_t = (t - kt) // st + 1
-  taps = [x[:, a : a + (out_t - 1) * st + 1 : st] for a in range(kt)]
+  st, dt = strides[0], dilation[0]
+  out_t = (t - (kt - 1) * dt - 1) // st + 1
+  taps = [x[:, a * dt : a * dt + (out_t - 1) * st + 1 : st] for a in range(kt)]
   # Channels ordered (group, tap, channel) so that every group keeps its own inputs.
   frames = jnp.stack(taps, axis=-2).reshape(b * out_t, h, w, kt, groups, c // groups)
   frames = jnp.swapaxes(frames, -3, -2).reshape(b * out_t, h, w, kt * c)
   kernel = jnp.moveaxis(kernel, 0, 2).reshape(kh, kw, kt * cin, cout)
-  y = _conv2d(frames, kernel, strides[1:], padding[1:], groups)
+  y = _conv2d(frames, kernel, strides[1:], padding[1:], groups, dilation[1:])
   return y.reshape(b, out_t, *y.shape[1:])
 
 
-def _depthwise(x, kernel, strides, padding, groups):
+def _depthwise(x, kernel, strides, padding, groups, dilation):
   """Depthwise convolution as a sum over taps of a shifted input times a channel weight.
 
   Memory-bound, yet 100x faster forward and 10-30x faster forward + backward than XLA CPU's
@@ -249,10 +258,11 @@ def _depthwise(x, kernel, strides, padding, groups):
   if multiplier > 1:
     # lax orders the outputs of group g as g*multiplier + m.
     x = jnp.repeat(x, multiplier, axis=-1)
-  out_shape = _out_shape(x.shape[1:-1], kernel_size, strides)
+  out_shape = _out_shape(x.shape[1:-1], _dilated_size(kernel_size, dilation), strides)
   y = None
   for offsets in np.ndindex(*kernel_size):
-    term = _tap(x, offsets, out_shape, strides) * kernel[offsets][0]
+    start = [o * d for o, d in zip(offsets, dilation, strict=True)]
+    term = _tap(x, start, out_shape, strides) * kernel[offsets][0]
     y = term if y is None else y + term
   return y
 
@@ -273,6 +283,7 @@ def conv(
   padding: Sequence[tuple[int, int]],
   feature_group_count: int = 1,
   method: str = 'native',
+  kernel_dilation: Sequence[int] | None = None,
 ) -> Array:
   """Channels-last convolution, equal to `lax.conv_general_dilated` for every method.
 
@@ -283,6 +294,8 @@ def conv(
     padding: one explicit (low, high) pair per spatial dim.
     feature_group_count: number of channel groups.
     method: one of `METHODS` (see `conv_lowering`).
+    kernel_dilation: spacing of the kernel taps per spatial dim (atrous convolution);
+      None: 1 everywhere.
 
   Returns:
     [B, *out_spatial, C_out].
@@ -291,8 +304,9 @@ def conv(
     raise ValueError(f'method={method!r}; allowed values: {METHODS}.')
   kernel_size = kernel.shape[:-2]
   strides, padding = list(strides), list(padding)
+  dilation = [1] * len(kernel_size) if kernel_dilation is None else list(kernel_dilation)
   if method == 'native':
-    return _native(x, kernel, strides, padding, feature_group_count)
+    return _native(x, kernel, strides, padding, feature_group_count, dilation)
   if method == 'temporal' and (len(kernel_size) != 3 or tuple(kernel_size[1:]) != (1, 1)):
     raise ValueError(f"method='temporal' needs a kt x 1 x 1 kernel, got {kernel.shape}.")
   if method == 'pointwise' and any(k != 1 for k in kernel_size):
@@ -300,7 +314,7 @@ def conv(
   if method == 'depthwise' and kernel.shape[-2] != 1:
     raise ValueError(f"method='depthwise' needs one input channel per group, got {kernel.shape}.")
   x, strides, padding = _subsample_unit_dims(x, kernel_size, strides, padding)
-  return _METHOD_FNS[method](x, kernel, strides, padding, feature_group_count)
+  return _METHOD_FNS[method](x, kernel, strides, padding, feature_group_count, dilation)
 
 
 class Conv(nn.Module):
@@ -313,6 +327,7 @@ class Conv(nn.Module):
     padding: 'SAME', 'VALID', an int, or one int or (low, high) pair per kernel dimension.
     use_bias: whether to add a bias.
     feature_group_count: number of channel groups (C_in for depthwise).
+    kernel_dilation: an int or one per kernel dimension: spacing of the kernel taps.
     dtype: computation dtype (None: inferred from inputs and params).
     param_dtype: parameter dtype.
     kernel_init: initialiser of `kernel` [*kernel_size, C_in // groups, features].
@@ -326,6 +341,7 @@ class Conv(nn.Module):
   padding: Padding = 'SAME'
   use_bias: bool = True
   feature_group_count: int = 1
+  kernel_dilation: int | Sequence[int] = 1
   dtype: Any = None
   param_dtype: Any = jnp.float32
   kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
@@ -347,6 +363,8 @@ class Conv(nn.Module):
     if n not in (2, 3):
       raise ValueError(f'kernel_size={kernel_size}; Conv supports 2 or 3 spatial dims.')
     strides = (self.strides,) * n if isinstance(self.strides, int) else tuple(self.strides)
+    dilation = self.kernel_dilation
+    dilation = (dilation,) * n if isinstance(dilation, int) else tuple(dilation)
     batch_shape = inputs.shape[: inputs.ndim - n - 1]
     x = inputs.reshape(-1, *inputs.shape[-n - 1 :])
     in_features = x.shape[-1]
@@ -366,8 +384,10 @@ class Conv(nn.Module):
       bias = self.param('bias', self.bias_init, (self.features,), self.param_dtype)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     method = conv_lowering(kernel_size, self.feature_group_count, in_features, self.lowering)
-    padding = explicit_padding(self.padding, x.shape[1:-1], kernel_size, strides)
-    y = conv(x, kernel, strides, padding, self.feature_group_count, method)
+    padding = explicit_padding(
+      self.padding, x.shape[1:-1], _dilated_size(kernel_size, dilation), strides
+    )
+    y = conv(x, kernel, strides, padding, self.feature_group_count, method, dilation)
     if bias is not None:
       y = y + bias
     return y.reshape(*batch_shape, *y.shape[1:])
@@ -376,6 +396,9 @@ class Conv(nn.Module):
 # Basic-block ResNets (He et al. 2016): blocks per stage by depth. Depth 10 is the usual
 # (1, 1, 1, 1) reduction of ResNet-18 used for fast experiments and tests.
 BASIC_STAGE_SIZES = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+# Bottleneck ResNets (three convolutions a block): blocks per stage by depth. Depth 14 is the
+# (1, 1, 1, 1) reduction for tests.
+BOTTLENECK_STAGE_SIZES = {14: (1, 1, 1, 1), 50: (3, 4, 6, 3), 152: (3, 8, 36, 3)}
 
 
 class BasicBlock2D(nn.Module):

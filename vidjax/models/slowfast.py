@@ -123,6 +123,7 @@ class MultiPathWayWithFuse(nn.Module):
     fuse: whether this stage ends with a lateral connection (not after res5).
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
+    res4_temporal_blocks: see `Model`.
   """
 
   stage: int
@@ -134,6 +135,7 @@ class MultiPathWayWithFuse(nn.Module):
   fuse: bool
   conv: ModuleDef
   norm: ModuleDef
+  res4_temporal_blocks: int | None = None
 
   @nn.compact
   def __call__(self, slow: jax.Array, fast: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -146,10 +148,11 @@ class MultiPathWayWithFuse(nn.Module):
       s = self.stage - 1
       stride = (1, 1 if s == 0 else 2)
       depth = STAGE_DEPTHS[self.depth][s]
+      temporal_blocks = self.res4_temporal_blocks if s == 2 else None
       for p, (w, kt) in enumerate(((self.width, SLOW_CONV_A_T), (fast_width, FAST_CONV_A_T))):
         stage = ResStage(
           depth, w * 2**s, 4 * w * 2**s, (kt[s], 1, 1), stride, False, self.conv, self.norm,
-          False, (1, 3, 3), name=f'multipathway_blocks_{p}',
+          False, (1, 3, 3), temporal_blocks, name=f'multipathway_blocks_{p}',
         )  # fmt: skip
         if p == 0:
           slow = stage(slow)
@@ -176,6 +179,9 @@ class Model(nn.Module):
     beta_inv: slow / fast channel ratio (8).
     fusion_kernel: temporal kernel of the lateral convs; None = the PyTorchVideo value of
       (depth, variant) (7 for 8x8 below R101, else 5).
+    res4_temporal_blocks: SlowFast only: how many leading res4 blocks of each pathway have
+      a temporal (3x1x1) conv_a, the rest 1x1x1; None: all. 6 for PyTorchVideo's
+      slowfast_16x8_r101_50_50.
     dropout_rate: dropout before the classifier (0.5 in the published recipes).
     dtype: computation dtype name.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
@@ -188,6 +194,7 @@ class Model(nn.Module):
   width: int = 64
   beta_inv: int = 8
   fusion_kernel: int | None = None
+  res4_temporal_blocks: int | None = None
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
@@ -241,7 +248,7 @@ class Model(nn.Module):
       for s in range(5):
         slow, fast = MultiPathWayWithFuse(
           s, self.depth, self.width, self.beta_inv, alpha, kernel, s < 4, conv, norm,
-          name=f'blocks_{s}',
+          self.res4_temporal_blocks, name=f'blocks_{s}',
         )(slow, fast)  # fmt: skip
       maps = (slow, fast)
       head_name = 'blocks_6_proj'

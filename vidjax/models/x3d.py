@@ -14,8 +14,10 @@ Flax names map onto PyTorchVideo's state dict as below ('/' -> '.', kernel -> we
 transposed from [O, I, T, H, W] to [T, H, W, I, O], BN scale/bias/mean/var -> weight/bias/
 running_mean/running_var):
 
-  blocks_0_conv_xy, blocks_0_conv_t, blocks_0_norm     blocks.0.conv.conv_xy|conv_t, blocks.0.norm
+  blocks_0_conv_xy, blocks_0_conv_t, blocks_0_norm     blocks.0.conv.conv_t|conv_xy, blocks.0.norm
+                                                       (PyTorchVideo swaps the two names)
   blocks_{s}_res_blocks_{b}/branch1_conv|branch1_norm  blocks.{s}.res_blocks.{b}.branch1_*
+                                                       (branch1_norm only where the width grows)
   .../branch2/conv_a|norm_a|conv_b|conv_c|norm_c       ...branch2.<same>
   .../branch2/norm_b_0                                 ...branch2.norm_b.0 (BN)
   .../branch2/norm_b_1/block_0|block_2                 ...branch2.norm_b.1.block.0|2 (SE convs)
@@ -107,9 +109,12 @@ class X3DBlock(nn.Module):
     )(x)  # fmt: skip
     if self.stride != 1 or x.shape[-1] != self.features:
       s = (1, self.stride, self.stride)
-      x = self.norm(name='branch1_norm')(
-        self.conv(self.features, (1, 1, 1), s, 'VALID', name='branch1_conv')(x)
-      )
+      shortcut = self.conv(self.features, (1, 1, 1), s, 'VALID', name='branch1_conv')(x)
+      # As in PyTorchVideo's create_x3d_res_block (whose checkpoints lack this BN in res2):
+      # a shortcut that only subsamples, without changing the width, is not normalised.
+      if x.shape[-1] != self.features:
+        shortcut = self.norm(name='branch1_norm')(shortcut)
+      x = shortcut
     return nn.relu(x + y)
 
 
