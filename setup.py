@@ -24,12 +24,13 @@ INSTALL_REQUIRES = [
   'numpy>=1.26',
   'pillow>=10',
   'tqdm>=4.60',
+  'opencv-python-headless>=4.8',
 ]
 
 EXTRAS_REQUIRE = {
   'test': ['pytest>=8', 'pytest-xdist>=3.5', 'ruff>=0.6', 'scikit-video>=1.1.11'],
   # The CPU build of PyTorch, for checkpoint import and parity tests only.
-  'torch': ['torch==2.13.0'],
+  'torch': ['torch==2.13.0', 'pytorchvideo==0.1.5'],
   'tf': ['tensorflow>=2.16'],
 }
 

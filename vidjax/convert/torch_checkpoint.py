@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from vidjax import configs
+from vidjax import configs, model_size
 
 # Keys of containers that PyTorchVideo / PySlowFast / VMZ / torchvision training scripts
 # wrap the state dict in, tried in this order.
@@ -69,6 +69,8 @@ class Arch:
     input_shape: one example's input [T, H, W, C] (builds the model's shapes only).
     module_maps: returns the flax module path -> torch source table.
     ignore: torch key prefixes the conversion may leave unused.
+    torch_model: builds the source's own PyTorch module (random weights), the reference
+      of the parity tests and of tools/benchmark.py; None where there is none to import.
   """
 
   model_name: str
@@ -76,6 +78,7 @@ class Arch:
   input_shape: tuple[int, ...]
   module_maps: Callable[[], dict[tuple[str, ...], ModuleMap]]
   ignore: tuple[str, ...] = ()
+  torch_model: Callable[[], Any] | None = None
 
 
 class ConversionError(ValueError):
@@ -118,6 +121,10 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
     if name.endswith(_IGNORED_SUFFIXES):
       continue
     state[name] = value.detach().to(torch.float32).numpy()
+  if not state:
+    raise ConversionError(
+      f'{path}: holds no state dict (no tensors among the keys {sorted(loaded)[:10]}).'
+    )
   return state
 
 
@@ -231,13 +238,8 @@ def find_arch(source: str, arch: str) -> Arch:
 def build_model(arch: Arch):
   """(flax model, abstract variables) of `arch`; nothing is allocated."""
   model = configs.load_module('models', arch.model_name).Model(**arch.model_kwargs)
-  key = jax.random.key(0)
-  abstract = jax.eval_shape(
-    lambda: model.init(
-      {'params': key, 'dropout': key}, jnp.zeros((1, *arch.input_shape)), train=False
-    )
-  )
-  return model, abstract
+  video = jax.ShapeDtypeStruct((1, *arch.input_shape), jnp.float32)
+  return model, model_size.abstract_variables(model, video)
 
 
 def convert_file(source: str, arch: str, path: str) -> tuple[Arch, dict]:
