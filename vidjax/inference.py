@@ -1,0 +1,126 @@
+"""Inference outside the trainer, for tools/extract_features.py and tools/demo.py.
+
+A trained model is its experiment config plus a workdir: `load_model` restores the
+parameters and BN statistics of the workdir's latest checkpoint (or of `config.init_from`)
+onto one device, whatever topology the checkpoint was saved from. `video_views` decodes the
+T clips x S crops of one encoded video the way the multi-view evaluator sees them, and
+`Predictor` runs the model over them in fixed-size batches.
+"""
+
+from __future__ import annotations
+
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from vidjax import checkpoint, configs, model_size
+from vidjax.data import augment, decode, pipeline, sampling
+
+# The variable collections inference needs; the optimiser state is left on disk.
+_COLLECTIONS = ('params', 'batch_stats')
+
+
+def load_model(config: ml_collections.ConfigDict, workdir: str) -> tuple[nn.Module, dict, int]:
+  """The model of `config` with the variables of its latest checkpoint in `workdir`.
+
+  Args:
+    config: the experiment config (as given to `vidjax.main`).
+    workdir: the training run's workdir; without a checkpoint there, `config.init_from`.
+
+  Returns:
+    (model, variables {'params', 'batch_stats'} on the default device, checkpoint step;
+    0 for `config.init_from`).
+
+  Raises:
+    FileNotFoundError: neither a checkpoint in `workdir` nor `config.init_from`.
+    ValueError: the model reads other inputs than the video.
+  """
+  model = configs.load_module('models', config.model_name).Model(**config.model)
+  if getattr(model, 'input_keys', None) is not None:
+    raise ValueError(
+      f'config.model_name={config.model_name!r} reads {model.input_keys}; inference tools '
+      'support models of the video alone.'
+    )
+  num_frames, size = config.input.sampling.num_frames, config.input.pp.crop_size
+  example = jax.ShapeDtypeStruct((1, num_frames, size, size, 3), jnp.float32)
+  abstract = model_size.abstract_variables(model, example)
+  abstract = {k: v for k, v in abstract.items() if k in _COLLECTIONS}
+  directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')
+  step = None
+  if os.path.isdir(directory):
+    checkpointer = checkpoint.Checkpointer(directory, max_to_keep=1)
+    step = checkpointer.latest_step()
+    checkpointer.close()
+  if step is not None:
+    path = os.path.join(directory, str(step))
+  elif config.init_from:
+    path, step = os.path.abspath(os.path.expanduser(config.init_from)), 0
+  else:
+    raise FileNotFoundError(
+      f'No checkpoint in {directory} and no config.init_from: train first (python -m '
+      'vidjax.main --config ... --workdir ...) or pass --workdir of a trained run.'
+    )
+  return model, checkpoint.read_variables(path, abstract), step
+
+
+def video_views(
+  data: bytes, input_config: ml_collections.ConfigDict, num_clips: int, num_crops: int
+) -> np.ndarray:
+  """The multi-view test clips of an encoded video, as `pipeline.make_eval_input` makes them.
+
+  Args:
+    data: the encoded video file.
+    input_config: config.input (sampling and pp).
+    num_clips: T clips with evenly spaced starts.
+    num_crops: S crops per clip (1 centre, 3 along the long side).
+
+  Returns:
+    uint8 [T * S, num_frames, crop, crop, 3], clip-major.
+
+  Raises:
+    decode.DecodeError: the video cannot be decoded.
+  """
+  cfg, pp = input_config.sampling, input_config.pp
+  length = decode.probe(data).num_frames
+  clips = sampling.uniform_clips(length, cfg.num_frames, cfg.stride, num_clips, cfg.policy)
+  frames = decode.decode_frames(data, clips.reshape(-1))
+  views = []
+  for clip in frames.reshape(*clips.shape, *frames.shape[1:]):
+    clip = pipeline._resize_short_side(clip, pp.resize_short_side)
+    for y, x in sampling.multi_crops(clip.shape[1], clip.shape[2], pp.crop_size, num_crops):
+      views.append(clip[:, y : y + pp.crop_size, x : x + pp.crop_size])
+  return np.stack(views)
+
+
+class Predictor:
+  """Logits and features of views, `batch_size` views per (jitted, fixed-shape) call."""
+
+  def __init__(
+    self, model: nn.Module, variables: dict, pp: ml_collections.ConfigDict, batch_size: int
+  ):
+    self._variables = variables
+    self._batch_size = batch_size
+
+    @jax.jit
+    def apply(variables, video):
+      logits, aux = model.apply(variables, augment.to_float(video, pp.mean, pp.std), train=False)
+      return logits, aux['features']
+
+    self._apply = apply
+
+  def __call__(self, views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [V, T, H, W, 3] -> (logits [V, num_classes], features [V, D]) as numpy."""
+    logits, features = [], []
+    for start in range(0, len(views), self._batch_size):
+      chunk = views[start : start + self._batch_size]
+      # The last chunk is zero-padded so that every call reuses one compilation.
+      padded = np.zeros((self._batch_size, *chunk.shape[1:]), chunk.dtype)
+      padded[: len(chunk)] = chunk
+      chunk_logits, chunk_features = self._apply(self._variables, padded)
+      logits.append(np.asarray(chunk_logits[: len(chunk)]))
+      features.append(np.asarray(chunk_features[: len(chunk)]))
+    return np.concatenate(logits), np.concatenate(features)
