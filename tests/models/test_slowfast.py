@@ -132,3 +132,31 @@ def test_unknown_values_raise():
   for kwargs, name in [({'variant': '2x32'}, 'variant'), ({'pathway': 'fast'}, 'pathway')]:
     with pytest.raises(ValueError, match=name):
       slowfast.Model(num_classes=5, **kwargs)
+
+
+def test_dilated_res5_keeps_res4_resolution_and_adds_non_local_blocks():
+  # The AVA detection backbone: res5 dilated instead of strided (maps of stride 16), and the
+  # Slow-NL network's non-local blocks after the given blocks of the slow pathway.
+  model = slowfast.Model(
+    **TINY, variant='8x8', res5_dilation=2, non_local_location=((), (0,), (0,), ())
+  )
+  x = jnp.zeros((2, 8, 64, 64, 3))
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
+  logits, aux = _apply(model, shapes, x, False, run=False)
+  slow, fast = aux['feature_maps']
+  assert logits.shape == (2, 5)
+  assert slow.shape == (2, 2, 4, 4, 512) and fast.shape == (2, 8, 4, 4, 64)
+  params = shapes['params']
+  assert set(params['blocks_2']['multipathway_blocks_0']) >= {'res_blocks_0', 'non_local_0'}
+  assert 'non_local_0' not in params['blocks_2']['multipathway_blocks_1']  # slow pathway only
+  res5_conv_b = params['blocks_4']['multipathway_blocks_0']['res_blocks_0']['branch2']['conv_b']
+  assert res5_conv_b['kernel'].shape[:3] == (1, 3, 3)
+
+
+def test_dilated_res5_equals_the_native_dilated_convolution():
+  model = slowfast.Model(**TINY, pathway='slow', res5_dilation=2)
+  x = jax.random.normal(jax.random.key(1), (1, 4, 64, 64, 3))
+  variables = _variables(model, x)
+  ours, _ = _apply(model, variables, x, False)
+  native, _ = _apply(model.clone(lowering='native'), variables, x, False)
+  np.testing.assert_allclose(ours, native, atol=1e-4, rtol=1e-4)

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.non_local import NonLocal
 
 ModuleDef = Callable[..., nn.Module]
 
@@ -57,6 +58,8 @@ class Bottleneck(nn.Module):
     norm: BatchNorm partial.
     pointwise_before_b: ip-CSN's extra 1x1x1 conv + BN before the depthwise conv_b.
     conv_b_kernel: 3x3x3 (CSN) or 1x3x3 (SlowFast, Slow-only).
+    conv_b_dilation: (t, h, w) dilation of conv_b (SlowFast's detection backbone dilates
+      res5 spatially by 2 instead of striding it).
   """
 
   inner_features: int
@@ -68,6 +71,7 @@ class Bottleneck(nn.Module):
   norm: ModuleDef
   pointwise_before_b: bool = False
   conv_b_kernel: tuple[int, int, int] = (3, 3, 3)
+  conv_b_dilation: tuple[int, int, int] = (1, 1, 1)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -83,8 +87,11 @@ class Bottleneck(nn.Module):
       self.inner_features,
       self.conv_b_kernel,
       self.conv_b_stride,
-      _same(self.conv_b_kernel),
+      tuple(
+        (d * (k // 2),) * 2 for k, d in zip(self.conv_b_kernel, self.conv_b_dilation, strict=True)
+      ),
       feature_group_count=self.conv_b_groups,
+      kernel_dilation=self.conv_b_dilation,
       name='conv_b',
     )(x)
     x = nn.relu(self.norm(name='norm_b')(x))
@@ -98,7 +105,7 @@ class ResBlock(nn.Module):
 
   Attributes:
     inner_features, features, conv_a_kernel, conv_b_stride, conv_b_groups, conv, norm,
-    pointwise_before_b, conv_b_kernel: as in `Bottleneck`.
+    pointwise_before_b, conv_b_kernel, conv_b_dilation: as in `Bottleneck`.
   """
 
   inner_features: int
@@ -110,6 +117,7 @@ class ResBlock(nn.Module):
   norm: ModuleDef
   pointwise_before_b: bool = False
   conv_b_kernel: tuple[int, int, int] = (3, 3, 3)
+  conv_b_dilation: tuple[int, int, int] = (1, 1, 1)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -124,6 +132,7 @@ class ResBlock(nn.Module):
       self.norm,
       self.pointwise_before_b,
       self.conv_b_kernel,
+      self.conv_b_dilation,
       name='branch2',
     )(x)
     if x.shape[-1] != self.features or any(s != 1 for s in self.conv_b_stride):
@@ -148,6 +157,9 @@ class ResStage(nn.Module):
     conv_b_kernel: kernel of every conv_b.
     temporal_blocks: how many leading blocks use `conv_a_kernel`; the rest get a 1x1x1
       conv_a (PyTorchVideo's per-block conv_a kernels). None: all of them.
+    conv_b_dilation: dilation of every conv_b (see `Bottleneck`).
+    non_local_blocks: indices of the blocks followed by a non-local block (PySlowFast's
+      NONLOCAL.LOCATION of this stage), each with `non_local_pool` sub-sampling.
   """
 
   depth: int
@@ -161,6 +173,9 @@ class ResStage(nn.Module):
   pointwise_before_b: bool = False
   conv_b_kernel: tuple[int, int, int] = (3, 3, 3)
   temporal_blocks: int | None = None
+  conv_b_dilation: tuple[int, int, int] = (1, 1, 1)
+  non_local_blocks: Sequence[int] = ()
+  non_local_pool: tuple[int, int, int] = (1, 2, 2)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -179,8 +194,13 @@ class ResStage(nn.Module):
         self.norm,
         self.pointwise_before_b,
         self.conv_b_kernel,
+        self.conv_b_dilation,
         name=f'res_blocks_{b}',
       )(x)
+      if b in self.non_local_blocks:
+        x = NonLocal(
+          self.features // 2, self.conv, self.norm, self.non_local_pool, name=f'non_local_{b}'
+        )(x)
     return x
 
 

@@ -110,6 +110,17 @@ class FuseFastToSlow(nn.Module):
     return jnp.concatenate([slow, y], axis=-1), fast
 
 
+def stage_stride_and_dilation(
+  stage: int, res5_dilation: int
+) -> tuple[tuple[int, int], tuple[int, int, int]]:
+  """(temporal, spatial) stride of res2-res5 (`stage` 0-3) and the conv_b dilation.
+
+  A dilated res5 keeps the resolution of res4 (stride 1) and sees as far (dilation)."""
+  if stage == 3 and res5_dilation > 1:
+    return (1, 1), (1, res5_dilation, res5_dilation)
+  return (1, 1 if stage == 0 else 2), (1, 1, 1)
+
+
 class MultiPathWayWithFuse(nn.Module):
   """One SlowFast stage: stem (stage 0) or ResStage on each pathway, then the fusion.
 
@@ -123,7 +134,8 @@ class MultiPathWayWithFuse(nn.Module):
     fuse: whether this stage ends with a lateral connection (not after res5).
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
-    res4_temporal_blocks: see `Model`.
+    res4_temporal_blocks, res5_dilation: see `Model`.
+    slow_non_local_blocks: this stage's `Model.non_local_location` entry.
   """
 
   stage: int
@@ -136,6 +148,8 @@ class MultiPathWayWithFuse(nn.Module):
   conv: ModuleDef
   norm: ModuleDef
   res4_temporal_blocks: int | None = None
+  res5_dilation: int = 1
+  slow_non_local_blocks: tuple[int, ...] = ()
 
   @nn.compact
   def __call__(self, slow: jax.Array, fast: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -146,13 +160,14 @@ class MultiPathWayWithFuse(nn.Module):
       fast = Stem(fast_width, 5, self.conv, self.norm, name='multipathway_blocks_1')(fast)
     else:
       s = self.stage - 1
-      stride = (1, 1 if s == 0 else 2)
+      stride, dilation = stage_stride_and_dilation(s, self.res5_dilation)
       depth = STAGE_DEPTHS[self.depth][s]
       temporal_blocks = self.res4_temporal_blocks if s == 2 else None
       for p, (w, kt) in enumerate(((self.width, SLOW_CONV_A_T), (fast_width, FAST_CONV_A_T))):
         stage = ResStage(
           depth, w * 2**s, 4 * w * 2**s, (kt[s], 1, 1), stride, False, self.conv, self.norm,
-          False, (1, 3, 3), temporal_blocks, name=f'multipathway_blocks_{p}',
+          False, (1, 3, 3), temporal_blocks, dilation,
+          self.slow_non_local_blocks if p == 0 else (), name=f'multipathway_blocks_{p}',
         )  # fmt: skip
         if p == 0:
           slow = stage(slow)
@@ -182,6 +197,11 @@ class Model(nn.Module):
     res4_temporal_blocks: SlowFast only: how many leading res4 blocks of each pathway have
       a temporal (3x1x1) conv_a, the rest 1x1x1; None: all. 6 for PyTorchVideo's
       slowfast_16x8_r101_50_50.
+    res5_dilation: 2 replaces res5's spatial stride by a spatial dilation of 2 (PySlowFast's
+      AVA detection backbone: 16x16 feature maps at 224 px for RoIAlign); 1: the classifier.
+    non_local_location: per stage (res2-res5), the indices of the blocks of the slow pathway
+      followed by a non-local block (PySlowFast's NONLOCAL.LOCATION; e.g. ((), (1, 3),
+      (1, 3, 5), ()) for the Slow-only NL network); pooled (1, 2, 2) before phi and g.
     dropout_rate: dropout before the classifier (0.5 in the published recipes).
     dtype: computation dtype name.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
@@ -195,6 +215,8 @@ class Model(nn.Module):
   beta_inv: int = 8
   fusion_kernel: int | None = None
   res4_temporal_blocks: int | None = None
+  res5_dilation: int = 1
+  non_local_location: tuple[tuple[int, ...], ...] = ((), (), (), ())
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
@@ -229,11 +251,11 @@ class Model(nn.Module):
     if self.pathway == 'slow':
       x = Stem(self.width, 1, conv, norm, name='blocks_0')(x)
       for s, depth in enumerate(STAGE_DEPTHS[self.depth]):
-        stride = (1, 1 if s == 0 else 2)
+        stride, dilation = stage_stride_and_dilation(s, self.res5_dilation)
         w = self.width * 2**s
         x = ResStage(
           depth, w, 4 * w, (SLOW_CONV_A_T[s], 1, 1), stride, False, conv, norm, False, (1, 3, 3),
-          name=f'blocks_{s + 1}',
+          None, dilation, tuple(self.non_local_location[s]), name=f'blocks_{s + 1}',
         )(x)  # fmt: skip
       maps = (x,)
       head_name = 'blocks_5_proj'
@@ -248,7 +270,8 @@ class Model(nn.Module):
       for s in range(5):
         slow, fast = MultiPathWayWithFuse(
           s, self.depth, self.width, self.beta_inv, alpha, kernel, s < 4, conv, norm,
-          self.res4_temporal_blocks, name=f'blocks_{s}',
+          self.res4_temporal_blocks, self.res5_dilation,
+          tuple(self.non_local_location[s - 1]) if s else (), name=f'blocks_{s}',
         )(slow, fast)  # fmt: skip
       maps = (slow, fast)
       head_name = 'blocks_6_proj'
