@@ -50,6 +50,16 @@ def test_shapes(tiny):
   assert aux['features'].shape == (2, 64)
 
 
+@pytest.mark.parametrize('block', ['r3d', 'mc3', 'r2plus1d'])
+def test_bottleneck_shapes(block):
+  """Bottlenecks (numerics: tests/convert/test_torchvision_vmz.py) output 4x the width."""
+  model = video_resnet.Model(**{**TINY, 'depth': 14}, block=block, stem_pool=True)
+  x = _clip()
+  logits, aux = jax.eval_shape(lambda: model.init_with_output(jax.random.key(0), x, train=False))[0]
+  assert logits.shape == (2, 5)
+  assert aux['features'].shape == (2, 32 * 8)
+
+
 def test_batch_norm_uses_batch_statistics_in_train_mode_only(tiny):
   model, variables, x, ((train_logits, _), state), (eval_logits, _) = tiny
   changed = jax.tree.map(
@@ -103,12 +113,17 @@ def test_a_few_steps_decrease_the_loss():
   assert losses[-1] < 0.5 * losses[0], losses
 
 
-@pytest.mark.parametrize(('block', 'expected'), [('r3d', 33_371_472), ('r2plus1d', 31_505_325)])
-def test_18_layer_parameter_counts_match_torchvision(block, expected):
-  model = video_resnet.Model(num_classes=400, depth=18, block=block)
-  shapes = jax.eval_shape(
-    lambda: model.init(jax.random.key(0), jnp.zeros((1, 8, 112, 112, 3)), train=False)
+def _shapes(model, frames=8, size=112):
+  return jax.eval_shape(
+    lambda: model.init(jax.random.key(0), jnp.zeros((1, frames, size, size, 3)), train=False)
   )
+
+
+@pytest.mark.parametrize(
+  ('block', 'expected'), [('r3d', 33_371_472), ('mc3', 11_695_440), ('r2plus1d', 31_505_325)]
+)
+def test_18_layer_parameter_counts_match_torchvision(block, expected):
+  shapes = _shapes(video_resnet.Model(num_classes=400, depth=18, block=block))
   assert sum(x.size for x in jax.tree.leaves(shapes['params'])) == expected
 
 
@@ -124,8 +139,65 @@ def test_midplanes_match_the_parameters_of_a_3d_conv(n_in, n_out, expected):
   assert params_2plus1d <= params_3d < 9 * n_in * (m + 1) + 3 * (m + 1) * n_out
 
 
+@pytest.mark.parametrize(
+  ('depth', 'rule', 'conv1_mid', 'conv2_mid'),
+  [
+    # Basic block 64 -> 128: torchvision shares M(64, 128) = 230; per conv, conv2 has
+    # M(128, 128) = 288 (VMZ's R(2+1)D-34).
+    (18, 'block', 230, 230),
+    (18, 'conv', 230, 288),
+    # Bottleneck 256 -> 128 wide: the middle conv is 128 -> 128 either way, but torchvision
+    # sizes it from the block input, M(256, 128) = 329; per conv M(128, 128) = 288.
+    (50, 'block', None, 329),
+    (50, 'conv', None, 288),
+  ],
+)
+def test_midplanes_rules(depth, rule, conv1_mid, conv2_mid):
+  model = video_resnet.Model(num_classes=5, depth=depth, midplanes_rule=rule)
+  block = _shapes(model, 4, 32)['params']['layer2_0']
+  if conv1_mid is not None:
+    assert block['conv1']['spatial']['kernel'].shape == (1, 3, 3, 64, conv1_mid)
+  assert block['conv2']['spatial']['kernel'].shape[-1] == conv2_mid
+
+
+@pytest.mark.parametrize(
+  ('block', 'kinds'),
+  [
+    ('mc3', '3d 3d 2d 2d 2d'),
+    ('rmc3', '2d 2d 3d 3d 3d'),
+    ('mc5', '3d 3d 3d 3d 2d'),
+    ('rmc2', '2d 3d 3d 3d 3d'),
+  ],
+)
+def test_mixed_convolutions_switch_at_group_x(block, kinds):
+  """MCx is 3D below the paper's conv{x} group and 2D from it on; rMCx the reverse. 2D stages
+  (1x3x3 convs, shortcuts without temporal stride) keep the clip length."""
+  model = video_resnet.Model(**TINY, block=block)
+  _, variables = jax.eval_shape(
+    lambda: model.init_with_output(
+      jax.random.key(0),
+      jnp.zeros((1, 8, 32, 32, 3)),
+      train=False,
+      capture_intermediates=lambda m, _: isinstance(m, video_resnet.BasicBlock),
+    )
+  )
+  params = variables['params']
+  temporal = ['3d' if params['stem']['conv']['kernel'].shape[0] == 3 else '2d']
+  frames = 8
+  for s in range(1, 5):
+    block_params = params[f'layer{s}_0']
+    kind = '3d' if block_params['conv1']['kernel'].shape[0] == 3 else '2d'
+    temporal.append(kind)
+    if s > 1 and kind == '3d':
+      frames //= 2
+    assert variables['intermediates'][f'layer{s}_0']['__call__'][0].shape[1] == frames
+  assert ' '.join(temporal) == kinds
+
+
 def test_unknown_values_are_named():
-  with pytest.raises(ValueError, match=r'depth=50.*\(10, 18, 34\)'):
-    video_resnet.Model(num_classes=5, depth=50)
-  with pytest.raises(ValueError, match=r"block='mc3'.*'r3d', 'r2plus1d'"):
-    video_resnet.Model(num_classes=5, block='mc3')
+  with pytest.raises(ValueError, match=r'depth=42.*\(10, 18, 34, 14, 50, 152\)'):
+    video_resnet.Model(num_classes=5, depth=42)
+  with pytest.raises(ValueError, match=r"block='mc6'.*'r3d', 'r2plus1d', 'mc2'"):
+    video_resnet.Model(num_classes=5, block='mc6')
+  with pytest.raises(ValueError, match=r"midplanes_rule='paper'.*'block', 'conv'"):
+    video_resnet.Model(num_classes=5, midplanes_rule='paper')

@@ -1,16 +1,18 @@
-"""Video ResNets: R3D and R(2+1)D (Tran et al., CVPR 2018, arXiv 1711.11248).
+"""Video ResNets: R3D, MCx, rMCx and R(2+1)D (Tran et al., CVPR 2018, arXiv 1711.11248).
 
-The structure follows torchvision.models.video (r3d_18, r2plus1d_18): no max-pool, stride 2
-in time and space at stages 2-4, and the (2+1)D mid width computed once per block from its
-input and output widths and used by both of its convolutions. Module names map 1:1 onto
-torchvision's state dict:
+The structure follows torchvision.models.video (r3d_18, mc3_18, r2plus1d_18) and VMZ's
+PyTorch models built on it (r2plus1d_34, r2plus1d_152): stride 2 at stages 2-4, in time and
+space for 3D and (2+1)D convolutions, in space only for 2D (1x3x3) ones; basic blocks at
+depth 10/18/34, bottleneck blocks (1x1x1, 3x3x3-equivalent, 1x1x1 to 4x the width) at
+depth 14/50/152. Module names map 1:1 onto torchvision's state dict:
 
   torchvision                          vidjax
-  stem.0, stem.1                       stem/conv, stem/bn                          (R3D)
+  stem.0, stem.1                       stem/conv, stem/bn                          (3D, 2D)
   stem.0, stem.1, stem.3, stem.4       stem/{spatial,spatial_bn,temporal,bn}       (R(2+1)D)
-  layer{s}.{b}.conv{i}.0               layer{s}_{b}/conv{i}                        (R3D)
+  layer{s}.{b}.conv{i}.0               layer{s}_{b}/conv{i}                        (3D, 2D)
   layer{s}.{b}.conv{i}.0.{0,1,3}       layer{s}_{b}/conv{i}/{spatial,spatial_bn,temporal}
   layer{s}.{b}.conv{i}.1               layer{s}_{b}/bn{i}
+  layer{s}.{b}.conv3.{0,1}             layer{s}_{b}/conv3, bn3                     (bottleneck)
   layer{s}.{b}.downsample.{0,1}        layer{s}_{b}/downsample_conv, downsample_bn
   fc                                   fc
 """
@@ -23,17 +25,32 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import BASIC_STAGE_SIZES, Conv, conv_kernel_init
+from vidjax.models.layers import (
+  BASIC_STAGE_SIZES,
+  BOTTLENECK_STAGE_SIZES,
+  Conv,
+  conv_kernel_init,
+)
 
 ModuleDef = Callable[..., nn.Module]
 
-# Convolution kind of the stem and of stages 1-4 for each `block`. The paper's mixed
-# convolutions (MCx, rMCx: 3D in some stages, 1x3x3 in the others) are further rows of this
-# table with a '2d' kind.
+DEPTHS = (*BASIC_STAGE_SIZES, *BOTTLENECK_STAGE_SIZES)
+
+# Convolution kind of the stem and of stages 1-4 (the paper's conv1, conv2_x, ..., conv5_x)
+# for each `block`. Mixed convolutions MCx are 3D below group conv{x} and 2D (1x3x3) from it
+# on (torchvision's mc3_18 is MC3); rMCx is the reverse, 2D below conv{x} and 3D from it on.
 BLOCK_CONVS = {
-  'r3d': ('3d', '3d', '3d', '3d', '3d'),
-  'r2plus1d': ('2plus1d', '2plus1d', '2plus1d', '2plus1d', '2plus1d'),
+  'r3d': ('3d',) * 5,
+  'r2plus1d': ('2plus1d',) * 5,
+  **{f'mc{x}': ('3d',) * (x - 1) + ('2d',) * (6 - x) for x in range(2, 6)},
+  **{f'rmc{x}': ('2d',) * (x - 1) + ('3d',) * (6 - x) for x in range(2, 6)},
 }
+
+# How the mid width of a (2+1)D convolution is computed. 'block' (torchvision): once per block
+# from the block's input width and its width, shared by its (2+1)D convolutions. 'conv' (the
+# paper, Caffe2 VMZ and its PyTorch ports): from each (2+1)D convolution's own input and output
+# widths. They differ wherever a block changes the width, so each has its own checkpoints.
+MIDPLANES_RULES = ('block', 'conv')
 
 
 def midplanes(in_features: int, out_features: int, t: int = 3, d: int = 3) -> int:
@@ -86,7 +103,21 @@ def _conv3x3(
   """The block's 3x3x3-equivalent convolution of the given kind."""
   if kind == '3d':
     return conv(features, (3, 3, 3), (stride,) * 3, ((1, 1),) * 3, name=name)
+  if kind == '2d':
+    return conv(features, (1, 3, 3), (1, stride, stride), ((0, 0), (1, 1), (1, 1)), name=name)
   return Conv2Plus1D(features, mid_features, (stride, stride), conv, norm, name=name)
+
+
+def _shortcut(
+  x: jax.Array, features: int, stride: int, kind: str, conv: ModuleDef, norm: ModuleDef
+) -> jax.Array:
+  """Identity, or a strided 1x1x1 conv + BN where the block changes the shape."""
+  if stride == 1 and x.shape[-1] == features:
+    return x
+  # torchvision's `get_downsample_stride`: 2D convs leave time alone.
+  strides = (1, stride, stride) if kind == '2d' else (stride,) * 3
+  x = conv(features, (1, 1, 1), strides, 'VALID', name='downsample_conv')(x)
+  return norm(name='downsample_bn')(x)
 
 
 class BasicBlock(nn.Module):
@@ -94,10 +125,11 @@ class BasicBlock(nn.Module):
 
   Attributes:
     features: output channels.
-    stride: stride in time and space of the first conv and the shortcut.
-    kind: '3d' or '2plus1d'.
+    stride: stride of the first conv and the shortcut (in space, and in time unless 2D).
+    kind: '3d', '2d' or '2plus1d'.
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
+    midplanes_rule: 'block' or 'conv', see `MIDPLANES_RULES`.
   """
 
   features: int
@@ -105,43 +137,82 @@ class BasicBlock(nn.Module):
   kind: str
   conv: ModuleDef
   norm: ModuleDef
+  midplanes_rule: str = 'block'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    """[B, T, H, W, C] -> [B, T / s, H / s, W / s, features]."""
-    mid = midplanes(x.shape[-1], self.features)
-    y = _conv3x3(self.kind, self.features, mid, self.stride, self.conv, self.norm, 'conv1')(x)
+    """[B, T, H, W, C] -> [B, T / s, H / s, W / s, features] (T unchanged if 2D)."""
+    mid1 = midplanes(x.shape[-1], self.features)
+    mid2 = mid1 if self.midplanes_rule == 'block' else midplanes(self.features, self.features)
+    y = _conv3x3(self.kind, self.features, mid1, self.stride, self.conv, self.norm, 'conv1')(x)
     y = nn.relu(self.norm(name='bn1')(y))
-    y = _conv3x3(self.kind, self.features, mid, 1, self.conv, self.norm, 'conv2')(y)
+    y = _conv3x3(self.kind, self.features, mid2, 1, self.conv, self.norm, 'conv2')(y)
     y = self.norm(name='bn2')(y)
-    if self.stride != 1 or x.shape[-1] != self.features:
-      x = self.conv(self.features, (1, 1, 1), (self.stride,) * 3, 'VALID', name='downsample_conv')(
-        x
-      )
-      x = self.norm(name='downsample_bn')(x)
+    x = _shortcut(x, self.features, self.stride, self.kind, self.conv, self.norm)
+    return nn.relu(x + y)
+
+
+class Bottleneck(nn.Module):
+  """1x1x1 conv, 3x3x3-equivalent conv (strided), 1x1x1 conv to 4x the width, residual.
+
+  Attributes:
+    features: bottleneck width; the block outputs 4 * features channels.
+    stride: stride of the middle conv and the shortcut (in space, and in time unless 2D).
+    kind: '3d', '2d' or '2plus1d'.
+    conv: Conv partial (no bias).
+    norm: BatchNorm partial.
+    midplanes_rule: 'block' or 'conv', see `MIDPLANES_RULES`.
+  """
+
+  features: int
+  stride: int
+  kind: str
+  conv: ModuleDef
+  norm: ModuleDef
+  midplanes_rule: str = 'block'
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, T, H, W, C] -> [B, T / s, H / s, W / s, 4 * features] (T unchanged if 2D)."""
+    # The middle conv maps features -> features; torchvision nevertheless sizes its (2+1)D
+    # mid width from the block's input width.
+    mid_in = x.shape[-1] if self.midplanes_rule == 'block' else self.features
+    mid = midplanes(mid_in, self.features)
+    y = self.conv(self.features, (1, 1, 1), 1, 'VALID', name='conv1')(x)
+    y = nn.relu(self.norm(name='bn1')(y))
+    y = _conv3x3(self.kind, self.features, mid, self.stride, self.conv, self.norm, 'conv2')(y)
+    y = nn.relu(self.norm(name='bn2')(y))
+    y = self.conv(4 * self.features, (1, 1, 1), 1, 'VALID', name='conv3')(y)
+    y = self.norm(name='bn3')(y)
+    x = _shortcut(x, 4 * self.features, self.stride, self.kind, self.conv, self.norm)
     return nn.relu(x + y)
 
 
 class Stem(nn.Module):
-  """R3D: 3x7x7 conv, BN, ReLU. R(2+1)D: 1x7x7 conv to 45/64 of the width, BN, ReLU, 3x1x1.
+  """3D: 3x7x7 conv; 2D: 1x7x7 conv; R(2+1)D: 1x7x7 conv to 45/64 of the width, BN, ReLU,
+  3x1x1 conv. Then BN, ReLU and, with `pool`, a 1x3x3 max-pool with stride (1, 2, 2).
 
   Attributes:
     features: output channels.
-    kind: '3d' or '2plus1d'.
+    kind: '3d', '2d' or '2plus1d'.
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
+    pool: VMZ's `use_pool1` (its R(2+1)D-152 and CSN-152 stems).
   """
 
   features: int
   kind: str
   conv: ModuleDef
   norm: ModuleDef
+  pool: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    """[B, T, H, W, C] -> [B, T, H / 2, W / 2, features]."""
+    """[B, T, H, W, C] -> [B, T, H / 2, W / 2, features] (H / 4, W / 4 with `pool`)."""
     if self.kind == '3d':
       x = self.conv(self.features, (3, 7, 7), (1, 2, 2), ((1, 1), (3, 3), (3, 3)), name='conv')(x)
+    elif self.kind == '2d':
+      x = self.conv(self.features, (1, 7, 7), (1, 2, 2), ((0, 0), (3, 3), (3, 3)), name='conv')(x)
     else:
       # torchvision's 45 channels at width 64 (the 3D stem's parameter count), rounded half up.
       mid = (45 * self.features + 32) // 64
@@ -150,17 +221,27 @@ class Stem(nn.Module):
       x = self.conv(self.features, (3, 1, 1), (1, 1, 1), ((1, 1), (0, 0), (0, 0)), name='temporal')(
         x
       )
-    return nn.relu(self.norm(name='bn')(x))
+    x = nn.relu(self.norm(name='bn')(x))
+    if self.pool:
+      x = nn.max_pool(x, (1, 3, 3), (1, 2, 2), ((0, 0), (1, 1), (1, 1)))
+    return x
 
 
 class Model(nn.Module):
-  """R3D / R(2+1)D video classifier.
+  """R3D / MCx / rMCx / R(2+1)D video classifier.
 
   Attributes:
     num_classes: number of output classes.
-    depth: 10, 18 or 34 (basic blocks per stage (1,1,1,1), (2,2,2,2), (3,4,6,3)).
-    block: 'r3d' or 'r2plus1d'.
-    width: channels of stage 1; stages have width * (1, 2, 4, 8).
+    depth: 10, 18 or 34 (basic blocks per stage (1,1,1,1), (2,2,2,2), (3,4,6,3)); 14, 50 or
+      152 (bottleneck blocks per stage (1,1,1,1), (3,4,6,3), (3,8,36,3)). 10 and 14 are test
+      variants.
+    block: convolution kinds, a key of `BLOCK_CONVS`: 'r3d', 'r2plus1d', 'mc2'-'mc5',
+      'rmc2'-'rmc5'.
+    width: channels of stage 1; stages have width * (1, 2, 4, 8) (4x that output with
+      bottlenecks).
+    midplanes_rule: (2+1)D mid widths, 'block' (torchvision) or 'conv' (VMZ, the paper).
+    stem_pool: max-pool after the stem (VMZ's `use_pool1`).
+    bn_epsilon: BatchNorm epsilon, 1e-5 (torchvision) or 1e-3 (VMZ, from Caffe2).
     dropout_rate: dropout before the classifier.
     dtype: computation dtype name, e.g. 'float32' or 'bfloat16'.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
@@ -170,15 +251,22 @@ class Model(nn.Module):
   depth: int = 18
   block: str = 'r2plus1d'
   width: int = 64
+  midplanes_rule: str = 'block'
+  stem_pool: bool = False
+  bn_epsilon: float = 1e-5
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
 
   def __post_init__(self):
-    if self.depth not in BASIC_STAGE_SIZES:
-      raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(BASIC_STAGE_SIZES)}.')
+    if self.depth not in DEPTHS:
+      raise ValueError(f'depth={self.depth!r}; allowed values: {DEPTHS}.')
     if self.block not in BLOCK_CONVS:
       raise ValueError(f'block={self.block!r}; allowed values: {tuple(BLOCK_CONVS)}.')
+    if self.midplanes_rule not in MIDPLANES_RULES:
+      raise ValueError(
+        f'midplanes_rule={self.midplanes_rule!r}; allowed values: {MIDPLANES_RULES}.'
+      )
     super().__post_init__()
 
   @nn.compact
@@ -190,22 +278,37 @@ class Model(nn.Module):
       train: batch statistics and dropout on (True) or running averages (False).
 
     Returns:
-      logits [B, num_classes] (float32) and aux {'features': pooled features [B, 8 * width]}.
+      logits [B, num_classes] (float32) and aux {'features': pooled features [B, 8 * width]
+      (basic blocks) or [B, 32 * width] (bottlenecks)}.
     """
     dtype = jnp.dtype(self.dtype)
     conv = functools.partial(
       Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=self.lowering
     )
     norm = functools.partial(
-      nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype
+      nn.BatchNorm,
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=self.bn_epsilon,
+      dtype=dtype,
     )
     kinds = BLOCK_CONVS[self.block]
-    x = Stem(self.width, kinds[0], conv, norm, name='stem')(jnp.asarray(x, dtype))
-    for i, num_blocks in enumerate(BASIC_STAGE_SIZES[self.depth]):
+    x = Stem(self.width, kinds[0], conv, norm, self.stem_pool, name='stem')(jnp.asarray(x, dtype))
+    if self.depth in BASIC_STAGE_SIZES:
+      block, stage_sizes = BasicBlock, BASIC_STAGE_SIZES[self.depth]
+    else:
+      block, stage_sizes = Bottleneck, BOTTLENECK_STAGE_SIZES[self.depth]
+    for i, num_blocks in enumerate(stage_sizes):
       for j in range(num_blocks):
         stride = 2 if i > 0 and j == 0 else 1
-        x = BasicBlock(
-          self.width * 2**i, stride, kinds[i + 1], conv, norm, name=f'layer{i + 1}_{j}'
+        x = block(
+          self.width * 2**i,
+          stride,
+          kinds[i + 1],
+          conv,
+          norm,
+          self.midplanes_rule,
+          name=f'layer{i + 1}_{j}',
         )(x)
     features = jnp.mean(x, axis=(1, 2, 3))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
