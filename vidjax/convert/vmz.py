@@ -119,9 +119,7 @@ def _archs() -> dict[str, Arch]:
         csn_kwargs(variant, classes),
         (32, 224, 224, 3),
         functools.partial(csn_module_maps, 152, variant),
-        torch_model=functools.partial(
-          torch_reference, f'{variant}_csn_152', num_classes=classes
-        ),
+        torch_model=functools.partial(torch_reference, f'{variant}_csn_152', num_classes=classes),
       )
   return archs
 
