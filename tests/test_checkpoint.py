@@ -1,9 +1,16 @@
 """init_from: params and batch stats of a checkpoint or a converted model."""
 
+import os
+
+import jax
+import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
-from vidjax import checkpoint
+from vidjax import checkpoint, configs, model_size, train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _variables(head_classes: int, fill: float) -> dict:
@@ -35,3 +42,27 @@ def test_restore_variables_of_another_architecture_is_an_error(tmp_path):
 def test_restore_variables_names_a_wrong_directory(tmp_path):
   with pytest.raises(FileNotFoundError, match='config.init_from=.*checkpoints/1000'):
     checkpoint.restore_variables(str(tmp_path), _variables(10, 0.0))
+
+
+def test_training_starts_from_init_from(synthetic_data_dir, tmp_path):
+  """A converted-model directory with another classifier size: the trainer loads every
+  other weight and trains a fresh head (the fine-tuning path of ucf101_finetune.py)."""
+  config = configs.load_config_file(os.path.join(REPO, 'experiments/quickstart.py:smoke'))
+  config.input.data_dir = synthetic_data_dir
+  config.total_steps, config.evals = 1, {}
+  model = configs.load_module('models', config.model_name).Model(
+    **dict(config.model, num_classes=400)
+  )
+  video = jax.ShapeDtypeStruct((1, 4, 28, 28, 3), jnp.float32)
+  abstract = model_size.abstract_variables(model, video)
+  pretrained = jax.tree.map(lambda x: np.full(x.shape, 0.5, x.dtype), abstract)
+  checkpoint.save_variables(str(tmp_path / 'converted'), pretrained)
+  config.init_from = str(tmp_path / 'converted')
+  config.optim.schedule.base_lr = 0.0  # the step leaves the loaded weights as they are
+  config.optim.weight_decay = 0.0
+  train.train_and_evaluate(config, str(tmp_path / 'workdir'))
+  state = ocp.StandardCheckpointer().restore(str(tmp_path / 'workdir/checkpoints/1/state'))
+  stem = jax.tree.leaves(state['params']['stem'])
+  assert all(np.all(np.asarray(leaf) == 0.5) for leaf in stem)
+  head = state['params']['fc']['kernel']
+  assert head.shape[-1] == 10 and not np.all(np.asarray(head) == 0.5)

@@ -22,8 +22,8 @@ throughput (measured in the same run) that the train step reaches, and, with the
 extra, the source's own PyTorch module (PyTorchVideo, torchvision-style, VMZ) measured in
 the same run on the same shapes: `train_ratio_vs_torch` > 1 means vidjax is faster.
 
-  python tools/benchmark.py --mode=model --batch=4 --shape=8x112x112 --json=model.json
-  python tools/benchmark.py --mode=model --models=pytorchvideo/x3d_s --shape=13x160x160
+  python tools/benchmark.py --mode=model --batch=2 --shape=112x112 --json=model.json
+  python tools/benchmark.py --mode=model --models=pytorchvideo/x3d_s --shape=''  # 13x160x160
 """
 
 import fractions
@@ -65,7 +65,9 @@ flags.DEFINE_list(
   'models with a PyTorch reference, DEFAULT_MODELS).',
 )
 flags.DEFINE_integer('batch', 4, 'Model mode: clips per batch.')
-flags.DEFINE_string('shape', '8x112x112', "Model mode: TxHxW of a clip ('' = the model's own).")
+flags.DEFINE_string(
+  'shape', '112x112', "Model mode: TxHxW or HxW (the model's own frames) of a clip; '': its own."
+)
 flags.DEFINE_integer('repeats', 5, 'Model mode: timed steps per measurement.')
 
 # Model mode: the zoo models whose PyTorch implementation (the one their published
@@ -300,7 +302,9 @@ def torch_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) 
   return {'train_seconds': train_seconds, 'forward_seconds': forward_seconds}
 
 
-def model_benchmark(names: list[str], batch: int, shape: str, repeats: int) -> dict:
+def model_benchmark(
+  archs: dict[str, torch_checkpoint.Arch], batch: int, shape: str, repeats: int
+) -> dict:
   """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch."""
   try:
     import torch  # noqa: F401, PLC0415
@@ -310,9 +314,7 @@ def model_benchmark(names: list[str], batch: int, shape: str, repeats: int) -> d
     has_torch = True
   peak = matmul_gflops()
   rows = []
-  for name in names:
-    source, _, arch_name = name.partition('/')
-    arch = torch_checkpoint.find_arch(source, arch_name)
+  for name, arch in archs.items():
     clip_shape = _parse_shape(shape, arch.input_shape)
     timings = jax_model_timings(arch, batch, clip_shape, repeats)
     gflops = timings['gflops_per_clip'] * batch
@@ -349,15 +351,18 @@ def model_benchmark(names: list[str], batch: int, shape: str, repeats: int) -> d
 
 
 def _parse_shape(shape: str, default: tuple[int, ...]) -> tuple[int, ...]:
-  """'16x112x112' -> (16, 112, 112, C) with the model's channels; '' keeps the default."""
+  """'16x112x112' -> (16, 112, 112, C); 'HxW' keeps the model's own frame count and
+  channels, '' its whole input shape."""
   if not shape:
     return tuple(default)
   try:
     sizes = tuple(int(v) for v in shape.split('x'))
   except ValueError:
-    raise ValueError(f'--shape={shape!r}: expected TxHxW, e.g. 16x112x112.') from None
-  if len(sizes) != 3:
-    raise ValueError(f'--shape={shape!r}: expected TxHxW, e.g. 16x112x112.')
+    sizes = ()
+  if len(sizes) not in (2, 3):
+    raise ValueError(f'--shape={shape!r}: expected TxHxW or HxW, e.g. 16x112x112 or 112x112.')
+  if len(sizes) == 2:
+    sizes = (default[0], *sizes)
   return (*sizes, default[-1])
 
 
@@ -371,9 +376,11 @@ def main(argv: list[str]) -> None:
     print(f'Wrote {len(paths)} videos to {FLAGS.make_videos}.')
     return
   if FLAGS.mode == 'model':
-    results = model_benchmark(
-      list(FLAGS.models or DEFAULT_MODELS), FLAGS.batch, FLAGS.shape, FLAGS.repeats
-    )
+    archs = {}
+    for name in FLAGS.models or DEFAULT_MODELS:
+      source, _, arch_name = name.partition('/')
+      archs[name] = torch_checkpoint.find_arch(source, arch_name)
+    results = model_benchmark(archs, FLAGS.batch, FLAGS.shape, FLAGS.repeats)
   else:
     with tempfile.TemporaryDirectory() as data_dir:
       if FLAGS.videos:

@@ -1,11 +1,14 @@
 """tools/benchmark.py: the measurements run and report what they claim (no timing asserts)."""
 
+import functools
 import os
 import sys
 
 import numpy as np
+import pytest
 
 from vidjax import configs
+from vidjax.convert import torch_checkpoint
 from vidjax.data import decode, pipeline, sampling
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
@@ -45,3 +48,27 @@ def test_naive_clip_equals_the_same_frames_of_a_full_decode(synthetic_data_dir):
   if rng.random() < 0.5:
     expected = expected[:, :, ::-1]
   np.testing.assert_array_equal(clip, expected)
+
+
+def test_model_benchmark_measures_vidjax_and_torch():
+  pytest.importorskip('torch')
+  from vidjax.convert import torch_video_resnet, torchvision  # noqa: PLC0415 (needs torch)
+
+  tiny = torch_checkpoint.Arch(
+    'video_resnet',
+    {'num_classes': 4, 'depth': 10, 'block': 'r3d'},
+    (4, 32, 32, 3),
+    functools.partial(torchvision.video_resnet_module_maps, 10, 'r3d'),
+    torch_model=functools.partial(torch_video_resnet.r3d_18, layers=(1, 1, 1, 1), num_classes=4),
+  )
+  results = benchmark.model_benchmark({'tiny_r3d': tiny}, batch=2, shape='', repeats=1)
+  assert results['matmul_fp32_gflops_per_s'] > 0
+  (row,) = results['models']
+  assert row['model'] == 'tiny_r3d' and row['input'] == [4, 32, 32, 3]
+  for key in ('vidjax_train_clips_per_s', 'torch_train_clips_per_s', 'train_ratio_vs_torch'):
+    assert row[key] > 0
+  np.testing.assert_allclose(
+    row['train_ratio_vs_torch'],
+    row['vidjax_train_clips_per_s'] / row['torch_train_clips_per_s'],
+    rtol=0.05,
+  )

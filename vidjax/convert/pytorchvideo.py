@@ -70,8 +70,19 @@ def torch_hub() -> types.ModuleType:
 
 
 def _hub_model(name: str):
-  """Builds hub model `name` with random weights (a `torch_model` of `Arch`)."""
-  return getattr(torch_hub(), name)(pretrained=False)
+  """Builds hub model `name` with random weights (a `torch_model` of `Arch`).
+
+  The heads' fixed-size average pools become global ones, as vidjax's are: the same at the
+  clip size each network was trained on, and any clip size runs (tools/benchmark.py).
+  """
+  import torch  # noqa: PLC0415 (the [torch] extra)
+
+  model = getattr(torch_hub(), name)(pretrained=False)
+  for module in list(model.modules()):
+    for child_name, child in module.named_children():
+      if isinstance(child, torch.nn.AvgPool3d):
+        setattr(module, child_name, torch.nn.AdaptiveAvgPool3d(1))
+  return model
 
 
 def _bottleneck(flax: tuple[str, ...], torch: str, *, shortcut_norm: bool) -> Maps:
