@@ -76,7 +76,8 @@ DEFAULT_MODELS = (
   'torchvision/r3d_18',
   'torchvision/mc3_18',
   'torchvision/r2plus1d_18',
-  'vmz/ir_csn_152',
+  'vmz/r2plus1d_34_8_kinetics',
+  'vmz/ir_csn_152_ig_ft_kinetics_32frms',
   'pytorchvideo/slow_r50',
   'pytorchvideo/slowfast_r50',
   'pytorchvideo/x3d_s',
@@ -303,9 +304,16 @@ def torch_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) 
 
 
 def model_benchmark(
-  archs: dict[str, torch_checkpoint.Arch], batch: int, shape: str, repeats: int
+  archs: dict[str, torch_checkpoint.Arch],
+  batch: int,
+  shape: str,
+  repeats: int,
+  json_path: str | None = None,
 ) -> dict:
-  """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch."""
+  """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch.
+
+  With `json_path`, the results so far are written after every model (a long run that is
+  stopped keeps what it measured)."""
   try:
     import torch  # noqa: F401, PLC0415
   except ImportError:
@@ -340,14 +348,18 @@ def model_benchmark(
       )
     print(json.dumps(row), flush=True)
     rows.append(row)
-  return {
-    'mode': 'model',
-    'backend': jax.default_backend(),
-    'device': str(jax.devices()[0].device_kind),
-    'cpus': os.cpu_count(),
-    'matmul_fp32_gflops_per_s': round(peak, 1),
-    'models': rows,
-  }
+    results = {
+      'mode': 'model',
+      'backend': jax.default_backend(),
+      'device': str(jax.devices()[0].device_kind),
+      'cpus': os.cpu_count(),
+      'matmul_fp32_gflops_per_s': round(peak, 1),
+      'models': rows,
+    }
+    if json_path:
+      with open(json_path, 'w') as f:
+        json.dump(results, f, indent=1)
+  return results
 
 
 def _parse_shape(shape: str, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -380,7 +392,7 @@ def main(argv: list[str]) -> None:
     for name in FLAGS.models or DEFAULT_MODELS:
       source, _, arch_name = name.partition('/')
       archs[name] = torch_checkpoint.find_arch(source, arch_name)
-    results = model_benchmark(archs, FLAGS.batch, FLAGS.shape, FLAGS.repeats)
+    results = model_benchmark(archs, FLAGS.batch, FLAGS.shape, FLAGS.repeats, FLAGS.json)
   else:
     with tempfile.TemporaryDirectory() as data_dir:
       if FLAGS.videos:

@@ -54,5 +54,33 @@ def flops(model: nn.Module, variables, inputs) -> float:
   return float(cost.get('flops', 0.0))
 
 
+def layer_macs(model: nn.Module, variables, inputs) -> float:
+  """Multiply-accumulates of the convolutions and dense layers of one inference, counted
+  as papers do: output positions x kernel taps x input channels per group x output channels.
+
+  Every `nn.Conv`-like module (a 'kernel' param of rank >= 3) and `nn.Dense` call is
+  intercepted under `jax.eval_shape`, so nothing is computed.
+  """
+  total = [0]
+
+  def count(next_fun, args, kwargs, context):
+    output = next_fun(*args, **kwargs)
+    module = context.module
+    if context.method_name == '__call__' and module.has_variable('params', 'kernel'):
+      kernel = module.get_variable('params', 'kernel')
+      if kernel.ndim >= 2 and hasattr(output, 'shape'):
+        # Per output element: the kernel's taps x input channels per group (all but the
+        # last kernel axis); over every output element.
+        total[0] += int(np.prod(output.shape)) * int(np.prod(kernel.shape[:-1]))
+    return output
+
+  def apply(variables, inputs):
+    with nn.intercept_methods(count):
+      return model.apply(variables, inputs, train=False)
+
+  jax.eval_shape(apply, _abstract(variables), _abstract(inputs))
+  return float(total[0])
+
+
 def _abstract(tree):
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)

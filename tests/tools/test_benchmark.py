@@ -72,3 +72,9 @@ def test_model_benchmark_measures_vidjax_and_torch():
     row['vidjax_train_clips_per_s'] / row['torch_train_clips_per_s'],
     rtol=0.05,
   )
+
+
+def test_default_models_name_converter_architectures():
+  for name in benchmark.DEFAULT_MODELS:
+    source, _, arch = name.partition('/')
+    assert torch_checkpoint.find_arch(source, arch).torch_model is not None, name

@@ -72,10 +72,16 @@ def test_zoo_entries_build_and_table_shows_published_numbers():
     kwargs = dict(num_classes=flops_tool.DEFAULT_NUM_CLASSES) | entry.kwargs
     assert configs.load_module('models', entry.model).Model(**kwargs), name
   row = dict(
-    name='x3d_s', model='x3d', input='13x160x160x3', params_m=3.79, gflops=4.03, gmacs=2.015
+    name='x3d_s',
+    model='x3d',
+    input='13x160x160x3',
+    params_m=3.79,
+    gflops=4.03,
+    gmacs=2.015,
+    layer_gmacs=1.96,
   )
   table = flops_tool.format_table([row | {'published_params_m': 3.79, 'published_gmacs': 2.03}])
-  assert '| x3d_s | x3d | 13x160x160x3 | 3.79 | 3.79 | 4.03 | 2.02 | 2.03 |' in table
+  assert '| x3d_s | x3d | 13x160x160x3 | 3.79 | 3.79 | 4.03 | 2.02 | 1.96 | 2.03 |' in table
 
 
 def _run(*args):

@@ -85,6 +85,23 @@ def _hub_model(name: str):
   return model
 
 
+def _slowfast_hub_model(name: str, alpha: int):
+  """A SlowFast hub model that, like vidjax's, takes the fast pathway's clip and picks the
+  slow pathway's frames from it (PyTorchVideo's PackPathway rule)."""
+  import torch  # noqa: PLC0415 (the [torch] extra)
+
+  class PackPathways(torch.nn.Module):
+    def __init__(self, net):
+      super().__init__()
+      self.net = net
+
+    def forward(self, video):  # [B, C, T, H, W]
+      slow = video[:, :, slowfast.slow_frame_indices(video.shape[2], alpha)]
+      return self.net([slow, video])
+
+  return PackPathways(_hub_model(name))
+
+
 def _bottleneck(flax: tuple[str, ...], torch: str, *, shortcut_norm: bool) -> Maps:
   """One ResNet bottleneck block (`csn.ResBlock`), its shortcut projection (if any) included.
 
@@ -226,7 +243,7 @@ def _slowfast(depth: int, variant: str, hub_name: str | None = None, **kwargs) -
     {'num_classes': NUM_CLASSES, 'depth': depth, 'variant': variant, **kwargs},
     (frames * alpha, 224, 224, 3),
     functools.partial(slowfast_module_maps, depth),
-    torch_model=hub_name and functools.partial(_hub_model, hub_name),
+    torch_model=hub_name and functools.partial(_slowfast_hub_model, hub_name, alpha),
   )
 
 
