@@ -181,3 +181,13 @@ def test_corrupt_source_video_is_reported_and_training_runs(synthetic_data_dir, 
   assert [e['path'] for e in report['left_out']] == [corrupt] and report['left_out'][0]['error']
   assert report['num_examples'] == 63
   assert np.isfinite(results['train/loss']) and results['data/decode_failures'] == 0
+
+
+def test_mixing_needs_a_task_that_reads_mixed_labels(synthetic_data_dir, tmp_path, monkeypatch):
+  from vidjax.tasks import classification  # noqa: PLC0415
+
+  monkeypatch.setattr(classification.Task, 'reads_mixed_labels', False)
+  config = _smoke_config('experiments/quickstart.py', synthetic_data_dir)
+  config.input.pp.mix.cutmix_alpha = 1.0
+  with pytest.raises(ValueError, match='does not read mixed labels'):
+    train.train_and_evaluate(config, str(tmp_path))

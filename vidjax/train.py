@@ -49,6 +49,16 @@ def _build(config: ml_collections.ConfigDict, mesh):
   configs.validate(config)
   model = configs.load_module('models', config.model_name).Model(**config.model)
   task = configs.load_module('tasks', config.task).Task(**config.task_kwargs)
+  mix = config.input.pp.mix
+  if (mix.mixup_alpha > 0 or mix.cutmix_alpha > 0) and not getattr(
+    task, 'reads_mixed_labels', False
+  ):
+    # Mixing blends the videos; a task that ignores the partner labels would silently
+    # train on wrong targets.
+    raise ValueError(
+      f'config.input.pp.mix is on, but task {config.task!r} does not read mixed labels; '
+      'set config.input.pp.mix.mixup_alpha and cutmix_alpha to 0.'
+    )
   tx, schedule = optim.make_optimizer(config.optim, config.total_steps)
   shapes = pipeline.input_shapes(config.input)
   example = models.model_inputs(

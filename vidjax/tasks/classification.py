@@ -41,6 +41,9 @@ class Task:
   """Loss and metrics of a classification model."""
 
   batch_keys = BATCH_KEYS
+  # Reads the 'mix_label' / 'mix_weight' keys that mixup / cutmix add (see `targets`); the
+  # trainer refuses mixing for a task that does not declare this.
+  reads_mixed_labels = True
 
   def __init__(self, *, label_smoothing: float, multi_label: bool, frame_level_loss: bool):
     self.label_smoothing = label_smoothing
