@@ -4,46 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import jit_apply, random_variables
 
 from vidjax.models import corrnet
 
 TINY = dict(num_classes=5, depth=10, width=8, corr_groups=2, corr_window=3)
-
-
-def _variables(model, x):
-  """Random variables of `model` without compiling `init`.
-
-  XLA CPU takes tens of seconds to compile the initialisers of a whole network, so the
-  shapes come from `jax.eval_shape` and the values from numpy.
-  """
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    fan_in = max(1, int(np.prod(s.shape[:-1])))
-    return jnp.asarray(rng.normal(0, fan_in**-0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
-def _apply(model, variables, x, train, run=True):
-  """Jitted apply (one compilation instead of hundreds of eager per-op ones).
-
-  With run=False only the output shapes are computed (`jax.eval_shape`): compiling a second
-  graph per model would double the suite's time on CPU.
-  """
-  if train:
-    fn = lambda v, x: model.apply(
-      v, x, train=True, rngs={'dropout': jax.random.key(2)}, mutable=['batch_stats']
-    )
-  else:
-    fn = lambda v, x: model.apply(v, x, train=False)
-  return jax.jit(fn)(variables, x) if run else jax.eval_shape(fn, variables, x)
 
 
 def test_correlation_matches_direct_computation():
@@ -69,19 +34,19 @@ def test_correlation_matches_direct_computation():
 def test_tiny_forward_train_and_eval():
   model = corrnet.Model(**TINY, dropout_rate=0.5)
   x = jax.random.normal(jax.random.key(0), (2, 8, 32, 32, 3))
-  variables = _variables(model, x)
+  variables = random_variables(model, x)
   # After res3 (16 channels) and res4 (32): correlation on a quarter of the channels,
   # 2 groups x 3^2 displacements back to the block's width.
   params = variables['params']
   assert params['corr2']['correlation']['weight'].shape == (4,)
   assert params['corr3']['correlation']['weight'].shape == (8,)
   assert params['corr3']['expand']['kernel'].shape == (1, 1, 1, 2 * 9, 32)
-  (logits, aux), updates = _apply(model, variables, x, True)
+  (logits, aux), updates = jit_apply(model, variables, x, True)
   assert logits.shape == (2, 5) and logits.dtype == jnp.float32
   assert aux['features'].shape == (2, 64)
   assert np.all(np.isfinite(logits))
   assert set(updates['batch_stats']) == set(variables['batch_stats'])
-  logits_eval, _ = _apply(model, variables, x, False, run=False)
+  logits_eval, _ = jit_apply(model, variables, x, False, run=False)
   assert logits_eval.shape == (2, 5)
 
 

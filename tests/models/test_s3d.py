@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import jit_apply, random_variables
 
 from vidjax.models import s3d
 
@@ -17,52 +18,16 @@ def _param_count(model, shape=(1, 16, 64, 64, 3)):
   return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables['params']))
 
 
-def _variables(model, x):
-  """Random variables of `model` without compiling `init`.
-
-  XLA CPU takes tens of seconds to compile the initialisers of a whole network, so the
-  shapes come from `jax.eval_shape` and the values from numpy.
-  """
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    fan_in = max(1, int(np.prod(s.shape[:-1])))
-    return jnp.asarray(rng.normal(0, fan_in**-0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
-def _apply(model, variables, x, train, run=True):
-  """Jitted apply (one compilation instead of hundreds of eager per-op ones).
-
-  With run=False only the output shapes are computed (`jax.eval_shape`): compiling a second
-  graph per model would double the suite's time on CPU.
-  """
-  if train:
-    fn = lambda v, x: model.apply(
-      v, x, train=True, rngs={'dropout': jax.random.key(2)}, mutable=['batch_stats']
-    )
-  else:
-    fn = lambda v, x: model.apply(v, x, train=False)
-  return jax.jit(fn)(variables, x) if run else jax.eval_shape(fn, variables, x)
-
-
 def test_tiny_forward_train_and_eval():
   model = s3d.Model(**TINY, dropout_rate=0.5)
   x = jax.random.normal(jax.random.key(0), (2, 8, 32, 32, 3))
-  variables = _variables(model, x)
+  variables = random_variables(model, x)
   # Eval mode is run (its graph compiles in half the time); train mode is shape-checked.
-  logits, aux = _apply(model, variables, x, False)
+  logits, aux = jit_apply(model, variables, x, False)
   assert logits.shape == (2, 5) and logits.dtype == jnp.float32
   assert aux['features'].shape == (2, 128)  # 1024 / 8
   assert np.all(np.isfinite(logits))
-  (logits_train, _), updates = _apply(model, variables, x, True, run=False)
+  (logits_train, _), updates = jit_apply(model, variables, x, True, run=False)
   assert logits_train.shape == (2, 5)
   assert set(updates['batch_stats']) == set(variables['batch_stats'])
 

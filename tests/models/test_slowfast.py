@@ -4,46 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import jit_apply, random_variables
 
 from vidjax.models import slowfast
 
 TINY = dict(num_classes=5, depth=14, width=16, beta_inv=8)
-
-
-def _variables(model, x):
-  """Random variables of `model` without compiling `init`.
-
-  XLA CPU takes tens of seconds to compile the initialisers of a whole network, so the
-  shapes come from `jax.eval_shape` and the values from numpy.
-  """
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    fan_in = max(1, int(np.prod(s.shape[:-1])))
-    return jnp.asarray(rng.normal(0, fan_in**-0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
-def _apply(model, variables, x, train, run=True):
-  """Jitted apply (one compilation instead of hundreds of eager per-op ones).
-
-  With run=False only the output shapes are computed (`jax.eval_shape`): compiling a second
-  graph per model would double the suite's time on CPU.
-  """
-  if train:
-    fn = lambda v, x: model.apply(
-      v, x, train=True, rngs={'dropout': jax.random.key(2)}, mutable=['batch_stats']
-    )
-  else:
-    fn = lambda v, x: model.apply(v, x, train=False)
-  return jax.jit(fn)(variables, x) if run else jax.eval_shape(fn, variables, x)
 
 
 def _params(model, shape):
@@ -59,8 +24,8 @@ def _param_count(model, shape):
 def test_tiny_forward_train_and_eval():
   model = slowfast.Model(**TINY, variant='8x8', dropout_rate=0.5)
   x = jax.random.normal(jax.random.key(0), (2, 8, 32, 32, 3))
-  variables = _variables(model, x)
-  (logits, aux), _ = _apply(model, variables, x, True)
+  variables = random_variables(model, x)
+  (logits, aux), _ = jit_apply(model, variables, x, True)
   assert logits.shape == (2, 5) and logits.dtype == jnp.float32
   # Slow: 32 * 16 channels, fast: 32 * 16 / 8.
   assert aux['features'].shape == (2, 512 + 64)
@@ -71,7 +36,7 @@ def test_tiny_forward_train_and_eval():
   # features = [mean of the slow map, mean of the fast map].
   np.testing.assert_allclose(aux['features'][:, :512], jnp.mean(slow, (1, 2, 3)), rtol=1e-5)
   np.testing.assert_allclose(aux['features'][:, 512:], jnp.mean(fast, (1, 2, 3)), rtol=1e-5)
-  logits_eval, aux_eval = _apply(model, variables, x, False, run=False)
+  logits_eval, aux_eval = jit_apply(model, variables, x, False, run=False)
   assert logits_eval.shape == (2, 5)
   assert aux_eval['feature_maps'][1].shape == (2, 8, 1, 1, 64)
 
@@ -79,8 +44,8 @@ def test_tiny_forward_train_and_eval():
 def test_slow_only_forward():
   model = slowfast.Model(**TINY, pathway='slow')
   x = jnp.zeros((2, 4, 32, 32, 3))
-  variables = _variables(model, x)
-  logits, aux = _apply(model, variables, x, False, run=False)
+  variables = random_variables(model, x)
+  logits, aux = jit_apply(model, variables, x, False, run=False)
   assert logits.shape == (2, 5)
   assert aux['features'].shape == (2, 512)
   assert aux['feature_maps'][0].shape == (2, 4, 1, 1, 512)
@@ -142,7 +107,7 @@ def test_dilated_res5_keeps_res4_resolution_and_adds_non_local_blocks():
   )
   x = jnp.zeros((2, 8, 64, 64, 3))
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  logits, aux = _apply(model, shapes, x, False, run=False)
+  logits, aux = jit_apply(model, shapes, x, False, run=False)
   slow, fast = aux['feature_maps']
   assert logits.shape == (2, 5)
   assert slow.shape == (2, 2, 4, 4, 512) and fast.shape == (2, 8, 4, 4, 64)
@@ -156,7 +121,7 @@ def test_dilated_res5_keeps_res4_resolution_and_adds_non_local_blocks():
 def test_dilated_res5_equals_the_native_dilated_convolution():
   model = slowfast.Model(**TINY, pathway='slow', res5_dilation=2)
   x = jax.random.normal(jax.random.key(1), (1, 4, 64, 64, 3))
-  variables = _variables(model, x)
-  ours, _ = _apply(model, variables, x, False)
-  native, _ = _apply(model.clone(lowering='native'), variables, x, False)
+  variables = random_variables(model, x)
+  ours, _ = jit_apply(model, variables, x, False)
+  native, _ = jit_apply(model.clone(lowering='native'), variables, x, False)
   np.testing.assert_allclose(ours, native, atol=1e-4, rtol=1e-4)

@@ -4,65 +4,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import jit_apply, param_count, random_variables
 
 from vidjax.models import x3d
 
 TINY = dict(num_classes=5, variant='xs', width=4, depth_factor=0.5, head_features=32)
 
 
-def _param_count(model, shape):
-  variables = jax.eval_shape(
-    lambda: model.init(jax.random.key(0), jnp.zeros(shape, jnp.float32), train=False)
-  )
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables['params']))
-
-
-def _variables(model, x):
-  """Random variables of `model` without compiling `init`.
-
-  XLA CPU takes tens of seconds to compile the initialisers of a whole network, so the
-  shapes come from `jax.eval_shape` and the values from numpy.
-  """
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    fan_in = max(1, int(np.prod(s.shape[:-1])))
-    return jnp.asarray(rng.normal(0, fan_in**-0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
-def _apply(model, variables, x, train, run=True):
-  """Jitted apply (one compilation instead of hundreds of eager per-op ones).
-
-  With run=False only the output shapes are computed (`jax.eval_shape`): compiling a second
-  graph per model would double the suite's time on CPU.
-  """
-  if train:
-    fn = lambda v, x: model.apply(
-      v, x, train=True, rngs={'dropout': jax.random.key(2)}, mutable=['batch_stats']
-    )
-  else:
-    fn = lambda v, x: model.apply(v, x, train=False)
-  return jax.jit(fn)(variables, x) if run else jax.eval_shape(fn, variables, x)
-
-
 def test_tiny_forward_train_and_eval():
   model = x3d.Model(**TINY, dropout_rate=0.5)
   x = jax.random.normal(jax.random.key(0), (2, 8, 32, 32, 3))
-  variables = _variables(model, x)
-  (logits, aux), updates = _apply(model, variables, x, True)
+  variables = random_variables(model, x)
+  (logits, aux), updates = jit_apply(model, variables, x, True)
   assert logits.shape == (2, 5) and logits.dtype == jnp.float32
   assert aux['features'].shape == (2, 32)
   assert np.all(np.isfinite(logits))
   assert set(updates['batch_stats']) == set(variables['batch_stats'])
-  logits_eval, _ = _apply(model, variables, x, False, run=False)
+  logits_eval, _ = jit_apply(model, variables, x, False, run=False)
   assert logits_eval.shape == (2, 5)
 
 
@@ -84,9 +42,9 @@ def test_structure():
 
 def test_published_parameter_counts():
   # Paper: X3D-XS, -S, -M 3.79 M (one network), X3D-L 6.15 M; exactly PyTorchVideo's counts.
-  n = _param_count(x3d.Model(num_classes=400, variant='s'), (1, 4, 64, 64, 3))
+  n = param_count(x3d.Model(num_classes=400, variant='s'), (1, 4, 64, 64, 3))
   assert n == 3_794_274, n
-  n = _param_count(x3d.Model(num_classes=400, variant='l'), (1, 4, 64, 64, 3))
+  n = param_count(x3d.Model(num_classes=400, variant='l'), (1, 4, 64, 64, 3))
   assert n == 6_153_384, n
 
 
