@@ -75,7 +75,7 @@ def video_views(
   Args:
     data: the encoded video file.
     input_config: config.input (sampling and pp).
-    num_clips: T clips with evenly spaced starts.
+    num_clips: T clips (evenly spaced starts, or segment views; `sampling.eval_indices`).
     num_crops: S crops per clip (1 centre, 3 along the long side).
 
   Returns:
@@ -84,16 +84,11 @@ def video_views(
   Raises:
     decode.DecodeError: the video cannot be decoded.
   """
-  cfg, pp = input_config.sampling, input_config.pp
-  length = decode.probe(data).num_frames
-  clips = sampling.uniform_clips(length, cfg.num_frames, cfg.stride, num_clips, cfg.policy)
+  info = decode.probe(data)
+  clips = sampling.eval_indices(input_config.sampling, info.num_frames, info.fps, num_clips)
   frames = decode.decode_frames(data, clips.reshape(-1))
-  views = []
-  for clip in frames.reshape(*clips.shape, *frames.shape[1:]):
-    clip = pipeline._resize_short_side(clip, pp.resize_short_side)
-    for y, x in sampling.multi_crops(clip.shape[1], clip.shape[2], pp.crop_size, num_crops):
-      views.append(clip[:, y : y + pp.crop_size, x : x + pp.crop_size])
-  return np.stack(views)
+  frames = frames.reshape(*clips.shape, *frames.shape[1:])
+  return pipeline.test_views(frames, input_config.pp, num_crops)
 
 
 class Predictor:

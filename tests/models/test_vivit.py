@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import random_variables
 
 from vidjax.models import vivit
 
@@ -16,31 +17,10 @@ def _params(model, shape):
   )['params']
 
 
-def _variables(model, x):
-  """Random variables of `model` without compiling `init`.
-
-  XLA CPU takes tens of seconds to compile the initialisers of a whole network, so the
-  shapes come from `jax.eval_shape` and the values from numpy.
-  """
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    fan_in = max(1, int(np.prod(s.shape[:-1])))
-    return jnp.asarray(rng.normal(0, fan_in**-0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
 def test_tiny_forward_train_and_eval():
   model = vivit.Model(**TINY, dropout_rate=0.1, attention_dropout_rate=0.1)
   x = jax.random.normal(jax.random.key(0), (2, 8, 32, 32, 3))
-  variables = _variables(model, x)
+  variables = random_variables(model, x)
   logits, aux = jax.jit(
     lambda v, x: model.apply(v, x, train=True, rngs={'dropout': jax.random.key(2)})
   )(variables, x)
@@ -57,7 +37,7 @@ def test_factorisation():
   output of temporal index 0 (frames 0-1) unchanged."""
   model = vivit.Model(**TINY)
   x = jax.random.normal(jax.random.key(0), (1, 8, 16, 16, 3))
-  variables = _variables(model, x)
+  variables = random_variables(model, x)
   apply = jax.jit(lambda v, x: model.apply(v, x, train=False)[1]['frame_features'])
   a = apply(variables, x)
   b = apply(variables, x.at[:, 2:4].add(1.0))

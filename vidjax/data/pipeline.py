@@ -162,6 +162,18 @@ def _resize_box(frames: np.ndarray, box: Sequence[float], size: int) -> np.ndarr
   )
 
 
+def test_views(clips: np.ndarray, pp: ml_collections.ConfigDict, num_crops: int) -> np.ndarray:
+  """The S test crops of each decoded clip: uint8 [T, t, H, W, 3] -> [T * S, t, h, w, 3],
+  clip-major, after the evaluation resize (`pp.resize_short_side`)."""
+  size = pp.crop_size
+  views = []
+  for clip in clips:
+    clip = _resize_short_side(clip, pp.resize_short_side)
+    for y, x in sampling.multi_crops(clip.shape[1], clip.shape[2], size, num_crops):
+      views.append(clip[:, y : y + size, x : x + size])
+  return np.stack(views)
+
+
 class _ClipLoader:
   """Reads a record, decodes the sampled frames, crops; replaces undecodable videos.
 
@@ -284,14 +296,8 @@ class _ClipLoader:
         self._sampling, int(record['num_frames']), float(record['fps']), num_clips
       ),
     )
-    size = self._pp.crop_size
-    views = []
-    for clip in clips:
-      clip = _resize_short_side(clip, self._pp.resize_short_side)
-      for y, x in sampling.multi_crops(clip.shape[1], clip.shape[2], size, num_crops):
-        views.append(clip[:, y : y + size, x : x + size])
     return {
-      **self._modalities(np.stack(views)),
+      **self._modalities(test_views(clips, self._pp, num_crops)),
       **self._clip_audio(record, indices, repeats=num_crops),
       'label': np.int32(record['label']),
       'mask': np.bool_(True),

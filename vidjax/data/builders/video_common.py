@@ -26,6 +26,7 @@ provider placed before tfds's own registry, because tfds ships legacy builders (
 `ucf101`, which needs TensorFlow) under the same names.
 """
 
+import abc
 import collections
 import concurrent.futures
 import dataclasses
@@ -315,9 +316,9 @@ class VideoBuilder(ManualBuilder):
   HOMEPAGE = ''
   CITATION = ''
 
+  @abc.abstractmethod
   def _list_sources(self, manual_dir: epath.Path) -> Listing:
     """Reads the annotation files: class names and the sources of every split."""
-    raise NotImplementedError
 
   def _cache_key(self) -> str:
     """Sub-folder of the dataset's cache; videos with the same id in it are reused."""
