@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from vidjax.models import layers
+from vidjax.models import layers, onednn
 
 # (method, input shape, kernel shape, strides, padding, groups)
 CASES = [
@@ -31,6 +31,18 @@ CASES = [
   ('depthwise', (2, 7, 9, 8, 4), (5, 1, 1, 1, 4), (1, 1, 1), ((2, 2), (0, 0), (0, 0)), 4),
   ('depthwise', (3, 11, 10, 5), (3, 3, 1, 5), (2, 2), ((1, 1), (1, 1)), 5),
 ]
+
+
+def _onednn_cases(cases):
+  """The same convolutions through oneDNN (`VIDJAX_ONEDNN=0` skips them)."""
+  skip = pytest.mark.skipif(not onednn.available(), reason='oneDNN turned off')
+  return [
+    pytest.param('onednn_depthwise' if method == 'depthwise' else 'onednn', *rest, marks=skip)
+    for method, *rest in cases
+  ]
+
+
+CASES += _onednn_cases(CASES)
 
 
 def _assert_close(got, want):
@@ -75,6 +87,7 @@ DILATED_CASES = [
   ('pointwise', (2, 7, 5, 4, 6), (1, 1, 1, 6, 5), (2, 2, 2), 'VALID', 1, (3, 2, 2)),
   ('depthwise', (2, 7, 9, 8, 4), (3, 3, 3, 1, 4), (1, 2, 1), 'SAME', 4, (2, 2, 1)),
 ]
+DILATED_CASES += _onednn_cases(DILATED_CASES)
 
 
 @pytest.mark.parametrize(
@@ -123,15 +136,35 @@ def test_dilated_lowering_equals_native_in_value_and_gradients(
   ],
 )
 def test_cpu_lowering_choice(kernel_size, groups, in_features, method):
-  assert layers.conv_lowering(kernel_size, groups, in_features, 'cpu') == method
+  assert layers.conv_lowering(kernel_size, groups, in_features, 'xla_cpu') == method
   assert layers.conv_lowering(kernel_size, groups, in_features, 'native') == 'native'
 
 
-def test_auto_lowering_follows_the_backend():
-  expected = layers.conv_lowering((3, 3, 3), 1, 8, 'cpu')
-  if jax.default_backend() != 'cpu':
-    expected = 'native'
+@pytest.mark.parametrize(
+  ('kernel_size', 'groups', 'in_features', 'method'),
+  [
+    ((3, 3, 3), 1, 8, 'onednn'),
+    ((1, 1, 1), 4, 8, 'onednn'),
+    ((3, 3), 8, 8, 'onednn'),
+    ((3, 3, 3), 8, 8, 'onednn_depthwise'),
+  ],
+)
+def test_onednn_lowering_choice(kernel_size, groups, in_features, method):
+  if not onednn.available():
+    with pytest.raises(onednn.UnavailableError, match='unavailable'):
+      layers.conv_lowering(kernel_size, groups, in_features, 'onednn')
+    return
+  assert layers.conv_lowering(kernel_size, groups, in_features, 'onednn') == method
+  with pytest.raises(ValueError, match='float32, not bfloat16'):
+    layers.conv_lowering(kernel_size, groups, in_features, 'onednn', jnp.bfloat16)
+
+
+def test_auto_lowering_follows_the_backend_and_dtype():
+  on_cpu = 'onednn' if onednn.available() else layers.conv_lowering((3, 3, 3), 1, 8, 'xla_cpu')
+  expected = on_cpu if jax.default_backend() == 'cpu' else 'native'
   assert layers.conv_lowering((3, 3, 3), 1, 8, 'auto') == expected
+  expected = 'conv2d' if jax.default_backend() == 'cpu' else 'native'
+  assert layers.conv_lowering((3, 3, 3), 1, 8, 'auto', jnp.bfloat16) == expected
 
 
 def test_unknown_lowering_and_method_are_named():
@@ -163,7 +196,7 @@ def test_conv_module_is_a_drop_in_for_nn_conv(x_shape, kwargs):
   jax.tree.map(np.testing.assert_array_equal, params, expected)
   # Non-zero bias, so that its addition is checked too.
   params = jax.tree.map(lambda p: p + 0.1, params)
-  for lowering in ('native', 'cpu'):
+  for lowering in ('native', 'xla_cpu', 'auto'):
     _assert_close(
       layers.Conv(**kwargs, lowering=lowering).apply(params, x), theirs.apply(params, x)
     )
@@ -172,6 +205,6 @@ def test_conv_module_is_a_drop_in_for_nn_conv(x_shape, kwargs):
 def test_conv_module_flattens_batch_dims_and_computes_in_dtype():
   x = jnp.ones((2, 3, 2, 8, 8, 3))
   params = {'params': {'kernel': jnp.ones((3, 3, 3, 3, 4)), 'bias': jnp.zeros((4,))}}
-  conv = layers.Conv(4, (3, 3, 3), dtype=jnp.bfloat16, lowering='cpu')
+  conv = layers.Conv(4, (3, 3, 3), dtype=jnp.bfloat16, lowering='xla_cpu')
   y = conv.apply(params, x)
   assert y.shape == (2, 3, 2, 8, 8, 4) and y.dtype == jnp.bfloat16

@@ -38,7 +38,7 @@ def _apply(model, variables, x, train):
 @pytest.fixture(scope='module', params=['r3d', 'r2plus1d'])
 def tiny(request):
   """A tiny model of each block type, its variables and its CPU-lowering outputs."""
-  model = video_resnet.Model(**TINY, block=request.param, lowering='cpu')
+  model = video_resnet.Model(**TINY, block=request.param, lowering='xla_cpu')
   x = _clip()
   variables = _variables(model, x)
   return model, variables, x, _apply(model, variables, x, True), _apply(model, variables, x, False)

@@ -1,14 +1,15 @@
 """Layers shared by the model zoo: `Conv`, whose lowering is chosen in one place, and the
 torchvision 2D ResNet trunk.
 
-XLA's CPU backend is slow on several convolutions that video models are made of: the input
-gradient of a strided 3D convolution (50-150x its forward), dense 3D convolutions (about half
-the rate of 2D ones), the kernel gradient of 2D convolutions whose output channels are not a
-multiple of 64, and grouped/depthwise convolutions (4-150x slower than the same work split by
-group or computed tap by tap). On GPU and TPU `lax.conv_general_dilated` is fast. `Conv`
-therefore keeps `nn.Conv`'s parameters exactly (checkpoints move between lowerings) and
-computes the same function in the way `conv_lowering` picks for the backend and the kernel
-shape.
+On GPU and TPU `lax.conv_general_dilated` is fast. XLA's CPU backend is slow on most of the
+convolutions video models are made of: dense 3D ones run at a third of oneDNN's rate (the
+library behind PyTorch's CPU convolutions), their kernel gradients at a fifth, the input
+gradient of a strided 3D convolution at 50-150x its forward, and grouped/depthwise ones
+4-150x slower than the same work split by group or computed tap by tap. On CPU `Conv`
+therefore calls oneDNN through the XLA FFI (`vidjax.models.onednn`) and, where oneDNN cannot
+be built or the dtype is not float32, falls back to XLA lowerings that avoid the slow cases.
+Every lowering keeps `nn.Conv`'s parameters exactly (checkpoints move between them) and
+computes the same function.
 """
 
 import functools
@@ -21,11 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from vidjax.models import onednn
+
 Array = jax.Array
 Padding = str | int | Sequence[int | tuple[int, int]]
 
-LOWERINGS = ('auto', 'native', 'cpu')
-METHODS = ('native', 'conv2d', 'temporal', 'pointwise', 'depthwise')
+LOWERINGS = ('auto', 'native', 'onednn', 'xla_cpu')
+METHODS = ('native', 'onednn', 'onednn_depthwise', 'conv2d', 'temporal', 'pointwise', 'depthwise')
 
 # Kaiming-normal with fan_out, as torchvision initialises every ResNet convolution.
 conv_kernel_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
@@ -36,20 +39,31 @@ def conv_lowering(
   feature_group_count: int,
   in_features: int,
   lowering: str = 'auto',
+  dtype: Any = jnp.float32,
 ) -> str:
   """Chooses how a convolution is computed; the only place that decides.
 
-  On CPU (forward + backward against native, XLA CPU of jax 0.10 on 2 cores): depthwise ->
-  'depthwise' (10-30x), 1x1(x1) -> 'pointwise' (strided: 20x), t x 1 x 1 -> 'temporal'
-  (2-3x), any other kernel -> 'conv2d' (3D: 3x, strided 3D: 10-180x, grouped 2D: 4x, dense 2D:
-  the native convolution with a faster kernel gradient).
+  'auto' takes the native convolution on GPU/TPU; on CPU, oneDNN for float32 where it is
+  available ('onednn'), else the XLA CPU lowerings ('xla_cpu').
+
+  oneDNN (forward + backward against XLA CPU's native convolution, 2 cores): dense 3D and
+  2D convolutions 2-4x, strided 3D ones 10-100x. Its 3D depthwise convolution pads every
+  channel to a group of 16, so 3D depthwise convolutions ('onednn_depthwise') take XLA's
+  fused tap sum forward and oneDNN's 2D depthwise kernels, one per temporal tap, backward.
+
+  XLA CPU lowerings (forward + backward against native): depthwise -> 'depthwise' (10-30x),
+  1x1(x1) -> 'pointwise' (strided: 20x), t x 1 x 1 -> 'temporal' (2-3x), any other kernel ->
+  'conv2d' (3D: 3x, strided 3D: 10-180x, grouped 2D: 4x, dense 2D: the native convolution
+  with a faster kernel gradient).
 
   Args:
     kernel_size: kernel size, 2 (H, W) or 3 (T, H, W) entries.
     feature_group_count: number of channel groups.
     in_features: number of input channels.
-    lowering: 'auto' (by `jax.default_backend()`), 'native' (always
-      `lax.conv_general_dilated`) or 'cpu' (the CPU choice on any backend).
+    lowering: 'auto'; 'native' (always `lax.conv_general_dilated`); 'onednn' (oneDNN on any
+      backend's host; an error where it cannot be built); 'xla_cpu' (the XLA CPU lowerings on
+      any backend).
+    dtype: the computation dtype; oneDNN is used for float32 only.
 
   Returns:
     One of `METHODS`, a name understood by `conv`.
@@ -58,7 +72,15 @@ def conv_lowering(
     raise ValueError(f'lowering={lowering!r}; allowed values: {LOWERINGS}.')
   if lowering == 'native' or (lowering == 'auto' and jax.default_backend() != 'cpu'):
     return 'native'
-  if feature_group_count > 1 and feature_group_count == in_features:
+  depthwise = feature_group_count > 1 and feature_group_count == in_features
+  float32 = jnp.dtype(dtype) == jnp.float32
+  if lowering == 'onednn':
+    onednn.require()
+    if not float32:
+      raise ValueError(f"lowering='onednn' computes in float32, not {jnp.dtype(dtype)}.")
+  if lowering == 'onednn' or (lowering == 'auto' and float32 and onednn.available()):
+    return 'onednn_depthwise' if depthwise and len(kernel_size) == 3 else 'onednn'
+  if depthwise:
     return 'depthwise'
   if all(k == 1 for k in kernel_size):
     return 'pointwise'
@@ -267,8 +289,50 @@ def _depthwise(x, kernel, strides, padding, groups, dilation):
   return y
 
 
+def _onednn(x, kernel, strides, padding, groups, dilation):
+  return onednn.conv(x, kernel, tuple(strides), _pairs(padding), tuple(dilation), groups)
+
+
+def _pairs(padding):
+  return tuple((int(lo), int(hi)) for lo, hi in padding)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _onednn_depthwise3d(x, kernel, strides, padding, dilation):
+  """Depthwise 3D convolution: XLA's tap sum forward, oneDNN 2D kernels backward.
+
+  The tap sum is memory-bound and fused (4x faster forward than oneDNN's 3D depthwise
+  convolution); its gradient is 30 reductions over the whole input (10x slower than the
+  oneDNN 2D depthwise gradients of `onednn.depthwise_by_frames`).
+  """
+  return _depthwise(x, kernel, strides, padding, x.shape[-1], dilation)
+
+
+def _onednn_depthwise3d_fwd(x, kernel, strides, padding, dilation):
+  return _onednn_depthwise3d(x, kernel, strides, padding, dilation), (x, kernel)
+
+
+def _onednn_depthwise3d_bwd(strides, padding, dilation, residuals, dy):
+  x, kernel = residuals
+  by_frames = functools.partial(
+    onednn.depthwise_by_frames, strides=strides, padding=padding, dilation=dilation
+  )
+  return jax.vjp(by_frames, x, kernel)[1](dy)
+
+
+_onednn_depthwise3d.defvjp(_onednn_depthwise3d_fwd, _onednn_depthwise3d_bwd)
+
+
+def _onednn_depthwise(x, kernel, strides, padding, groups, dilation):
+  if x.ndim == 4:
+    return _onednn(x, kernel, strides, padding, groups, dilation)
+  return _onednn_depthwise3d(x, kernel, tuple(strides), _pairs(padding), tuple(dilation))
+
+
 _METHOD_FNS: dict[str, Callable[..., Array]] = {
   'native': _native,
+  'onednn': _onednn,
+  'onednn_depthwise': _onednn_depthwise,
   'conv2d': _conv2d_or_frames,
   'temporal': _temporal,
   'pointwise': _pointwise,
@@ -305,13 +369,13 @@ def conv(
   kernel_size = kernel.shape[:-2]
   strides, padding = list(strides), list(padding)
   dilation = [1] * len(kernel_size) if kernel_dilation is None else list(kernel_dilation)
-  if method == 'native':
-    return _native(x, kernel, strides, padding, feature_group_count, dilation)
+  if method in ('native', 'onednn'):
+    return _METHOD_FNS[method](x, kernel, strides, padding, feature_group_count, dilation)
   if method == 'temporal' and (len(kernel_size) != 3 or tuple(kernel_size[1:]) != (1, 1)):
     raise ValueError(f"method='temporal' needs a kt x 1 x 1 kernel, got {kernel.shape}.")
   if method == 'pointwise' and any(k != 1 for k in kernel_size):
     raise ValueError(f"method='pointwise' needs a 1x1 kernel, got {kernel.shape}.")
-  if method == 'depthwise' and kernel.shape[-2] != 1:
+  if method in ('depthwise', 'onednn_depthwise') and kernel.shape[-2] != 1:
     raise ValueError(f"method='depthwise' needs one input channel per group, got {kernel.shape}.")
   x, strides, padding = _subsample_unit_dims(x, kernel_size, strides, padding)
   return _METHOD_FNS[method](x, kernel, strides, padding, feature_group_count, dilation)
@@ -332,7 +396,7 @@ class Conv(nn.Module):
     param_dtype: parameter dtype.
     kernel_init: initialiser of `kernel` [*kernel_size, C_in // groups, features].
     bias_init: initialiser of `bias` [features].
-    lowering: 'auto', 'native' or 'cpu'; see `conv_lowering`.
+    lowering: one of `LOWERINGS`; see `conv_lowering`.
   """
 
   features: int
@@ -383,7 +447,9 @@ class Conv(nn.Module):
     if self.use_bias:
       bias = self.param('bias', self.bias_init, (self.features,), self.param_dtype)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    method = conv_lowering(kernel_size, self.feature_group_count, in_features, self.lowering)
+    method = conv_lowering(
+      kernel_size, self.feature_group_count, in_features, self.lowering, x.dtype
+    )
     padding = explicit_padding(
       self.padding, x.shape[1:-1], _dilated_size(kernel_size, dilation), strides
     )

@@ -1,0 +1,238 @@
+// oneDNN convolutions for XLA CPU, called through the XLA FFI (see onednn.py).
+//
+// One handler computes the forward pass, the input gradient or the kernel gradient of an
+// N-d convolution in vidjax's layouts: activations (N, *spatial, C) and kernels
+// (*spatial, C_in / groups, C_out), both row-major, as XLA hands them over. Activations are
+// used in place (oneDNN's channels-last kernels read them directly); the kernel is reordered
+// to the blocked layout oneDNN picks, which is cheap next to the convolution. Primitives are
+// built once per shape and kept: building one JIT-compiles its kernel.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+using dnnl::memory;
+
+namespace {
+
+enum Mode : int64_t { kForward = 0, kInputGrad = 1, kKernelGrad = 2 };
+
+dnnl::engine& Engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+std::vector<int64_t> RowMajorStrides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) {
+    strides[i] = strides[i + 1] * shape[i + 1];
+  }
+  return strides;
+}
+
+// (N, *spatial, C) row-major, in oneDNN's logical (N, C, *spatial) order.
+memory::desc ActivationDesc(const std::vector<int64_t>& shape) {
+  const std::vector<int64_t> row_major = RowMajorStrides(shape);
+  const size_t rank = shape.size();
+  memory::dims dims = {shape[0], shape[rank - 1]};
+  memory::dims strides = {row_major[0], row_major[rank - 1]};
+  for (size_t i = 1; i + 1 < rank; ++i) {
+    dims.push_back(shape[i]);
+    strides.push_back(row_major[i]);
+  }
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+// (*spatial, C_in / G, C_out) row-major, output channels group-major, in oneDNN's logical
+// (C_out, C_in, *spatial) order, or (G, C_out / G, C_in / G, *spatial) when grouped.
+memory::desc KernelDesc(const std::vector<int64_t>& shape, int64_t groups) {
+  const std::vector<int64_t> row_major = RowMajorStrides(shape);
+  const size_t spatial = shape.size() - 2;
+  const int64_t in = shape[spatial], out = shape[spatial + 1];
+  memory::dims dims, strides;
+  if (groups > 1) {
+    dims = {groups, out / groups, in};
+    strides = {out / groups, 1, out};
+  } else {
+    dims = {out, in};
+    strides = {1, out};
+  }
+  for (size_t i = 0; i < spatial; ++i) {
+    dims.push_back(shape[i]);
+    strides.push_back(row_major[i]);
+  }
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+memory::desc AnyLayout(const memory::desc& desc) {
+  return memory::desc(desc.get_dims(), memory::data_type::f32, memory::format_tag::any);
+}
+
+struct Convolution {
+  dnnl::primitive primitive;
+  memory::desc kernel;           // vidjax's layout.
+  memory::desc primitive_kernel;  // The layout the primitive reads or writes.
+  dnnl::reorder kernel_reorder;   // Between the two, when they differ.
+  size_t scratchpad_bytes = 0;
+};
+
+struct Attributes {
+  int64_t mode, groups;
+  memory::dims strides, dilation, padding_lo, padding_hi;
+};
+
+// Operand shapes: forward (x, kernel) -> y; input grad (dy, kernel) -> dx;
+// kernel grad (x, dy) -> dkernel.
+std::unique_ptr<Convolution> Build(const Attributes& attrs, const std::vector<int64_t>& x_shape,
+                                   const std::vector<int64_t>& kernel_shape,
+                                   const std::vector<int64_t>& y_shape) {
+  auto conv = std::make_unique<Convolution>();
+  const memory::desc x = ActivationDesc(x_shape), y = ActivationDesc(y_shape);
+  conv->kernel = KernelDesc(kernel_shape, attrs.groups);
+  dnnl::primitive_attr primitive_attr;
+  primitive_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const auto algorithm = dnnl::algorithm::convolution_direct;
+  dnnl::convolution_forward::primitive_desc forward(
+      Engine(), dnnl::prop_kind::forward_training, algorithm, x, AnyLayout(conv->kernel), y,
+      attrs.strides, attrs.dilation, attrs.padding_lo, attrs.padding_hi, primitive_attr);
+  if (attrs.mode == kForward) {
+    conv->primitive = dnnl::convolution_forward(forward);
+    conv->primitive_kernel = forward.weights_desc();
+    conv->scratchpad_bytes = forward.scratchpad_desc().get_size();
+  } else if (attrs.mode == kInputGrad) {
+    dnnl::convolution_backward_data::primitive_desc backward(
+        Engine(), algorithm, x, AnyLayout(conv->kernel), y, attrs.strides, attrs.dilation,
+        attrs.padding_lo, attrs.padding_hi, forward, primitive_attr);
+    conv->primitive = dnnl::convolution_backward_data(backward);
+    conv->primitive_kernel = backward.weights_desc();
+    conv->scratchpad_bytes = backward.scratchpad_desc().get_size();
+  } else {
+    dnnl::convolution_backward_weights::primitive_desc backward(
+        Engine(), algorithm, x, AnyLayout(conv->kernel), y, attrs.strides, attrs.dilation,
+        attrs.padding_lo, attrs.padding_hi, forward, primitive_attr);
+    conv->primitive = dnnl::convolution_backward_weights(backward);
+    conv->primitive_kernel = backward.diff_weights_desc();
+    conv->scratchpad_bytes = backward.scratchpad_desc().get_size();
+  }
+  if (conv->primitive_kernel != conv->kernel) {
+    conv->kernel_reorder =
+        attrs.mode == kKernelGrad
+            ? dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), conv->primitive_kernel,
+                                                          Engine(), conv->kernel))
+            : dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), conv->kernel, Engine(),
+                                                          conv->primitive_kernel));
+  }
+  return conv;
+}
+
+const Convolution& Cached(const Attributes& attrs, const std::vector<int64_t>& x_shape,
+                          const std::vector<int64_t>& kernel_shape,
+                          const std::vector<int64_t>& y_shape) {
+  static std::mutex mutex;
+  static auto* cache = new std::unordered_map<std::string, std::unique_ptr<Convolution>>();
+  std::ostringstream key;
+  for (const auto* values : {&x_shape, &kernel_shape, &y_shape, &attrs.strides, &attrs.dilation,
+                             &attrs.padding_lo, &attrs.padding_hi}) {
+    for (int64_t v : *values) key << v << ',';
+    key << ';';
+  }
+  key << attrs.mode << ';' << attrs.groups;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entry = (*cache)[key.str()];
+  if (!entry) entry = Build(attrs, x_shape, kernel_shape, y_shape);
+  return *entry;
+}
+
+memory::dims ToDims(ffi::Span<const int64_t> values) {
+  return memory::dims(values.begin(), values.end());
+}
+
+std::vector<int64_t> Shape(const ffi::Buffer<ffi::F32>& buffer) {
+  auto dims = buffer.dimensions();
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+ffi::Error Convolve(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
+                    ffi::ResultBuffer<ffi::F32> out, int64_t mode, ffi::Span<const int64_t> strides,
+                    ffi::Span<const int64_t> dilation, ffi::Span<const int64_t> padding_lo,
+                    ffi::Span<const int64_t> padding_hi, int64_t groups) {
+  if (mode < kForward || mode > kKernelGrad) {
+    return ffi::Error(ffi::ErrorCode::kInvalidArgument, "vidjax_onednn_conv: bad mode");
+  }
+  // oneDNN counts dilation from 0 (no dilation), XLA from 1.
+  memory::dims onednn_dilation;
+  for (int64_t d : dilation) onednn_dilation.push_back(d - 1);
+  const Attributes attrs{mode,           groups,           ToDims(strides), onednn_dilation,
+                         ToDims(padding_lo), ToDims(padding_hi)};
+  float* kernel_data;
+  float *x_data, *y_data;
+  std::vector<int64_t> x_shape, kernel_shape, y_shape;
+  if (mode == kForward) {
+    x_shape = Shape(a), kernel_shape = Shape(b), y_shape = Shape(*out);
+    x_data = a.typed_data(), kernel_data = b.typed_data(), y_data = out->typed_data();
+  } else if (mode == kInputGrad) {
+    y_shape = Shape(a), kernel_shape = Shape(b), x_shape = Shape(*out);
+    y_data = a.typed_data(), kernel_data = b.typed_data(), x_data = out->typed_data();
+  } else {
+    x_shape = Shape(a), y_shape = Shape(b), kernel_shape = Shape(*out);
+    x_data = a.typed_data(), y_data = b.typed_data(), kernel_data = out->typed_data();
+  }
+  try {
+    const Convolution& conv = Cached(attrs, x_shape, kernel_shape, y_shape);
+    dnnl::stream stream(Engine());
+    const bool reorder = conv.primitive_kernel != conv.kernel;
+    memory user_kernel(conv.kernel, Engine(), kernel_data);
+    memory kernel = reorder ? memory(conv.primitive_kernel, Engine()) : user_kernel;
+    if (reorder && mode != kKernelGrad) conv.kernel_reorder.execute(stream, user_kernel, kernel);
+    std::unique_ptr<uint8_t[]> scratchpad_data(new uint8_t[conv.scratchpad_bytes + 1]);
+    memory scratchpad(memory::desc({static_cast<int64_t>(conv.scratchpad_bytes)},
+                                   memory::data_type::u8, memory::format_tag::a),
+                      Engine(), scratchpad_data.get());
+    memory x(ActivationDesc(x_shape), Engine(), x_data);
+    memory y(ActivationDesc(y_shape), Engine(), y_data);
+    if (mode == kForward) {
+      conv.primitive.execute(stream, {{DNNL_ARG_SRC, x},
+                                      {DNNL_ARG_WEIGHTS, kernel},
+                                      {DNNL_ARG_DST, y},
+                                      {DNNL_ARG_SCRATCHPAD, scratchpad}});
+    } else if (mode == kInputGrad) {
+      conv.primitive.execute(stream, {{DNNL_ARG_DIFF_DST, y},
+                                      {DNNL_ARG_WEIGHTS, kernel},
+                                      {DNNL_ARG_DIFF_SRC, x},
+                                      {DNNL_ARG_SCRATCHPAD, scratchpad}});
+    } else {
+      conv.primitive.execute(stream, {{DNNL_ARG_SRC, x},
+                                      {DNNL_ARG_DIFF_DST, y},
+                                      {DNNL_ARG_DIFF_WEIGHTS, kernel},
+                                      {DNNL_ARG_SCRATCHPAD, scratchpad}});
+      if (reorder) conv.kernel_reorder.execute(stream, kernel, user_kernel);
+    }
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return ffi::Error(ffi::ErrorCode::kInternal,
+                      std::string("vidjax_onednn_conv: oneDNN: ") + e.what());
+  }
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(VidjaxOnednnConv, Convolve,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("mode")
+                                  .Attr<ffi::Span<const int64_t>>("strides")
+                                  .Attr<ffi::Span<const int64_t>>("dilation")
+                                  .Attr<ffi::Span<const int64_t>>("padding_lo")
+                                  .Attr<ffi::Span<const int64_t>>("padding_hi")
+                                  .Attr<int64_t>("groups"));
