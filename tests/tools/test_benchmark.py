@@ -74,6 +74,25 @@ def test_model_benchmark_measures_vidjax_and_torch():
   )
 
 
+def test_model_benchmark_reports_mfu_in_bfloat16():
+  tiny = torch_checkpoint.Arch(
+    'video_resnet', {'num_classes': 4, 'depth': 10, 'block': 'r2plus1d'}, (4, 32, 32, 3), dict
+  )
+  results = benchmark.model_benchmark(
+    {'tiny': tiny}, batch=2, shape='', repeats=1, dtype='bfloat16', device_peak_tflops=0.5
+  )
+  (row,) = results['models']
+  assert row['dtype'] == 'bfloat16' and results['device_peak_tflops'] == 0.5
+  np.testing.assert_allclose(row['train_mfu'], row['vidjax_train_gflops_per_s'] / 500, rtol=0.01)
+
+
+def test_peak_tflops_by_device_kind_and_dtype():
+  assert benchmark.peak_tflops('NVIDIA H100 80GB HBM3', 'bfloat16') == 989.0
+  assert benchmark.peak_tflops('TPU v5 lite', 'bfloat16') == 197.0
+  assert benchmark.peak_tflops('TPU v5p', 'bfloat16') == 459.0
+  assert benchmark.peak_tflops('cpu', 'float32') is None
+
+
 def test_default_models_name_converter_architectures():
   for name in benchmark.DEFAULT_MODELS:
     source, _, arch = name.partition('/')
