@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from vidjax import configs, model_size
-from vidjax.models import layers
+from vidjax.models import layers, onednn
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'flops.py')
@@ -30,9 +30,10 @@ flops_tool = _load_tool()
 
 
 class _OneConv(nn.Module):
-  """A single depthwise conv: its CPU lowering (tap sums) is counted differently by XLA."""
+  """A single depthwise conv: XLA counts its CPU lowerings (tap sums, oneDNN custom calls)
+  differently from the convolution, or not at all."""
 
-  lowering: str = 'cpu'
+  lowering: str = 'xla_cpu'
 
   @nn.compact
   def __call__(self, x, *, train):
@@ -41,15 +42,18 @@ class _OneConv(nn.Module):
     return conv(x), {}
 
 
-def test_flops_count_the_native_convolution():
+@pytest.mark.parametrize('lowering', ['xla_cpu', 'onednn'])
+def test_flops_count_the_native_convolution(lowering):
+  if lowering == 'onednn' and not onednn.available():
+    pytest.skip('oneDNN turned off')
   x = jax.ShapeDtypeStruct((1, 4, 6, 6, 8), jnp.float32)
-  variables = model_size.abstract_variables(_OneConv(), x)
+  variables = model_size.abstract_variables(_OneConv(lowering), x)
   assert model_size.count_params(variables['params']) == 3 * 3 * 3 * 8 + 8
   # 27 taps x 8 channels per output position: multiply-adds plus the bias add. (XLA leaves
   # out the taps that fall on padding, hence VALID for a round number.)
   positions = 2 * 4 * 4
   expected = positions * 8 * (2 * 27 + 1)
-  flops = model_size.flops(_OneConv(), variables, x)
+  flops = model_size.flops(_OneConv(lowering), variables, x)
   assert abs(flops - expected) / expected < 0.02, (flops, expected)
 
 

@@ -217,4 +217,3 @@ def depthwise_by_frames(x, kernel, strides, padding, dilation):
     term = conv(frames, kernel[a], tuple(strides[1:]), tuple(padding[1:]), tuple(dilation[1:]), c)
     y = term if y is None else y + term
   return y.reshape(b, out_t, *y.shape[1:])
-
