@@ -82,10 +82,7 @@ struct Convolution {
   memory::desc kernel;           // vidjax's layout.
   memory::desc primitive_kernel;  // The layout the primitive reads or writes.
   dnnl::reorder kernel_reorder;   // Between the two, when they differ.
-  // Activations: vidjax's channels-last layout and the primitive's (they differ only for the
-  // kernel gradient).
-  memory::desc x, y, primitive_x, primitive_y;
-  dnnl::reorder x_reorder, y_reorder;
+  memory::desc x, y;               // Activations, channels-last.
   size_t scratchpad_bytes = 0;
 };
 
@@ -95,9 +92,8 @@ struct Attributes {
 };
 
 // Operand shapes: forward (x, kernel) -> y; input grad (dy, kernel) -> dx;
-// kernel grad (x, dy) -> dkernel. The primitive picks the kernel's layout, and for the
-// kernel gradient the activations' too: blocked ones make it 20 % faster with 64 channels
-// at 56x56 (R3D-18's first stage), after reorders that cost 2 % of it.
+// kernel grad (x, dy) -> dkernel. The primitive picks the kernel's layout. (Letting the
+// kernel gradient pick blocked activations too, with reorders, was measured 10-90 % slower.)
 std::unique_ptr<Convolution> Build(const Attributes& attrs, const std::vector<int64_t>& x_shape,
                                    const std::vector<int64_t>& kernel_shape,
                                    const std::vector<int64_t>& y_shape) {
@@ -107,48 +103,30 @@ std::unique_ptr<Convolution> Build(const Attributes& attrs, const std::vector<in
   conv->y = y;
   conv->kernel = KernelDesc(kernel_shape, attrs.groups);
   const memory::desc kernel = AnyLayout(conv->kernel);
-  const bool any_activations = attrs.mode == kKernelGrad;
-  const memory::desc x_in = any_activations ? AnyLayout(x) : x;
-  const memory::desc y_in = any_activations ? AnyLayout(y) : y;
   dnnl::primitive_attr primitive_attr;
   primitive_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const auto algorithm = dnnl::algorithm::convolution_direct;
   dnnl::convolution_forward::primitive_desc forward(
-      Engine(), dnnl::prop_kind::forward_training, algorithm, x_in, kernel, y_in, attrs.strides,
+      Engine(), dnnl::prop_kind::forward_training, algorithm, x, kernel, y, attrs.strides,
       attrs.dilation, attrs.padding_lo, attrs.padding_hi, primitive_attr);
   if (attrs.mode == kForward) {
     conv->primitive = dnnl::convolution_forward(forward);
     conv->primitive_kernel = forward.weights_desc();
-    conv->primitive_x = forward.src_desc();
-    conv->primitive_y = forward.dst_desc();
     conv->scratchpad_bytes = forward.scratchpad_desc().get_size();
   } else if (attrs.mode == kInputGrad) {
     dnnl::convolution_backward_data::primitive_desc backward(
-        Engine(), algorithm, x_in, kernel, y_in, attrs.strides, attrs.dilation,
+        Engine(), algorithm, x, kernel, y, attrs.strides, attrs.dilation,
         attrs.padding_lo, attrs.padding_hi, forward, primitive_attr);
     conv->primitive = dnnl::convolution_backward_data(backward);
     conv->primitive_kernel = backward.weights_desc();
-    conv->primitive_x = backward.diff_src_desc();
-    conv->primitive_y = backward.diff_dst_desc();
     conv->scratchpad_bytes = backward.scratchpad_desc().get_size();
   } else {
     dnnl::convolution_backward_weights::primitive_desc backward(
-        Engine(), algorithm, x_in, kernel, y_in, attrs.strides, attrs.dilation,
+        Engine(), algorithm, x, kernel, y, attrs.strides, attrs.dilation,
         attrs.padding_lo, attrs.padding_hi, forward, primitive_attr);
     conv->primitive = dnnl::convolution_backward_weights(backward);
     conv->primitive_kernel = backward.diff_weights_desc();
-    conv->primitive_x = backward.src_desc();
-    conv->primitive_y = backward.diff_dst_desc();
     conv->scratchpad_bytes = backward.scratchpad_desc().get_size();
-  }
-  // Only the kernel gradient reads both activations; elsewhere blocked ones are not asked for.
-  if (conv->primitive_x != x) {
-    conv->x_reorder =
-        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), x, Engine(), conv->primitive_x));
-  }
-  if (conv->primitive_y != y) {
-    conv->y_reorder =
-        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), y, Engine(), conv->primitive_y));
   }
   if (conv->primitive_kernel != conv->kernel) {
     conv->kernel_reorder =
@@ -188,16 +166,6 @@ void Run(const Convolution& conv, int64_t mode, float* x_data, float* kernel_dat
                                     {DNNL_ARG_DIFF_SRC, x},
                                     {DNNL_ARG_SCRATCHPAD, scratchpad}});
   } else {
-    if (conv.primitive_x != conv.x) {
-      memory blocked(conv.primitive_x, Engine());
-      conv.x_reorder.execute(stream, x, blocked);
-      x = blocked;
-    }
-    if (conv.primitive_y != conv.y) {
-      memory blocked(conv.primitive_y, Engine());
-      conv.y_reorder.execute(stream, y, blocked);
-      y = blocked;
-    }
     conv.primitive.execute(stream, {{DNNL_ARG_SRC, x},
                                     {DNNL_ARG_DIFF_DST, y},
                                     {DNNL_ARG_DIFF_WEIGHTS, kernel},
