@@ -20,7 +20,8 @@ Model mode: per model, the train step (forward, backward, SGD with momentum) and
 forward pass in clips/s and achieved GFLOP/s, the fraction of the machine's fp32 matmul
 throughput (measured in the same run) that the train step reaches, and, with the [torch]
 extra, the source's own PyTorch module (PyTorchVideo, torchvision-style, VMZ) measured in
-the same run on the same shapes: `train_ratio_vs_torch` > 1 means vidjax is faster. On a
+the same run on the same shapes: `train_ratio_vs_torch` > 1 means vidjax is faster. The two
+are timed in alternating rounds (`--rounds`) and each keeps its best round. On a
 GPU/TPU, `--dtype=bfloat16` measures mixed precision (PyTorch under autocast) and every
 row gets `train_mfu`, the train step's FLOP/s over the device's dense peak (`PEAK_TFLOPS`
 or `--peak_tflops`).
@@ -72,7 +73,10 @@ flags.DEFINE_integer('batch', 4, 'Model mode: clips per batch.')
 flags.DEFINE_string(
   'shape', '112x112', "Model mode: TxHxW or HxW (the model's own frames) of a clip; '': its own."
 )
-flags.DEFINE_integer('repeats', 5, 'Model mode: timed steps per measurement.')
+flags.DEFINE_integer('repeats', 5, 'Model mode: timed steps per round.')
+flags.DEFINE_integer(
+  'rounds', 2, 'Model mode: rounds alternating vidjax and PyTorch; the best is kept.'
+)
 flags.DEFINE_enum(
   'dtype', 'float32', ['float32', 'bfloat16'], "Model mode: the models' computation dtype."
 )
@@ -263,10 +267,9 @@ def peak_tflops(device_kind: str, dtype: str) -> float | None:
   return max(matches)[1] if matches else None
 
 
-def jax_model_timings(
-  arch, batch: int, shape: tuple[int, ...], repeats: int, dtype: str = 'float32'
-) -> dict:
-  """Train-step and forward seconds per batch of the vidjax model, and its FLOPs."""
+def jax_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+  """The vidjax model's train step and forward pass as calls that block until done, and its
+  FLOPs per clip."""
   model, _ = torch_checkpoint.build_model(arch)
   model = model.clone(dtype=dtype)
   video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
@@ -295,27 +298,25 @@ def jax_model_timings(
 
   state = [variables['params'], variables.get('batch_stats', {}), opt_state]
 
-  def one_step():
+  def train():
     state[:] = train_step(*state, video)
-    return state[0]
+    jax.block_until_ready(state[0])
 
-  train_seconds = _seconds_per_call(one_step, repeats)
-  forward = jax.jit(lambda v, x: model.apply(v, x, train=False)[0])
-  variables = {'params': state[0], 'batch_stats': state[1]}
-  forward_seconds = _seconds_per_call(lambda: forward(variables, video), repeats)
-  flops_per_clip = model_size.flops(model, variables, video[:1])
+  forward_fn = jax.jit(lambda v, x: model.apply(v, x, train=False)[0])
+
+  def forward():
+    jax.block_until_ready(forward_fn({'params': state[0], 'batch_stats': state[1]}, video))
+
   return {
-    'train_seconds': train_seconds,
-    'forward_seconds': forward_seconds,
-    'gflops_per_clip': flops_per_clip / 1e9,
+    'train': train,
+    'forward': forward,
+    'gflops_per_clip': model_size.flops(model, variables, video[:1]) / 1e9,
   }
 
 
-def torch_model_timings(
-  arch, batch: int, shape: tuple[int, ...], repeats: int, dtype: str = 'float32'
-) -> dict:
-  """The same measurements of the source's PyTorch module, on the same machine: on its
-  CPU, or on its GPU when JAX runs on one (then bf16 under autocast, as is usual there)."""
+def torch_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+  """The same calls for the source's PyTorch module, on the same machine: on its CPU, or
+  on its GPU when JAX runs on one (then bf16 under autocast, as is usual there)."""
   import torch  # noqa: PLC0415 (the [torch] extra)
 
   torch.set_num_threads(os.cpu_count())
@@ -326,35 +327,45 @@ def torch_model_timings(
   optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
   autocast = torch.autocast(device, torch.bfloat16, enabled=dtype == 'bfloat16')
 
-  def train_step():
+  def synchronize():
+    if device == 'cuda':
+      torch.cuda.synchronize()
+
+  def train():
+    model.train()
     optimizer.zero_grad(set_to_none=True)
     with autocast:
       loss = torch.nn.functional.cross_entropy(model(video), labels)
     loss.backward()
     optimizer.step()
+    synchronize()
 
   def forward():
-    with autocast:
-      return model(video)
+    model.eval()
+    with torch.inference_mode(), autocast:
+      model(video)
+    synchronize()
 
-  def timed(call):
-    call()
-    call()
-    if device == 'cuda':
-      torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
+  return {'train': train, 'forward': forward}
+
+
+def best_seconds(calls: dict[str, dict], rounds: int, repeats: int) -> dict[str, dict]:
+  """Seconds per call of every {framework: {kind: call}}, warmed up twice, then timed over
+  `repeats` calls in each of `rounds` rounds that alternate the frameworks; the best round
+  is kept (as timeit does), so that a slow spell of a shared machine hits neither side."""
+  for kinds in calls.values():
+    for call in kinds.values():
       call()
-    if device == 'cuda':
-      torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
-
-  model.train()
-  train_seconds = timed(train_step)
-  model.eval()
-  with torch.inference_mode():
-    forward_seconds = timed(forward)
-  return {'train_seconds': train_seconds, 'forward_seconds': forward_seconds}
+      call()
+  best = {name: {kind: float('inf') for kind in kinds} for name, kinds in calls.items()}
+  for _ in range(rounds):
+    for name, kinds in calls.items():
+      for kind, call in kinds.items():
+        start = time.perf_counter()
+        for _ in range(repeats):
+          call()
+        best[name][kind] = min(best[name][kind], (time.perf_counter() - start) / repeats)
+  return best
 
 
 def model_benchmark(
@@ -365,6 +376,7 @@ def model_benchmark(
   json_path: str | None = None,
   dtype: str = 'float32',
   device_peak_tflops: float | None = None,
+  rounds: int = 2,
 ) -> dict:
   """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch, and on
   accelerators the train step's MFU (model FLOPs utilisation against the device peak).
@@ -384,31 +396,36 @@ def model_benchmark(
   rows = []
   for name, arch in archs.items():
     clip_shape = _parse_shape(shape, arch.input_shape)
-    timings = jax_model_timings(arch, batch, clip_shape, repeats, dtype)
-    gflops = timings['gflops_per_clip'] * batch
+    vidjax_calls = jax_model_calls(arch, batch, clip_shape, dtype)
+    gflops_per_clip = vidjax_calls.pop('gflops_per_clip')
+    calls = {'vidjax': vidjax_calls}
+    if has_torch and arch.torch_model is not None:
+      calls['torch'] = torch_model_calls(arch, batch, clip_shape, dtype)
+    seconds = best_seconds(calls, rounds, repeats)
+    del calls, vidjax_calls
+    timings = seconds['vidjax']
+    gflops = gflops_per_clip * batch
     row = {
       'model': name,
       'dtype': dtype,
       'input': list(clip_shape),
       'batch': batch,
-      'gflops_per_clip': round(timings['gflops_per_clip'], 2),
-      'vidjax_train_clips_per_s': round(batch / timings['train_seconds'], 2),
-      'vidjax_forward_clips_per_s': round(batch / timings['forward_seconds'], 2),
+      'gflops_per_clip': round(gflops_per_clip, 2),
+      'vidjax_train_clips_per_s': round(batch / timings['train'], 2),
+      'vidjax_forward_clips_per_s': round(batch / timings['forward'], 2),
       # A train step costs about 3 forward passes (forward, input and weight gradients).
-      'vidjax_train_gflops_per_s': round(3 * gflops / timings['train_seconds'], 1),
-      'vidjax_forward_gflops_per_s': round(gflops / timings['forward_seconds'], 1),
+      'vidjax_train_gflops_per_s': round(3 * gflops / timings['train'], 1),
+      'vidjax_forward_gflops_per_s': round(gflops / timings['forward'], 1),
     }
     row['train_fraction_of_matmul'] = round(row['vidjax_train_gflops_per_s'] / peak, 3)
     if device_peak_tflops:
       row['train_mfu'] = round(row['vidjax_train_gflops_per_s'] / (1e3 * device_peak_tflops), 4)
-    if has_torch and arch.torch_model is not None:
-      reference = torch_model_timings(arch, batch, clip_shape, repeats, dtype)
-      row['torch_train_clips_per_s'] = round(batch / reference['train_seconds'], 2)
-      row['torch_forward_clips_per_s'] = round(batch / reference['forward_seconds'], 2)
-      row['train_ratio_vs_torch'] = round(reference['train_seconds'] / timings['train_seconds'], 2)
-      row['forward_ratio_vs_torch'] = round(
-        reference['forward_seconds'] / timings['forward_seconds'], 2
-      )
+    if 'torch' in seconds:
+      reference = seconds['torch']
+      row['torch_train_clips_per_s'] = round(batch / reference['train'], 2)
+      row['torch_forward_clips_per_s'] = round(batch / reference['forward'], 2)
+      row['train_ratio_vs_torch'] = round(reference['train'] / timings['train'], 2)
+      row['forward_ratio_vs_torch'] = round(reference['forward'] / timings['forward'], 2)
     print(json.dumps(row), flush=True)
     rows.append(row)
     results = {
@@ -418,6 +435,8 @@ def model_benchmark(
       'cpus': os.cpu_count(),
       'matmul_fp32_gflops_per_s': round(peak, 1),
       'device_peak_tflops': device_peak_tflops,
+      'rounds': rounds,
+      'repeats': repeats,
       'models': rows,
     }
     if json_path:
@@ -457,7 +476,14 @@ def main(argv: list[str]) -> None:
       source, _, arch_name = name.partition('/')
       archs[name] = torch_checkpoint.find_arch(source, arch_name)
     results = model_benchmark(
-      archs, FLAGS.batch, FLAGS.shape, FLAGS.repeats, FLAGS.json, FLAGS.dtype, FLAGS.peak_tflops
+      archs,
+      FLAGS.batch,
+      FLAGS.shape,
+      FLAGS.repeats,
+      FLAGS.json,
+      FLAGS.dtype,
+      FLAGS.peak_tflops,
+      FLAGS.rounds,
     )
   else:
     with tempfile.TemporaryDirectory() as data_dir:
