@@ -2,26 +2,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import random_variables
 
 from vidjax.models import single_frame
 
 TINY = dict(num_classes=5, depth=10, width=8)
-
-
-def _variables(model, x):
-  """Random variables without compiling `init`, which takes XLA CPU tens of seconds."""
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    return jnp.asarray(rng.normal(0, np.prod(s.shape[:-1]) ** -0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 @pytest.fixture(scope='module')
@@ -30,7 +15,7 @@ def tiny():
   model = single_frame.Model(**TINY)
   x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 3, 32, 32, 3), np.float32))
   apply = jax.jit(lambda v, x: model.apply(v, x, train=False))
-  return model, _variables(model, x), x, apply
+  return model, random_variables(model, x), x, apply
 
 
 def test_shapes_and_probability_averaging(tiny):

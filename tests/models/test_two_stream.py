@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_testing import random_variables
 
 from vidjax import models
 from vidjax.models import two_stream
@@ -9,22 +10,6 @@ from vidjax.models import two_stream
 # The tiny variant: ResNet-10 streams of width 8.
 TINY = dict(num_classes=5, depth=10, width=8)
 FRAMES, STACK = 2, 3
-
-
-def _variables(model, x):
-  """Random variables without compiling `init`, which takes XLA CPU tens of seconds."""
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    return jnp.asarray(rng.normal(0, np.prod(s.shape[:-1]) ** -0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 @pytest.fixture(scope='module')
@@ -37,7 +22,7 @@ def tiny():
     'flow': jnp.asarray(rng.uniform(-1, 1, (2, FRAMES * STACK, 32, 32, 2)).astype(np.float32)),
   }
   apply = jax.jit(lambda v, x: model.apply(v, x, train=False))
-  return model, _variables(model, x), x, apply
+  return model, random_variables(model, x), x, apply
 
 
 def test_shapes_aux_keys_and_softmax_average_fusion(tiny):

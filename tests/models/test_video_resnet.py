@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from model_testing import random_variables
 
 from vidjax.models import video_resnet
 
@@ -11,22 +12,6 @@ TINY = dict(num_classes=5, depth=10, width=8)
 
 def _clip(shape=(2, 4, 32, 32, 3)):
   return jnp.asarray(np.random.default_rng(0).standard_normal(shape, np.float32))
-
-
-def _variables(model, x):
-  """Random variables without compiling `init`, which takes XLA CPU tens of seconds."""
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  rng = np.random.default_rng(0)
-
-  def fill(path, s):
-    name = jax.tree_util.keystr(path)
-    if 'var' in name or 'scale' in name:
-      return jnp.ones(s.shape, s.dtype)
-    if 'mean' in name or 'bias' in name:
-      return jnp.zeros(s.shape, s.dtype)
-    return jnp.asarray(rng.normal(0, np.prod(s.shape[:-1]) ** -0.5, s.shape), s.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 def _apply(model, variables, x, train):
@@ -40,7 +25,7 @@ def tiny(request):
   """A tiny model of each block type, its variables and its CPU-lowering outputs."""
   model = video_resnet.Model(**TINY, block=request.param, lowering='xla_cpu')
   x = _clip()
-  variables = _variables(model, x)
+  variables = random_variables(model, x)
   return model, variables, x, _apply(model, variables, x, True), _apply(model, variables, x, False)
 
 
@@ -88,7 +73,7 @@ def test_native_and_cpu_lowerings_agree(tiny):
 def test_a_few_steps_decrease_the_loss():
   model = video_resnet.Model(**TINY, block='r2plus1d')
   x, labels = _clip((4, 4, 32, 32, 3)), jnp.arange(4) % 5
-  variables = _variables(model, x)
+  variables = random_variables(model, x)
   tx = optax.adam(1e-2)
 
   @jax.jit
