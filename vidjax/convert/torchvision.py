@@ -15,7 +15,7 @@ import functools
 
 from vidjax.convert.torch_checkpoint import Arch, ModuleMap
 from vidjax.models import video_resnet
-from vidjax.models.layers import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
+from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
 
 Maps = dict[tuple[str, ...], ModuleMap]
 

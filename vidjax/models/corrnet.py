@@ -24,7 +24,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import BASIC_STAGE_SIZES, Conv, conv_kernel_init
+from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.resnet import BASIC_STAGE_SIZES
 from vidjax.models.video_resnet import BasicBlock, Stem
 
 # Stages (0-based, of 4) followed by a correlation block: res3 and res4 as in the paper.

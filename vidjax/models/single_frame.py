@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import BASIC_STAGE_SIZES, ResNet2D
+from vidjax.models.resnet import BASIC_STAGE_SIZES, ResNet2D
 
 
 class Model(nn.Module):

@@ -25,12 +25,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import (
-  BASIC_STAGE_SIZES,
-  BOTTLENECK_STAGE_SIZES,
-  Conv,
-  conv_kernel_init,
-)
+from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
 
 ModuleDef = Callable[..., nn.Module]
 
