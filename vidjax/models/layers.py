@@ -1,8 +1,8 @@
 """`Conv`, the convolution layer of the whole model zoo, whose lowering is chosen in one place.
 
 On GPU and TPU `lax.conv_general_dilated` is fast. XLA's CPU backend is slow on most of the
-convolutions video models are made of: dense 3D ones run at a third of oneDNN's rate (the
-library behind PyTorch's CPU convolutions), their kernel gradients at a fifth, the input
+convolutions video models are made of (`docs/models.md`, "Speed on CPU"): dense 3D ones
+run far below oneDNN's rate (the library behind PyTorch's CPU convolutions), the input
 gradient of a strided 3D convolution at 50-150x its forward, and grouped/depthwise ones
 4-150x slower than the same work split by group or computed tap by tap. On CPU `Conv`
 therefore calls oneDNN through the XLA FFI (`vidjax.models.onednn`) and, where oneDNN cannot
@@ -45,8 +45,8 @@ def conv_lowering(
   'auto' takes the native convolution on GPU/TPU; on CPU, oneDNN for float32 where it is
   available ('onednn'), else the XLA CPU lowerings ('xla_cpu').
 
-  oneDNN (forward + backward against XLA CPU's native convolution, 2 cores): dense 3D and
-  2D convolutions 2-4x, strided 3D ones 10-100x. Its 3D depthwise convolution pads every
+  oneDNN makes every zoo model's train step 1.5-3.4x faster than the XLA CPU lowerings
+  (`docs/models.md`). Its 3D depthwise convolution pads every
   channel to a group of 16, so 3D depthwise convolutions ('onednn_depthwise') take XLA's
   fused tap sum forward and oneDNN's 2D depthwise kernels, one per temporal tap, backward.
 
@@ -300,8 +300,8 @@ def _pairs(padding):
 def _onednn_depthwise3d(x, kernel, strides, padding, dilation):
   """Depthwise 3D convolution: XLA's tap sum forward, oneDNN 2D kernels backward.
 
-  The tap sum is memory-bound and fused (4x faster forward than oneDNN's 3D depthwise
-  convolution); its gradient is 30 reductions over the whole input (10x slower than the
+  The tap sum is memory-bound and fused (faster forward than oneDNN's 3D depthwise
+  convolution); its gradient is one reduction per tap over the whole input (slower than the
   oneDNN 2D depthwise gradients of `onednn.depthwise_by_frames`).
   """
   return _depthwise(x, kernel, strides, padding, x.shape[-1], dilation)

@@ -1,13 +1,13 @@
 """oneDNN convolutions for XLA CPU, through the XLA FFI.
 
-XLA CPU computes convolutions with Eigen at 50-90 GFLOP/s on the development machine, and
-their kernel gradients at 35-40; oneDNN, the library behind PyTorch's CPU convolutions, runs
-the same convolutions at 150-360 GFLOP/s (`docs/models.md`). `onednn_conv.cc` is an XLA FFI
+XLA CPU's own convolution kernels are several times slower than oneDNN's, the library
+behind PyTorch's CPU convolutions (train steps 1.5-3.4x faster with oneDNN, and the XLA
+kernels' measured rates: `docs/models.md`, "Speed on CPU"). `onednn_conv.cc` is an XLA FFI
 handler that runs a oneDNN convolution (forward, input gradient or kernel gradient) on XLA's
 own buffers; `conv` wraps it with its gradient so that `jax.grad` and `jax.jit` see an
 ordinary function.
 
-The handler is compiled on first use (about 10 s, once per machine) with the system C++
+The handler is compiled on first use (about 6 s, once per machine) with the system C++
 compiler, against the FFI headers of the installed jaxlib and the oneDNN of the
 `onednn-devel-cpu-gomp` wheel, and cached under `$VIDJAX_CACHE_DIR` (default
 `~/.cache/vidjax`). Where that is impossible (no compiler, another platform, the wheel
