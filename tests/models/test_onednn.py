@@ -5,6 +5,7 @@ case there runs through oneDNN too).
 """
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -15,9 +16,22 @@ import pytest
 
 from vidjax.models import layers, onednn
 
-pytestmark = pytest.mark.skipif(not onednn.available(), reason='oneDNN turned off')
+requires_onednn = pytest.mark.skipif(not onednn.available(), reason='oneDNN turned off')
 
 
+@pytest.mark.skipif(
+  platform.system() != 'Linux'
+  or platform.machine() != 'x86_64'
+  or os.environ.get('VIDJAX_ONEDNN') == '0',
+  reason='the oneDNN wheels are installed on Linux x86-64 only',
+)
+def test_available_where_setup_installs_the_wheels():
+  # Every other oneDNN test skips when it is unavailable; this one keeps a broken build
+  # from passing the suite unnoticed.
+  onednn.require()
+
+
+@requires_onednn
 def test_handler_is_built_once_into_the_cache():
   library = onednn._compile()
   assert library.exists() and library.parent == onednn._cache_dir()
@@ -41,6 +55,7 @@ def test_turned_off_falls_back_to_the_xla_lowerings_and_says_why():
   assert lines == ['conv2d', 'oneDNN convolutions are unavailable: VIDJAX_ONEDNN=0.']
 
 
+@requires_onednn
 def test_conv_under_vmap():
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((3, 2, 4, 9, 8, 4), np.float32))
