@@ -244,17 +244,9 @@ def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
   """The machine's measured fp32 matmul throughput under XLA (the roofline reference)."""
   a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
   matmul = jax.jit(lambda a: a @ a)
-  seconds = _seconds_per_call(lambda: matmul(a), repeats)
+  calls = {'xla': {'matmul': lambda: jax.block_until_ready(matmul(a))}}
+  seconds = best_seconds(calls, rounds=1, repeats=repeats)['xla']['matmul']
   return 2 * size**3 / seconds / 1e9
-
-
-def _seconds_per_call(call, repeats: int) -> float:
-  jax.block_until_ready(call())  # compile and warm up
-  jax.block_until_ready(call())
-  start = time.perf_counter()
-  for _ in range(repeats):
-    jax.block_until_ready(call())
-  return (time.perf_counter() - start) / repeats
 
 
 def peak_tflops(device_kind: str, dtype: str) -> float | None:
@@ -352,14 +344,17 @@ def torch_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'fl
 def best_seconds(calls: dict[str, dict], rounds: int, repeats: int) -> dict[str, dict]:
   """Seconds per call of every {framework: {kind: call}}, warmed up twice, then timed over
   `repeats` calls in each of `rounds` rounds that alternate the frameworks; the best round
-  is kept (as timeit does), so that a slow spell of a shared machine hits neither side."""
+  is kept (as timeit does), so that a slow spell of a shared machine hits neither side.
+  Every other round runs the frameworks in reverse order: on the development machine the
+  position alone moved a train step by up to 10 % (`docs/models.md`)."""
   for kinds in calls.values():
     for call in kinds.values():
       call()
       call()
   best = {name: {kind: float('inf') for kind in kinds} for name, kinds in calls.items()}
-  for _ in range(rounds):
-    for name, kinds in calls.items():
+  for round_index in range(rounds):
+    order = list(calls.items())
+    for name, kinds in order[::-1] if round_index % 2 else order:
       for kind, call in kinds.items():
         start = time.perf_counter()
         for _ in range(repeats):

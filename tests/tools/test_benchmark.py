@@ -86,6 +86,24 @@ def test_model_benchmark_reports_mfu_in_bfloat16():
   np.testing.assert_allclose(row['train_mfu'], row['vidjax_train_gflops_per_s'] / 500, rtol=0.01)
 
 
+def test_best_seconds_alternates_the_order_and_keeps_the_best_round(monkeypatch):
+  clock, log = [0.0], []
+  monkeypatch.setattr(benchmark.time, 'perf_counter', lambda: clock[0])
+  durations = {'vidjax': iter([0, 0, 2, 1]), 'torch': iter([0, 0, 1, 3])}
+
+  def call(name):
+    def run():
+      log.append(name)
+      clock[0] += next(durations[name])
+
+    return run
+
+  calls = {name: {'train': call(name)} for name in durations}
+  best = benchmark.best_seconds(calls, rounds=2, repeats=1)
+  assert log == ['vidjax', 'vidjax', 'torch', 'torch', 'vidjax', 'torch', 'torch', 'vidjax']
+  assert best == {'vidjax': {'train': 1}, 'torch': {'train': 1}}
+
+
 def test_peak_tflops_by_device_kind_and_dtype():
   assert benchmark.peak_tflops('NVIDIA H100 80GB HBM3', 'bfloat16') == 989.0
   assert benchmark.peak_tflops('TPU v5 lite', 'bfloat16') == 197.0
