@@ -5,7 +5,7 @@ import pytest
 
 from vidjax import configs
 from vidjax.data import audio, decode, pipeline
-from vidjax.data.builders import synthetic
+from vidjax.data.builders import synthetic_scenes
 
 RATE = 16000
 
@@ -162,7 +162,7 @@ def test_synthetic_record_peaks_at_its_label_tone(input_config):
     # The whole 2 s video as one clip: frames 0..15 at 8 fps.
     features, has_audio = audio.clip_audio(record, np.arange(16), config)
     assert has_audio
-    tone_hz = synthetic.TONE_HZ[int(record['audio_label'])]
+    tone_hz = synthetic_scenes.TONE_HZ[int(record['audio_label'])]
     # The tone is the label's within +-2 %, so its bin may be a neighbour of the nominal one.
     assert abs(int(features.mean(axis=0).argmax()) - _nearest_mel_bin(tone_hz, config)) <= 1
 

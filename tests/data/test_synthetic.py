@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from vidjax.data import decode
-from vidjax.data.builders import synthetic
+from vidjax.data.builders import synthetic, synthetic_scenes
 
 TINY = synthetic.VidjaxSynthetic.builder_configs['tiny']
 
@@ -145,7 +145,7 @@ def test_sources_independent_of_threads_and_resumable(tmp_path):
 def _nearest_tone(waveform: np.ndarray, rate: int) -> int:
   spectrum = np.abs(np.fft.rfft(waveform))
   peak = np.fft.rfftfreq(len(waveform), 1 / rate)[spectrum.argmax()]
-  return int(np.argmin(np.abs(np.log(np.asarray(synthetic.TONE_HZ) / peak))))
+  return int(np.argmin(np.abs(np.log(np.asarray(synthetic_scenes.TONE_HZ) / peak))))
 
 
 def test_audio_tone_names_audio_label(tiny_dir, train):

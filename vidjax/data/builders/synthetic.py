@@ -20,7 +20,8 @@ and listed in `<sources>/<split>_report.json`. The `images` config (single image
 Build: `ensure_built(data_dir, 'default')`; read: `tfds.data_source('vidjax_synthetic',
 data_dir=..., split='train', builder_kwargs=dict(config='default',
 file_format='array_record'))` after importing this module. `render_video(config, split,
-index)` gives one example as arrays, without encoding. Horizontal flips swap
+index)` (from `synthetic_scenes`, which holds the scenes) gives one example as arrays,
+without encoding. Horizontal flips swap
 move_left/move_right and rotate_cw/rotate_ccw: augment with care.
 """
 
@@ -41,102 +42,15 @@ from absl import logging
 from etils import epath
 
 from vidjax.data import decode
-
-# Each action changes one factor of the objects in one direction. Angles grow clockwise
-# on screen because y points down.
-_ACTIONS = {
-  'move_left': ('x', -1),
-  'move_right': ('x', 1),
-  'move_up': ('y', -1),
-  'move_down': ('y', 1),
-  'rotate_cw': ('angle', 1),
-  'rotate_ccw': ('angle', -1),
-  'grow': ('scale', 1),
-  'shrink': ('scale', -1),
-  'appear': ('opacity', 1),
-  'disappear': ('opacity', -1),
-}
-ACTION_NAMES = tuple(_ACTIONS)
-_FACTORS = ('x', 'y', 'angle', 'scale', 'opacity')
-
-
-def _rect(u0: float, u1: float, v0: float, v1: float) -> list[tuple[float, float]]:
-  return [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
-
-
-def _mirror(poly: list[tuple[float, float]]) -> list[tuple[float, float]]:
-  return [(-u, v) for u, v in poly]
-
-
-_HALF_DISC = [(np.cos(a), np.sin(a) - 0.5) for a in np.linspace(0, np.pi, 9)]
-_CHEVRON_ARM = [(-1.0, 0.6), (0.0, -0.9), (0.0, -0.3), (-0.65, 0.95)]
-# Unions of convex polygons in object coordinates [-1, 1]^2; none has a rotational
-# symmetry, so that the sense of a rotation is visible.
-_SHAPES = {
-  'triangle': [[(-0.9, 0.8), (0.9, 0.8), (0.0, -1.0)]],
-  'arrow': [_rect(-1.0, 0.15, -0.25, 0.25), [(0.1, -0.8), (1.0, 0.0), (0.1, 0.8)]],
-  'ell': [_rect(-0.9, -0.3, -1.0, 1.0), _rect(-0.9, 0.9, 0.4, 1.0)],
-  'tee': [_rect(-1.0, 1.0, -1.0, -0.4), _rect(-0.3, 0.3, -1.0, 1.0)],
-  'half_disc': [_HALF_DISC],
-  'trapezoid': [[(-1.0, 0.6), (1.0, 0.6), (0.45, -0.6), (-0.45, -0.6)]],
-  'chevron': [_CHEVRON_ARM, _mirror(_CHEVRON_ARM)],
-  'cup': [_rect(-1.0, -0.5, -1.0, 1.0), _rect(0.5, 1.0, -1.0, 1.0), _rect(-1.0, 1.0, 0.5, 1.0)],
-}
-SHAPE_NAMES = tuple(_SHAPES)
-
-# Tone of each class (Hz): 0.4 octave apart, so no fundamental is another's harmonic.
-TONE_HZ = tuple(220.0 * 2.0 ** (0.4 * k) for k in range(len(ACTION_NAMES)))
-AUDIO_SAMPLE_RATE = 16000
-# Objects fainter than this are still annotated but flagged not visible.
-VISIBILITY_THRESHOLD = 0.45
-_SPLITS = ('train', 'validation')
-
-
-def _edges(poly: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
-  """Vertices `[E, 2]` in counter-clockwise order and the unit directions of its edges."""
-  poly = np.asarray(poly, np.float32)
-  u, v = poly[:, 0], poly[:, 1]
-  if np.sum(u * np.roll(v, -1) - np.roll(u, -1) * v) < 0:
-    poly = poly[::-1]
-  direction = np.roll(poly, -1, axis=0) - poly
-  return poly, direction / np.linalg.norm(direction, axis=1, keepdims=True)
-
-
-_POLYGONS = {name: [_edges(p) for p in polys] for name, polys in _SHAPES.items()}
-
-
-@dataclasses.dataclass(eq=False)
-class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
-  """Size, resolution and generative parameters of `vidjax_synthetic`.
-
-  Attributes:
-    num_train: number of training examples.
-    num_validation: number of validation examples.
-    height: frame height in pixels (even).
-    width: frame width in pixels (even).
-    num_frames: frames per video (1 for the image view).
-    fps: frame rate of the encoded videos.
-    seed: base seed; example i of a split is a function of (seed, split, i) only.
-    objects_per_video: (min, max) number of objects, inclusive.
-    per_object_actions: give every object its own action; the label is object 0's.
-    noise_std: std of the per-frame Gaussian pixel noise, in [0, 1] intensity units.
-    audio_agreement: probability that the audio tone is the label's (else another's).
-    view: 'video' or 'image' (single images, label = shape class).
-  """
-
-  num_train: int = 1200
-  num_validation: int = 300
-  height: int = 64
-  width: int = 64
-  num_frames: int = 16
-  fps: float = 8.0
-  seed: int = 0
-  objects_per_video: tuple[int, int] = (2, 3)
-  per_object_actions: bool = False
-  noise_std: float = 0.02
-  audio_agreement: float = 0.8
-  view: str = 'video'
-
+from vidjax.data.builders.synthetic_scenes import (
+  ACTION_NAMES,
+  AUDIO_SAMPLE_RATE,
+  SHAPE_NAMES,
+  SPLITS,
+  VidjaxSyntheticConfig,
+  num_examples,
+  render_video,
+)
 
 _CONFIGS = (
   VidjaxSyntheticConfig(name='default', description='1200/300 videos, 64x64, 16 frames.'),
@@ -163,192 +77,6 @@ _CONFIGS = (
 def sources_dir(data_dir: str, config_name: str) -> str:
   """Returns the folder of rendered source videos for a config under `data_dir`."""
   return os.path.join(os.fspath(data_dir), 'downloads', 'manual', 'vidjax_synthetic', config_name)
-
-
-def _rng(config: VidjaxSyntheticConfig, split: str, index: int) -> np.random.Generator:
-  return np.random.default_rng([config.seed, _SPLITS.index(split), index])
-
-
-def _factor_ranges(config: VidjaxSyntheticConfig) -> dict[str, tuple[float, float, float, float]]:
-  """(low, high, min sweep, max sweep) of each factor, in pixels/radians/opacity."""
-  h, w, size = config.height, config.width, min(config.height, config.width)
-  return {
-    'x': (0.1 * w, 0.9 * w, 0.35 * w, 0.45 * w),
-    'y': (0.1 * h, 0.9 * h, 0.35 * h, 0.45 * h),
-    'angle': (0.0, 2 * np.pi, 0.8 * np.pi, 1.3 * np.pi),
-    'scale': (0.1 * size, 0.24 * size, 0.1 * size, 0.14 * size),
-    'opacity': (0.15, 1.0, 0.7, 0.85),
-  }
-
-
-def _tracks(rng, config, actions: list[int], ramp: np.ndarray) -> dict[str, np.ndarray]:
-  """Per-object values of every factor at every frame, `[N, T]` each.
-
-  A factor that an object's action changes follows `centre + sign * sweep * ramp(t)`.
-  A constant factor takes the same formula at one random frame: a random time and sign
-  shared by the video's objects, so that one frame's joint statistics match too. Object
-  centres are redrawn until the objects are apart, by a rule blind to the action.
-  """
-  num_objects = len(actions)
-  ranges = _factor_ranges(config)
-  sweeps = {f: rng.uniform(lo, hi, num_objects) for f, (_, _, lo, hi) in ranges.items()}
-  min_gap = 0.25 * min(config.height, config.width)
-  for _ in range(100):
-    centres = {
-      f: rng.uniform(low + sweeps[f] / 2, high - sweeps[f] / 2)
-      for f, (low, high, _, _) in ranges.items()
-    }
-    centres['angle'] = rng.uniform(0, 2 * np.pi, num_objects)
-    xy = np.stack([centres['x'], centres['y']], axis=1)
-    gaps = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(num_objects) * min_gap
-    if gaps.min() >= min_gap:
-      break
-  tracks = {}
-  for factor in ranges:
-    shared = rng.choice((-1.0, 1.0)) * rng.choice(ramp)
-    values = []
-    for i, action in enumerate(actions):
-      changed, sign = _ACTIONS[ACTION_NAMES[action]]
-      offset = sign * ramp if changed == factor else np.full_like(ramp, shared)
-      values.append(centres[factor][i] + sweeps[factor][i] * offset)
-    tracks[factor] = np.stack(values)
-  return tracks
-
-
-def _background(rng, height: int, width: int) -> np.ndarray:
-  """Smooth random colour texture `[H, W, 3]` in [0, 1]: a sum of low-frequency waves."""
-  size = min(height, width)
-  yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) / size
-  image = np.broadcast_to(rng.uniform(0.3, 0.5, 3), (height, width, 3)).astype(np.float32)
-  for _ in range(4):
-    freq, direction = rng.uniform(1.0, 4.0), rng.uniform(0, 2 * np.pi)
-    phase = 2 * np.pi * (freq * (np.cos(direction) * xx + np.sin(direction) * yy))
-    wave = np.sin(phase + rng.uniform(0, 2 * np.pi))
-    image = image + wave[..., None] * rng.uniform(0.01, 0.04, 3).astype(np.float32)
-  return image
-
-
-def _draw(frame, polygons, colour, stripes, cx, cy, angle, scale, opacity):
-  """Composites one object onto `frame` in place; returns its coverage and window corner.
-
-  Coverage is anti-aliased by a one-pixel ramp of the signed distance to each convex
-  piece's edges, and computed only in the object's bounding window. The fill is the
-  colour modulated by stripes fixed to the object, so that its texture moves and
-  rotates with it.
-  """
-  height, width, _ = frame.shape
-  radius = 1.45 * scale + 1
-  y0, y1 = max(0, int(cy - radius)), min(height, int(np.ceil(cy + radius)) + 1)
-  x0, x1 = max(0, int(cx - radius)), min(width, int(np.ceil(cx + radius)) + 1)
-  if y0 >= y1 or x0 >= x1:
-    return None
-  ys = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5 - cy
-  xs = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5 - cx
-  cos, sin = np.cos(angle), np.sin(angle)
-  u = (cos * xs + sin * ys) / scale
-  v = (-sin * xs + cos * ys) / scale
-  coverage = np.zeros(u.shape, np.float32)
-  for start, direction in polygons:
-    du, dv = direction[:, 0, None, None], direction[:, 1, None, None]
-    distance = du * (v - start[:, 1, None, None]) - dv * (u - start[:, 0, None, None])
-    coverage = np.maximum(coverage, np.clip(distance.min(axis=0) * scale + 0.5, 0, 1))
-  frequency, phase = stripes
-  fill = (coverage * (1.0 + 0.25 * np.sin(frequency * u + phase)))[..., None] * colour
-  window = frame[y0:y1, x0:x1]
-  window *= 1.0 - opacity * coverage[..., None]
-  window += opacity * fill
-  return coverage, (y0, x0)
-
-
-def _hsv_colour(rng) -> np.ndarray:
-  hue, saturation, value = rng.uniform(0, 1), rng.uniform(0.6, 1.0), rng.uniform(0.85, 1.0)
-  k = (np.array([5.0, 3.0, 1.0]) + hue * 6) % 6
-  rgb = value - value * saturation * np.clip(np.minimum(k, 4 - k), 0, 1)
-  return rgb.astype(np.float32)
-
-
-def _audio(rng, config: VidjaxSyntheticConfig, label: int) -> tuple[np.ndarray, int]:
-  """Mono tone + harmonic + noise `[num_samples]`, and the class whose tone it is."""
-  audio_label = label
-  if rng.uniform() >= config.audio_agreement:
-    audio_label = int(rng.choice([k for k in range(len(ACTION_NAMES)) if k != label]))
-  num_samples = round(config.num_frames / config.fps * AUDIO_SAMPLE_RATE)
-  t = np.arange(num_samples, dtype=np.float32) / AUDIO_SAMPLE_RATE
-  freq = TONE_HZ[audio_label] * rng.uniform(0.98, 1.02)
-  tone = np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
-  tone += 0.4 * np.sin(4 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
-  # Short fades avoid clicks (broadband energy) at the clip boundaries.
-  envelope = np.clip(np.minimum(t, t[-1] - t) / 0.01, 0, 1)
-  wave = rng.uniform(0.2, 0.4) * envelope * tone
-  wave += rng.normal(0, rng.uniform(0.02, 0.08), num_samples)
-  return np.clip(wave, -1, 1).astype(np.float32), audio_label
-
-
-def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[str, np.ndarray]:
-  """Renders example `index` of `split`; a pure function of (config, split, index).
-
-  Returns:
-    A dict with `frames` uint8 `[T, H, W, 3]`, `audio` float32 `[T / fps * 16000]`,
-    `label`, `audio_label`, `object_actions` `[N]`, `object_shapes` `[N]`, `boxes`
-    float32 `[N, T, 4]` (normalised ymin, xmin, ymax, xmax, clipped to the frame),
-    `object_visible` bool `[N, T]` and `masks` uint8 `[T, H, W]` (0 = background,
-    i + 1 = object i, later objects in front).
-  """
-  rng = _rng(config, split, index)
-  n = _num_examples(config, split)
-  # A permutation of balanced labels, shared by the split and cheap to recompute.
-  label = int(np.random.default_rng([config.seed, _SPLITS.index(split)]).permutation(n)[index])
-  label %= len(ACTION_NAMES)
-  low, high = config.objects_per_video
-  num_objects = int(rng.integers(low, high + 1))
-  actions = [label] * num_objects
-  if config.per_object_actions:
-    actions[1:] = rng.integers(0, len(ACTION_NAMES), num_objects - 1).tolist()
-  shapes = rng.integers(0, len(SHAPE_NAMES), num_objects)
-  colours = [_hsv_colour(rng) for _ in range(num_objects)]
-  stripes = [(rng.uniform(2, 5), rng.uniform(0, 2 * np.pi)) for _ in range(num_objects)]
-  num_frames, height, width = config.num_frames, config.height, config.width
-  ramp = np.linspace(-0.5, 0.5, num_frames) if num_frames > 1 else rng.uniform(-0.5, 0.5, 1)
-  tracks = _tracks(rng, config, actions, ramp)
-  background = _background(rng, height, width)
-  frames = np.empty((num_frames, height, width, 3), np.uint8)
-  masks = np.zeros((num_frames, height, width), np.uint8)
-  boxes = np.zeros((num_objects, num_frames, 4), np.float32)
-  visible = np.zeros((num_objects, num_frames), bool)
-  noise = config.noise_std * rng.standard_normal(frames.shape, dtype=np.float32)
-  for t in range(num_frames):
-    frame = background.copy()
-    for i in range(num_objects):
-      x, y, angle, scale, opacity = (tracks[f][i, t] for f in _FACTORS)
-      polygons = _POLYGONS[SHAPE_NAMES[shapes[i]]]
-      drawn = _draw(frame, polygons, colours[i], stripes[i], x, y, angle, scale, opacity)
-      if drawn is None or not drawn[0].any():
-        continue
-      coverage, (y0, x0) = drawn
-      rows, cols = np.nonzero(coverage.any(axis=1))[0], np.nonzero(coverage.any(axis=0))[0]
-      corners = (y0 + rows[0], x0 + cols[0], y0 + rows[-1] + 1, x0 + cols[-1] + 1)
-      boxes[i, t] = np.divide(corners, (height, width, height, width))
-      visible[i, t] = opacity >= VISIBILITY_THRESHOLD and coverage.sum() >= 1.0
-      window = masks[t, y0 : y0 + coverage.shape[0], x0 : x0 + coverage.shape[1]]
-      window[coverage >= 0.5] = i + 1
-    frame += noise[t]
-    frames[t] = np.clip(np.rint(frame * 255), 0, 255).astype(np.uint8)
-  audio, audio_label = _audio(rng, config, label)
-  return {
-    'frames': frames,
-    'audio': audio,
-    'label': label,
-    'audio_label': audio_label,
-    'object_actions': np.asarray(actions, np.int64),
-    'object_shapes': shapes.astype(np.int64),
-    'boxes': boxes,
-    'object_visible': visible,
-    'masks': masks,
-  }
-
-
-def _num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
-  return config.num_train if split == 'train' else config.num_validation
 
 
 def _video_id(split: str, index: int) -> str:
@@ -405,7 +133,7 @@ def write_sources(
     threads: worker threads.
   """
   os.makedirs(directory, exist_ok=True)
-  indices = range(_num_examples(config, split))
+  indices = range(num_examples(config, split))
   for _ in _threaded_map(lambda i: _write_source(config, split, i, directory), indices, threads):
     pass
 
@@ -519,19 +247,19 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
     del dl_manager  # Sources are rendered, not downloaded.
     config = self.builder_config
     if config.view == 'image':
-      return {split: self._generate_images(split) for split in _SPLITS}
+      return {split: self._generate_images(split) for split in SPLITS}
     root = sources_dir(os.fspath(self.data_dir_root), config.name)
     _claim_sources(root, config)
-    for split in _SPLITS:
+    for split in SPLITS:
       write_sources(config, split, os.path.join(root, split))
-    return {split: self._generate_examples(split, root) for split in _SPLITS}
+    return {split: self._generate_examples(split, root) for split in SPLITS}
 
   def _generate_examples(self, split: str, root: str) -> Iterator[tuple[str, dict]]:
     config = self.builder_config
     left_out = []
     paths = [
       os.path.join(root, split, _video_id(split, i) + '.mp4')
-      for i in range(_num_examples(config, split))
+      for i in range(num_examples(config, split))
     ]
     for path, (source, error) in zip(
       paths,
@@ -547,7 +275,7 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
       yield video_id, {**example, **source}
     report = {
       'split': split,
-      'num_examples': _num_examples(config, split) - len(left_out),
+      'num_examples': num_examples(config, split) - len(left_out),
       'left_out': left_out,
     }
     with open(os.path.join(root, f'{split}_report.json'), 'w') as f:
@@ -555,7 +283,7 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
 
   def _generate_images(self, split: str) -> Iterator[tuple[str, dict]]:
     config = self.builder_config
-    for index in range(_num_examples(config, split)):
+    for index in range(num_examples(config, split)):
       example = render_video(config, split, index)
       yield (
         _video_id(split, index),
