@@ -9,6 +9,11 @@ Sources: `pytorchvideo` (PyTorchVideo hub and PySlowFast `.pyth`), `torchvision`
 `torch.load(weights_only=True)`: no pickled code runs. A checkpoint that does not fit the
 architecture is refused with every unused, missing and mis-shaped key named.
 
+A checkpoint fine-tuned on another label set (say R(2+1)D-18 on UCF101's 101 classes) keeps
+its classifier with `--num_classes`:
+  python tools/convert_checkpoint.py --source torchvision --arch r2plus1d_18 \
+    --num_classes 101 --input r2plus1d_18_ucf101.pth --output ~/checkpoints/r2plus1d_18_ucf101
+
 The output directory holds the params and batch statistics (`state/`) and `arch.json`,
 the `model_name` and `model` kwargs to put in the experiment config, e.g.
   --config.model_name=x3d --config.init_from=~/checkpoints/x3d_s_k400
@@ -29,6 +34,9 @@ flags.DEFINE_enum('source', None, torch_checkpoint.SOURCES, 'Where the checkpoin
 flags.DEFINE_string('arch', None, 'Architecture name of the source, e.g. x3d_s, r2plus1d_18.')
 flags.DEFINE_string('input', None, 'The PyTorch checkpoint file (.pyth, .pth, .pt).')
 flags.DEFINE_string('output', None, 'Directory to write the vidjax checkpoint to.')
+flags.DEFINE_integer(
+  'num_classes', None, "The checkpoint's class count, where it differs from the arch's name."
+)
 flags.DEFINE_bool('list', False, 'List the architectures of every source and exit.')
 
 
@@ -40,9 +48,11 @@ def list_archs() -> str:
   return '\n'.join(lines)
 
 
-def convert(source: str, arch: str, input_path: str, output: str) -> dict:
+def convert(
+  source: str, arch: str, input_path: str, output: str, num_classes: int | None = None
+) -> dict:
   """Converts and writes; returns the arch.json contents."""
-  spec, variables = torch_checkpoint.convert_file(source, arch, input_path)
+  spec, variables = torch_checkpoint.convert_file(source, arch, input_path, num_classes)
   checkpoint.save_variables(output, variables)
   description = {
     'source': source,
@@ -67,7 +77,7 @@ def main(argv: list[str]) -> None:
   if missing:
     sys.exit(f'convert_checkpoint: missing {", ".join(missing)} (see --help).')
   try:
-    description = convert(FLAGS.source, FLAGS.arch, FLAGS.input, FLAGS.output)
+    description = convert(FLAGS.source, FLAGS.arch, FLAGS.input, FLAGS.output, FLAGS.num_classes)
   except (ValueError, FileNotFoundError, ImportError) as e:
     sys.exit(f'convert_checkpoint: {e}')
   print(

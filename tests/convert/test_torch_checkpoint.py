@@ -132,6 +132,7 @@ def test_unknown_source_and_arch():
     torch_checkpoint.find_arch('pytorchvideo', 'x3d_xxl')
 
 
+@functools.cache  # Its absl flags can be defined once per process.
 def _load_tool():
   spec = importlib.util.spec_from_file_location('convert_checkpoint_tool', TOOL)
   module = importlib.util.module_from_spec(spec)
@@ -153,3 +154,28 @@ def test_tool_writes_a_checkpoint_init_from_restores(state_dict, tiny_arch, tmp_
   _, expected = torch_checkpoint.convert_file('pytorchvideo', tiny_arch, path)
   assert set(restored) == {'params', 'batch_stats'}
   jax.tree.map(np.testing.assert_array_equal, restored, expected)
+
+
+def test_another_label_set_converts_with_num_classes(state_dict, tiny_arch, monkeypatch, tmp_path):
+  # TINY_X3D's name implies 7 classes here; the checkpoint's classifier has 10.
+  seven = torch_checkpoint.with_num_classes(TINY_X3D, 7)
+  monkeypatch.setitem(pytorchvideo.ARCHS, 'tiny_x3d_7', seven)
+  path = _save(tmp_path, state_dict)
+  with pytest.raises(torch_checkpoint.ConversionError, match='--num_classes=10'):
+    torch_checkpoint.convert_file('pytorchvideo', 'tiny_x3d_7', path)
+
+  output = str(tmp_path / 'converted')
+  description = _load_tool().convert('pytorchvideo', 'tiny_x3d_7', path, output, num_classes=10)
+  assert description['model'] == {**seven.model_kwargs, 'num_classes': 10}
+  # The same variables as converting under the arch whose name implies 10 classes.
+  _, expected = torch_checkpoint.convert_file('pytorchvideo', tiny_arch, path)
+  _, abstract = torch_checkpoint.build_model(TINY_X3D)
+  restored = checkpoint.restore_variables(
+    output, jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), abstract)
+  )
+  jax.tree.map(np.testing.assert_array_equal, restored, expected)
+
+
+def test_num_classes_must_be_positive():
+  with pytest.raises(ValueError, match='--num_classes=0'):
+    torch_checkpoint.with_num_classes(TINY_X3D, 0)

@@ -35,7 +35,7 @@ PUBLISHED = {
   ('torchvision', 'r3d_18'): ref.r3d_18,
   ('torchvision', 'mc3_18'): ref.mc3_18,
   ('torchvision', 'r2plus1d_18'): ref.r2plus1d_18,
-  ('vmz', 'r2plus1d_34_32_ig65m'): lambda: ref.r2plus1d_34(num_classes=487),
+  ('vmz', 'r2plus1d_34_32_ig65m'): lambda: ref.r2plus1d_34(num_classes=359),
   ('vmz', 'r2plus1d_152_sports1m_32frms'): lambda: ref.r2plus1d_152(num_classes=487),
   ('vmz', 'ir_csn_152_ig65m_32frms'): lambda: ref.ir_csn_152(num_classes=359),
   ('vmz', 'ip_csn_152_ig_ft_kinetics_32frms'): ref.ip_csn_152,
@@ -204,8 +204,9 @@ def test_vmz_csn_logits_match(variant, tmp_path, monkeypatch):
 
 
 def test_vmz_class_counts_are_fixed_by_the_checkpoint_name():
-  assert vmz.ARCHS['r2plus1d_34_8_ig65m'].model_kwargs['num_classes'] == 359
-  assert vmz.ARCHS['r2plus1d_34_32_ig65m'].model_kwargs['num_classes'] == 487
+  # ig65m-pytorch's hub entry points assert these (its README had them swapped).
+  assert vmz.ARCHS['r2plus1d_34_8_ig65m'].model_kwargs['num_classes'] == 487
+  assert vmz.ARCHS['r2plus1d_34_32_ig65m'].model_kwargs['num_classes'] == 359
   assert vmz.ARCHS['ir_csn_152_sports1m_32frms'].model_kwargs['num_classes'] == 487
   assert vmz.ARCHS['ip_csn_152_ig_ft_kinetics_32frms'].model_kwargs['num_classes'] == 400
 
@@ -220,5 +221,7 @@ def test_a_wrong_class_count_names_the_classifier(tmp_path):
   }
   arch = _native(vmz.ARCHS['r2plus1d_34_32_ig65m'])
   _, abstract = torch_checkpoint.build_model(arch)
-  with pytest.raises(torch_checkpoint.ConversionError, match=r'fc.weight \(400, 512\)'):
+  with pytest.raises(torch_checkpoint.ConversionError, match=r'fc.weight \(400, 512\)') as e:
     torch_checkpoint.convert(state, arch.module_maps(), abstract)
+  assert 'fc.weight has 400 outputs where the architecture has 359' in str(e.value)
+  assert '--num_classes=400' in str(e.value)

@@ -208,6 +208,7 @@ def convert(
     f'{"/".join(path)}: flax weight has no torch source' for path in expected if path not in flat
   ]
   if problems:
+    problems = _classifier_hints(state_dict, module_maps, expected) + problems
     shown = '\n  '.join(problems[:60])
     more = f'\n  ... and {len(problems) - 60} more' if len(problems) > 60 else ''
     raise ConversionError(
@@ -215,6 +216,33 @@ def convert(
       f'--arch and the variant:\n  {shown}{more}'
     )
   return traverse_util.unflatten_dict(flat)
+
+
+def _classifier_hints(
+  state_dict: Mapping[str, np.ndarray],
+  module_maps: Mapping[tuple[str, ...], ModuleMap],
+  expected: Mapping[tuple[str, ...], tuple[int, ...]],
+) -> list[str]:
+  """For a linear layer that differs only in its output width, the class count that fits.
+
+  A checkpoint fine-tuned on another label set is the usual cause, and `with_num_classes`
+  (tools/convert_checkpoint.py --num_classes) converts it.
+  """
+  hints = []
+  for module_path, source in module_maps.items():
+    torch_key, flax_path = f'{source.prefix}.weight', ('params', *module_path, 'kernel')
+    if source.kind != 'linear' or torch_key not in state_dict or flax_path not in expected:
+      continue
+    if len(state_dict[torch_key].shape) != 2:
+      continue
+    (out, in_), (flax_in, flax_out) = state_dict[torch_key].shape, expected[flax_path]
+    if in_ == flax_in and out != flax_out:
+      hints.append(
+        f'{torch_key} has {out} outputs where the architecture has {flax_out}; if it is the '
+        f'classifier of another label set, convert with num_classes={out} '
+        f'(tools/convert_checkpoint.py --num_classes={out})'
+      )
+  return hints
 
 
 SOURCES = ('pytorchvideo', 'torchvision', 'vmz')
@@ -235,6 +263,13 @@ def find_arch(source: str, arch: str) -> Arch:
   return archs[arch]
 
 
+def with_num_classes(arch: Arch, num_classes: int) -> Arch:
+  """`arch` with a classifier of `num_classes` outputs (a checkpoint fine-tuned elsewhere)."""
+  if num_classes < 1:
+    raise ValueError(f'--num_classes={num_classes}: the classifier needs at least one class.')
+  return dataclasses.replace(arch, model_kwargs={**arch.model_kwargs, 'num_classes': num_classes})
+
+
 def build_model(arch: Arch):
   """(flax model, abstract variables) of `arch`; nothing is allocated."""
   model = configs.load_module('models', arch.model_name).Model(**arch.model_kwargs)
@@ -242,9 +277,16 @@ def build_model(arch: Arch):
   return model, model_size.abstract_variables(model, video)
 
 
-def convert_file(source: str, arch: str, path: str) -> tuple[Arch, dict]:
-  """Reads the torch checkpoint at `path` as `source`'s `arch`: (Arch, flax variables)."""
+def convert_file(
+  source: str, arch: str, path: str, num_classes: int | None = None
+) -> tuple[Arch, dict]:
+  """Reads the torch checkpoint at `path` as `source`'s `arch`: (Arch, flax variables).
+
+  `num_classes` replaces the class count the arch's name implies.
+  """
   spec = find_arch(source, arch)
+  if num_classes is not None:
+    spec = with_num_classes(spec, num_classes)
   _, abstract = build_model(spec)
   try:
     variables = convert(load_state_dict(path), spec.module_maps(), abstract, ignore=spec.ignore)

@@ -13,9 +13,11 @@ fixes the classifier's width:
   {r2plus1d,ir_csn,ip_csn}_152_{pretraining}  pretraining: ig65m_32frms, sports1m_32frms,
                                               ig_ft_kinetics_32frms, sports1m_ft_kinetics_32frms
 
-Class counts: Kinetics 400, Sports-1M 487; IG-65M 359 for the 8-frame and 487 for the
-32-frame R(2+1)D-34 (ig65m-pytorch's README); 359 (IG-Kinetics' hashtags) for the 152-layer
-IG-65M models. A checkpoint with another class count is refused with the shape of `fc` named.
+Class counts: Kinetics 400, Sports-1M 487; IG-65M 487 for the 8-frame and 359 for the
+32-frame R(2+1)D-34 (the counts ig65m-pytorch's hub entry points assert and its CI converts
+with; its README had them swapped until its PR #31); 359 (IG-Kinetics' hashtags) for the
+152-layer IG-65M models, which no public source states. A checkpoint with another class
+count is refused with the shape of `fc` named and the `--num_classes` that converts it.
 """
 
 import functools
@@ -30,8 +32,8 @@ BN_EPSILON = 1e-3
 
 # R(2+1)D-34 checkpoint suffix -> (frames, classes).
 R2PLUS1D_34_CHECKPOINTS = {
-  '8_ig65m': (8, 359),
-  '32_ig65m': (32, 487),
+  '8_ig65m': (8, 487),
+  '32_ig65m': (32, 359),
   '8_kinetics': (8, 400),
   '32_kinetics': (32, 400),
 }
