@@ -119,6 +119,46 @@ def test_decode_resamples_to_the_configured_rate():
   assert np.fft.rfftfreq(len(waveform), 1 / rate)[spectrum.argmax()] == pytest.approx(1000, abs=5)
 
 
+def _chirp_video(seconds, rate=RATE):
+  """A video whose sound sweeps 300 -> 2700 Hz over 6 s: every instant sounds different."""
+  t = np.arange(round(seconds * rate)) / rate
+  waveform = (0.5 * np.sin(2 * np.pi * (300 + 200 * t) * t)).astype(np.float32)
+  return decode.encode_video(_frames(round(seconds * 8)), 8.0, waveform, rate)
+
+
+@pytest.mark.parametrize('sample_rate', [None, 8000])
+@pytest.mark.parametrize('start_s, end_s', [(0.1, 1.0), (2.37, 4.0), (4.5, 9.0), (7.0, 8.0)])
+def test_decoding_a_window_gives_that_slice_of_the_whole_decode(sample_rate, start_s, end_s):
+  # Windows starting after the pre-roll are decoded from a seek; the last one lies past the
+  # 6 s of sound, the one before ends past it.
+  data = _chirp_video(6.0)
+  whole, rate = decode.decode_audio(data, sample_rate)
+  window, window_rate = decode.decode_audio(data, sample_rate, start_s, end_s)
+  assert window_rate == rate
+  np.testing.assert_allclose(
+    window, whole[round(start_s * rate) : round(end_s * rate)], rtol=0, atol=1e-6
+  )
+
+
+def test_clip_features_do_not_depend_on_decoding_only_the_clips():
+  # 44.1 kHz audio resampled to 16 kHz: the seek's first frame falls between output samples,
+  # so the window is placed to the nearest sample (at most 31 us off).
+  data = _chirp_video(6.0, rate=44100)
+  record = _record(data, 48, 8.0, True)
+  config = _audio_config(spectrogram_frames=100)
+  clips = np.stack([np.arange(20, 28), np.arange(36, 44)])
+  features, has_audio = audio.clip_audio(record, clips, config)
+  whole, rate = decode.decode_audio(data, config.sample_rate)
+  expected = [
+    audio.clip_log_mel(whole, rate, *audio.clip_time_span(clip, 8.0, 48), config) for clip in clips
+  ]
+  assert has_audio
+  # Compared as mel power (the log of the near-silent bands magnifies any difference); the
+  # largest difference, 0.2 % of the peak, is at the window that straddles a clip's end.
+  power, expected_power = np.exp(features), np.exp(np.stack(expected))
+  np.testing.assert_allclose(power, expected_power, rtol=0, atol=5e-3 * expected_power.max())
+
+
 def test_span_shorter_than_the_output_is_padded_with_silence():
   data = decode.encode_video(_frames(16), 8.0, _tone(1000.0, 2.0), RATE)
   config = _audio_config(spectrogram_frames=100)

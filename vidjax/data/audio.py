@@ -194,14 +194,17 @@ def clip_audio(
   shape = (*indices.shape[:-1], config.spectrogram_frames, config.num_mels)
   if not record['has_audio']:
     return np.zeros(shape, np.float32), False
+  fps, video_length = float(record['fps']), int(record['num_frames'])
+  clips = indices.reshape(-1, indices.shape[-1])
+  spans = [clip_time_span(clip, fps, video_length) for clip in clips]
+  # One decode covers every clip; only their span of the soundtrack is decoded.
+  first_s, last_s = min(start for start, _ in spans), max(end for _, end in spans)
   try:
-    waveform, rate = decode.decode_audio(record['video'], config.sample_rate)
+    waveform, rate = decode.decode_audio(record['video'], config.sample_rate, first_s, last_s)
   except decode.DecodeError as e:
     logging.warning('Audio of %s replaced by silence: %s', record.get('video_id'), e)
     return np.zeros(shape, np.float32), False
-  fps, video_length = float(record['fps']), int(record['num_frames'])
-  clips = indices.reshape(-1, indices.shape[-1])
   features = [
-    clip_log_mel(waveform, rate, *clip_time_span(clip, fps, video_length), config) for clip in clips
+    clip_log_mel(waveform, rate, start - first_s, end - first_s, config) for start, end in spans
   ]
   return np.stack(features).reshape(shape), True

@@ -257,20 +257,54 @@ def decode_frames(data: bytes, indices: Sequence[int]) -> np.ndarray:
   return np.stack([found[i] for i in indices])
 
 
-def decode_audio(data: bytes, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-  """Decodes the whole first audio stream to a mono waveform.
+# Audio decoded before a window's start after seeking there: an AAC frame's samples overlap
+# its predecessor's, so the first frames after a seek are incomplete.
+_AUDIO_PREROLL_S = 0.2
+
+
+def decode_audio(
+  data: bytes,
+  sample_rate: int | None = None,
+  start_s: float = 0.0,
+  end_s: float | None = None,
+) -> tuple[np.ndarray, int]:
+  """Decodes the first audio stream, whole or from `start_s` to `end_s`, to a mono waveform.
+
+  A window is decoded from a seek shortly before it, so a clip of a long video costs the
+  clip's audio, not the video's.
 
   Args:
     data: the encoded file.
     sample_rate: resample to this rate (Hz) with FFmpeg's resampler; None keeps the
       stream's rate.
+    start_s: where the waveform starts, in seconds from the stream's first sample.
+    end_s: where it ends (it is shorter where the stream ends first); None: the stream's end.
 
   Returns:
-    `(waveform, sample_rate)`: float32 `[num_samples]` in [-1, 1] (channels averaged), Hz.
+    `(waveform, sample_rate)`: float32 `[num_samples]` in [-1, 1] (channels averaged), the
+    sound at `start_s + i / sample_rate` seconds in sample i; Hz.
 
   Raises:
     DecodeError: the data cannot be decoded or has no audio stream.
   """
+  seek_s = start_s - _AUDIO_PREROLL_S if start_s > _AUDIO_PREROLL_S else None
+  waveform, rate, first_s = _decode_audio_span(data, sample_rate, seek_s, end_s)
+  if first_s is None:  # No timestamps to place the samples after a seek by.
+    waveform, rate, first_s = _decode_audio_span(data, sample_rate, None, end_s)
+  offset = round((start_s - first_s) * rate)
+  if offset >= 0:
+    waveform = waveform[offset:]
+  else:
+    waveform = np.concatenate([np.zeros(-offset, np.float32), waveform])
+  if end_s is not None:
+    waveform = waveform[: max(0, round((end_s - start_s) * rate))]
+  return waveform, rate
+
+
+def _decode_audio_span(
+  data: bytes, sample_rate: int | None, seek_s: float | None, end_s: float | None
+) -> tuple[np.ndarray, int, float | None]:
+  """(waveform, rate, the time of its first sample or None if unknown) from `seek_s` on."""
   try:
     container = av.open(io.BytesIO(data), mode='r')
   except _AV_ERRORS as e:
@@ -283,15 +317,31 @@ def decode_audio(data: bytes, sample_rate: int | None = None) -> tuple[np.ndarra
     stream.codec_context.thread_count = 1
     rate = sample_rate or stream.codec_context.sample_rate
     resampler = av.AudioResampler(format='flt', layout='mono', rate=rate)
+    stream_start_s = float((stream.start_time or 0) * stream.time_base)
+    first_s = 0.0 if seek_s is None else None
     chunks = []
     try:
+      if seek_s is not None:
+        container.seek(
+          int((seek_s + stream_start_s) / stream.time_base), stream=stream, backward=True
+        )
       for frame in container.decode(stream):
+        if first_s is None:
+          if frame.time is None:
+            return np.zeros((0,), np.float32), rate, None
+          first_s = float(frame.time) - stream_start_s
         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+        if (
+          end_s is not None
+          and frame.time is not None
+          and (float(frame.time) - stream_start_s > end_s + _AUDIO_PREROLL_S)
+        ):
+          break
       chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
     except _AV_ERRORS as e:
       raise DecodeError(f'decoding audio failed: {e}') from e
   waveform = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
-  return waveform.astype(np.float32), rate
+  return waveform.astype(np.float32), rate, first_s if first_s is not None else 0.0
 
 
 def encode_video(
