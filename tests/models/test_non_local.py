@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vidjax.models import non_local
-from vidjax.models.csn import make_conv_norm
+from vidjax.models.layers import make_conv_norm
 
 
 def _block(pool_size=(1, 1, 1), train=False):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from model_testing import jit_apply, random_variables
 
-from vidjax.models import slowfast
+from vidjax.models import layers, slowfast
 
 TINY = dict(num_classes=5, depth=14, width=16, beta_inv=8)
 
@@ -67,9 +67,7 @@ def test_lateral_connections(variant, alpha, kernel):
     assert conv_a['conv_a']['kernel'].shape[-2] == slow_out + 2 * fast_out
   assert 'multipathway_fusion' not in params['blocks_4']
   # The lateral conv's output is time-aligned with the slow pathway.
-  fuse = slowfast.FuseFastToSlow(
-    4, kernel, alpha, *slowfast.make_conv_norm(False, 'float32', 'auto')
-  )
+  fuse = slowfast.FuseFastToSlow(4, kernel, alpha, *layers.make_conv_norm(False, 'float32', 'auto'))
   slow_x, fast_x = jnp.zeros((2, 32 // alpha, 8, 8, 6)), jnp.zeros((2, 32, 8, 8, 2))
   out, _ = fuse.apply(fuse.init(jax.random.key(0), slow_x, fast_x), slow_x, fast_x)
   assert out.shape == (2, 32 // alpha, 8, 8, 10)

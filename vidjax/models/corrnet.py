@@ -17,14 +17,13 @@ names are those of `video_resnet` plus `corr{s}/{reduce, reduce_bn, correlation,
 expand, expand_bn}`.
 """
 
-import functools
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import make_conv_norm
 from vidjax.models.resnet import BASIC_STAGE_SIZES
 from vidjax.models.video_resnet import BasicBlock, Stem
 
@@ -136,12 +135,7 @@ class Model(nn.Module):
       logits [B, num_classes] (float32) and aux {'features': [B, 8 * width]}.
     """
     dtype = jnp.dtype(self.dtype)
-    conv = functools.partial(
-      Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=self.lowering
-    )
-    norm = functools.partial(
-      nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype
-    )
+    conv, norm = make_conv_norm(train, dtype, self.lowering)
     x = Stem(self.width, '2plus1d', conv, norm, name='stem')(jnp.asarray(x, dtype))
     for i, num_blocks in enumerate(BASIC_STAGE_SIZES[self.depth]):
       for j in range(num_blocks):

@@ -22,7 +22,6 @@ running_var:
   blocks_5_proj                                        blocks.5.proj
 """
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import make_conv_norm
 from vidjax.models.non_local import NonLocal
 
 ModuleDef = Callable[..., nn.Module]
@@ -226,19 +225,6 @@ class Stem(nn.Module):
     x = self.conv(self.features, kernel, (1, 2, 2), _same(kernel), name='conv')(x)
     x = nn.relu(self.norm(name='norm')(x))
     return nn.max_pool(x, (1, 3, 3), (1, 2, 2), ((0, 0), (1, 1), (1, 1)))
-
-
-def make_conv_norm(
-  train: bool, dtype: Any, lowering: str, epsilon: float = 1e-5
-) -> tuple[ModuleDef, ModuleDef]:
-  """The bias-free Conv and the BatchNorm partials every ResNet-style model here uses."""
-  conv = functools.partial(
-    Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=lowering
-  )
-  norm = functools.partial(
-    nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=epsilon, dtype=dtype
-  )
-  return conv, norm
 
 
 class Model(nn.Module):

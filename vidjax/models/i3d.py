@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import Conv, make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
 
@@ -129,17 +129,7 @@ class InceptionV1(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """[B, T, H, W, 3] -> [B, T / 8, H / 32, W / 32, 1024 m] (video) or the 2D analogue."""
-    conv = functools.partial(
-      Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_kernel_init, lowering=self.lowering
-    )
-    norm = functools.partial(
-      nn.BatchNorm,
-      use_running_average=not self.train,
-      momentum=0.9,
-      epsilon=1e-5,
-      use_scale=False,
-      dtype=self.dtype,
-    )
+    conv, norm = make_conv_norm(self.train, self.dtype, self.lowering, use_scale=False)
     unit = functools.partial(Unit, conv=conv, norm=norm, temporal_padding=self.temporal_padding)
     scale = lambda c: max(1, int(round(c * self.width_multiplier)))
     d = '3d' if self.video else '2d'

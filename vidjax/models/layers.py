@@ -456,3 +456,25 @@ class Conv(nn.Module):
     if bias is not None:
       y = y + bias
     return y.reshape(*batch_shape, *y.shape[1:])
+
+
+def make_conv_norm(
+  train: bool, dtype: Any, lowering: str, epsilon: float = 1e-5, **norm_kwargs
+) -> tuple[Callable[..., nn.Module], Callable[..., nn.Module]]:
+  """The bias-free `Conv` and the BatchNorm partials of every ResNet-style model here.
+
+  BatchNorm has PyTorch's defaults (momentum 0.1 there is 0.9 here: flax weighs the old
+  value); `norm_kwargs` adds to them (e.g. I3D's `use_scale=False`).
+  """
+  conv = functools.partial(
+    Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=lowering
+  )
+  norm = functools.partial(
+    nn.BatchNorm,
+    use_running_average=not train,
+    momentum=0.9,
+    epsilon=epsilon,
+    dtype=dtype,
+    **norm_kwargs,
+  )
+  return conv, norm

@@ -1,7 +1,6 @@
 """ResNet stage tables, shared by the 2D and 3D ResNets, and the torchvision 2D ResNet trunk
 (single-frame and CorrNet backbones, inflation sources)."""
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import make_conv_norm
 
 Array = jax.Array
 
@@ -72,12 +71,7 @@ class ResNet2D(nn.Module):
     """Images [N, H, W, C] -> globally average-pooled features [N, 8 * width]."""
     if self.depth not in BASIC_STAGE_SIZES:
       raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(BASIC_STAGE_SIZES)}.')
-    conv = functools.partial(
-      Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_kernel_init, lowering=self.lowering
-    )
-    norm = functools.partial(
-      nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
-    )
+    conv, norm = make_conv_norm(train, self.dtype, self.lowering)
     x = conv(self.width, (7, 7), 2, ((3, 3), (3, 3)), name='conv1')(x)
     x = nn.relu(norm(name='bn1')(x))
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))

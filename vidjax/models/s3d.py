@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
 
@@ -184,13 +184,8 @@ class Model(nn.Module):
       logits [B, num_classes] (float32) and aux {'features': [B, 1024 * width_multiplier]}.
     """
     dtype = jnp.dtype(self.dtype)
-    conv = functools.partial(
-      Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=self.lowering
-    )
     # TF-Slim's BN: decay 0.999 there; the repository-wide PyTorch-equivalent settings here.
-    norm = functools.partial(
-      nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype
-    )
+    conv, norm = make_conv_norm(train, dtype, self.lowering)
     gating = self.variant == 's3d-g'
     x = jnp.asarray(x, dtype)
     x = SepConv(self._w(64), 7, (2, 2, 2), conv, norm, name='Conv2d_1a_7x7')(x)

@@ -32,7 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidjax.models.csn import ResStage, Stem, make_conv_norm
+from vidjax.models.csn import ResStage, Stem
+from vidjax.models.layers import make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
 

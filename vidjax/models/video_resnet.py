@@ -17,7 +17,6 @@ depth 14/50/152. Module names map 1:1 onto torchvision's state dict:
   fc                                   fc
 """
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import make_conv_norm
 from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
 
 ModuleDef = Callable[..., nn.Module]
@@ -278,16 +277,7 @@ class Model(nn.Module):
       (basic blocks) or [B, 32 * width] (bottlenecks)}.
     """
     dtype = jnp.dtype(self.dtype)
-    conv = functools.partial(
-      Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=self.lowering
-    )
-    norm = functools.partial(
-      nn.BatchNorm,
-      use_running_average=not train,
-      momentum=0.9,
-      epsilon=self.bn_epsilon,
-      dtype=dtype,
-    )
+    conv, norm = make_conv_norm(train, dtype, self.lowering, self.bn_epsilon)
     kinds = BLOCK_CONVS[self.block]
     x = Stem(self.width, kinds[0], conv, norm, self.stem_pool, name='stem')(jnp.asarray(x, dtype))
     if self.depth in BASIC_STAGE_SIZES:

@@ -34,7 +34,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.layers import Conv, conv_kernel_init
+from vidjax.models.layers import Conv, make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
 
@@ -195,12 +195,7 @@ class Model(nn.Module):
       logits [B, num_classes] (float32) and aux {'features': [B, head_features]}.
     """
     dtype = jnp.dtype(self.dtype)
-    conv = functools.partial(
-      Conv, use_bias=False, dtype=dtype, kernel_init=conv_kernel_init, lowering=self.lowering
-    )
-    norm = functools.partial(
-      nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype
-    )
+    conv, norm = make_conv_norm(train, dtype, self.lowering)
     depth_factor = VARIANTS[self.variant] if self.depth_factor is None else self.depth_factor
     x = jnp.asarray(x, dtype)
 
