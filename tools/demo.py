@@ -20,7 +20,7 @@ from ml_collections import config_flags
 from PIL import Image, ImageDraw, ImageFont
 
 from vidjax import inference, logs
-from vidjax.data import decode, pipeline
+from vidjax.data import decode, encode, pipeline
 
 FLAGS = flags.FLAGS
 
@@ -97,7 +97,7 @@ def write_video(path: str, data: bytes, predictions: list[tuple[str, float]]) ->
   frames = decode.decode_frames(data, range(info.num_frames))
   # H.264 with yuv420p needs even sides.
   frames = frames[:, : info.height // 2 * 2, : info.width // 2 * 2]
-  encoded = decode.encode_video(draw_predictions(frames, predictions), fps=info.fps or 25.0)
+  encoded = encode.encode_video(draw_predictions(frames, predictions), fps=info.fps or 25.0)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, 'wb') as f:
     f.write(encoded)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vidjax import configs
-from vidjax.data import audio, decode, pipeline
+from vidjax.data import audio, decode, encode, pipeline
 from vidjax.data.builders import synthetic_scenes
 
 RATE = 16000
@@ -99,7 +99,7 @@ def _frames(num_frames):
 def test_audio_of_a_clip_follows_the_clip_in_time():
   # 4 s at 8 fps; a 500 Hz tone for two seconds, then a 2000 Hz tone.
   waveform = np.concatenate([_tone(500.0, 2.0), _tone(2000.0, 2.0)])
-  data = decode.encode_video(_frames(32), 8.0, waveform, RATE)
+  data = encode.encode_video(_frames(32), 8.0, waveform, RATE)
   record = _record(data, 32, 8.0, True)
   config = _audio_config(spectrogram_frames=150)
   clips = np.stack([np.arange(0, 16, 2), np.arange(16, 32, 2)])
@@ -112,7 +112,7 @@ def test_audio_of_a_clip_follows_the_clip_in_time():
 
 
 def test_decode_resamples_to_the_configured_rate():
-  data = decode.encode_video(_frames(16), 8.0, _tone(1000.0, 2.0), RATE)
+  data = encode.encode_video(_frames(16), 8.0, _tone(1000.0, 2.0), RATE)
   waveform, rate = decode.decode_audio(data, 8000)
   assert rate == 8000 and 16000 <= len(waveform) <= 16000 + 1024
   spectrum = np.abs(np.fft.rfft(waveform))
@@ -123,7 +123,7 @@ def _chirp_video(seconds, rate=RATE):
   """A video whose sound sweeps 300 -> 2700 Hz over 6 s: every instant sounds different."""
   t = np.arange(round(seconds * rate)) / rate
   waveform = (0.5 * np.sin(2 * np.pi * (300 + 200 * t) * t)).astype(np.float32)
-  return decode.encode_video(_frames(round(seconds * 8)), 8.0, waveform, rate)
+  return encode.encode_video(_frames(round(seconds * 8)), 8.0, waveform, rate)
 
 
 @pytest.mark.parametrize('sample_rate', [None, 8000])
@@ -160,7 +160,7 @@ def test_clip_features_do_not_depend_on_decoding_only_the_clips():
 
 
 def test_span_shorter_than_the_output_is_padded_with_silence():
-  data = decode.encode_video(_frames(16), 8.0, _tone(1000.0, 2.0), RATE)
+  data = encode.encode_video(_frames(16), 8.0, _tone(1000.0, 2.0), RATE)
   config = _audio_config(spectrogram_frames=100)
   # Frames 0..3 at 8 fps: 0.5 s = 8000 samples, i.e. 1 + (8000 - 400) // 160 = 48 windows
   # inside the sound; windows from 8000 / 160 = 50 on lie wholly after it.
@@ -171,7 +171,7 @@ def test_span_shorter_than_the_output_is_padded_with_silence():
 
 
 def test_video_without_audio_gives_silence_and_the_flag():
-  data = decode.encode_video(_frames(16), 8.0)
+  data = encode.encode_video(_frames(16), 8.0)
   assert not decode.probe(data).has_audio
   config = _audio_config()
   indices = np.arange(8)[None].repeat(3, axis=0)

@@ -17,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from vidjax.data import decode, pipeline
+from vidjax.data import decode, encode, pipeline
 from vidjax.data.builders import (
   hmdb51,
   image_folder,
@@ -61,7 +61,7 @@ def write_video(
   if extension == '.mp4' and video:
     audio_track = _tone(num_frames, 16000) if audio else None
     with open(path, 'wb') as f:
-      f.write(decode.encode_video(_frames(num_frames, height, width), FPS, audio_track, 16000))
+      f.write(encode.encode_video(_frames(num_frames, height, width), FPS, audio_track, 16000))
     return path
   container_format, video_codec, audio_codec, rate = {
     '.avi': ('avi', 'mpeg4', 'libmp3lame', 16000),
@@ -166,14 +166,14 @@ def check_manifest(builder, data_dir: str) -> None:
 
 def test_transcode_portrait_with_audio(tmp_path):
   path = write_video(str(tmp_path / 'portrait.mkv'), num_frames=20, height=40, width=30, audio=True)
-  data, info = decode.transcode(path, 64)
+  data, info = encode.transcode(path, 64)
   # 40 x 30 -> 85.3 x 64, rounded to even.
   assert (info.height, info.width, info.num_frames, info.fps) == (86, 64, 20, FPS)
   assert decode.decode_frames(data, [0, 19]).shape == (2, 86, 64, 3)
   waveform, rate = decode.decode_audio(data)
   assert rate == 16000 and len(waveform) / rate == pytest.approx(20 / FPS, abs=0.1)
   with open(path, 'rb') as f:
-    assert decode.transcode(f.read(), 64) == (data, info)
+    assert encode.transcode(f.read(), 64) == (data, info)
 
 
 def test_transcode_stretches_non_square_pixels(tmp_path):
@@ -186,7 +186,7 @@ def test_transcode_stretches_non_square_pixels(tmp_path):
       container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format='rgb24')))
     container.mux(stream.encode(None))
   # Shown 64 x 24: each stored pixel is twice as wide as high.
-  assert decode.transcode(path, 24)[1].width == 64
+  assert encode.transcode(path, 24)[1].width == 64
 
 
 # --- UCF101 -----------------------------------------------------------------------------

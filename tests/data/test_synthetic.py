@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from vidjax.data import decode
+from vidjax.data import decode, encode
 from vidjax.data.builders import synthetic, synthetic_scenes
 
 TINY = synthetic.VidjaxSynthetic.builder_configs['tiny']
@@ -111,7 +111,7 @@ def test_record_is_the_rendered_video(train):
     other = synthetic.render_video(TINY, 'train', (index + 1) % TINY.num_train)['frames']
     assert error < 10 and error < 0.5 * np.abs(frames - other).mean()
     # Encoding is deterministic too: the same seed gives the same bytes.
-    video = decode.encode_video(rendered['frames'], TINY.fps, rendered['audio'])
+    video = encode.encode_video(rendered['frames'], TINY.fps, rendered['audio'])
     assert video == ex['video']
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vidjax import checkpoint, configs, model_size
-from vidjax.data import decode
+from vidjax.data import decode, encode
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'demo.py')
@@ -89,7 +89,7 @@ def test_command_line_prints_top5_and_writes_the_annotated_video(workdir, tmp_pa
   t, y, x = np.meshgrid(np.arange(10), np.arange(96), np.arange(128), indexing='ij')
   frames = np.stack([100 + x, 100 + y, 120 + 5 * t], axis=-1).astype(np.uint8)
   video = tmp_path / 'clip.mp4'
-  video.write_bytes(decode.encode_video(frames, fps=10))
+  video.write_bytes(encode.encode_video(frames, fps=10))
   labels = tmp_path / 'labels.txt'
   labels.write_text('\n'.join(NAMES))
   output = tmp_path / 'out' / 'annotated.mp4'

@@ -12,7 +12,7 @@ import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from vidjax import checkpoint, configs, inference, model_size
-from vidjax.data import augment, decode
+from vidjax.data import augment, decode, encode
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'extract_features.py')
@@ -27,7 +27,7 @@ def _config():
 
 def _video(path: str, seed: int, num_frames: int = 9) -> bytes:
   frames = np.random.default_rng(seed).integers(0, 256, (num_frames, 32, 40, 3), np.uint8)
-  data = decode.encode_video(frames, fps=10)
+  data = encode.encode_video(frames, fps=10)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, 'wb') as f:
     f.write(data)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from vidjax.data import decode
+from vidjax.data import encode
 from vidjax.data.builders import ucf101, video_common
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,7 +22,7 @@ def _video(path: str, num_frames: int = 12) -> None:
   frames = np.zeros((num_frames, 16, 24, 3), np.uint8)
   frames += np.arange(num_frames, dtype=np.uint8)[:, None, None, None] * 10
   with open(path, 'wb') as f:
-    f.write(decode.encode_video(frames, fps=10))
+    f.write(encode.encode_video(frames, fps=10))
 
 
 def _make_ucf101(root: str) -> None:
@@ -73,7 +73,7 @@ def _cache_files(data_dir: str) -> dict[str, int]:
 def test_resumes_after_an_interruption(tmp_path, monkeypatch):
   manual_dir, data_dir = str(tmp_path / 'ucf'), str(tmp_path / 'tfds')
   _make_ucf101(manual_dir)
-  transcode, calls = decode.transcode, []
+  transcode, calls = encode.transcode, []
 
   def interrupted_after_two(*args, **kwargs):
     calls.append(args[0])
@@ -82,7 +82,7 @@ def test_resumes_after_an_interruption(tmp_path, monkeypatch):
     return transcode(*args, **kwargs)
 
   # The hook runs in this process: one worker transcodes inline.
-  monkeypatch.setattr(decode, 'transcode', interrupted_after_two)
+  monkeypatch.setattr(encode, 'transcode', interrupted_after_two)
   builder = ucf101.Ucf101(data_dir=data_dir, config='split1', workers=1, progress=False)
   download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
   with pytest.raises(KeyboardInterrupt):

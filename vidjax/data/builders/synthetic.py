@@ -41,7 +41,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
-from vidjax.data import decode
+from vidjax.data import decode, encode
 from vidjax.data.builders.synthetic_scenes import (
   ACTION_NAMES,
   AUDIO_SAMPLE_RATE,
@@ -111,7 +111,7 @@ def _write_source(config: VidjaxSyntheticConfig, split: str, index: int, directo
   example = render_video(config, split, index)
   annotation = io.BytesIO()
   np.savez_compressed(annotation, **{k: example[k] for k in _ANNOTATION_KEYS})
-  video = decode.encode_video(example['frames'], config.fps, example['audio'], AUDIO_SAMPLE_RATE)
+  video = encode.encode_video(example['frames'], config.fps, example['audio'], AUDIO_SAMPLE_RATE)
   for suffix, data in (('.npz', annotation.getvalue()), ('.mp4', video)):
     # Write-then-rename: an interrupted build never leaves a partial file that looks done.
     with open(stem + '.tmp' + suffix, 'wb') as f:

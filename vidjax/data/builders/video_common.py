@@ -46,7 +46,7 @@ from absl import logging
 from etils import epath
 from tensorflow_datasets.core import registered
 
-from vidjax.data import decode
+from vidjax.data import decode, encode
 
 REPORT_FILENAME = 'vidjax_report.json'
 MANIFEST_FILENAME = 'vidjax_manifest.json'
@@ -182,7 +182,7 @@ def _transcode_job(job: tuple[str, str, str, int]) -> str | None:
   """Transcodes one source into the cache; returns the error, or None on success."""
   example_id, source, destination, short_side = job
   try:
-    data, info = decode.transcode(source, short_side, KEYFRAME_INTERVAL_S, CRF)
+    data, info = encode.transcode(source, short_side, KEYFRAME_INTERVAL_S, CRF)
   except decode.DecodeError as e:
     return f'{type(e).__name__}: {e}'
   # Failing to write (a full disk) stops the prepare rather than leaving the video out.
