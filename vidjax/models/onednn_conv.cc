@@ -7,7 +7,14 @@
 // kernels); the kernel is reordered to the blocked layout oneDNN picks, which is cheap next
 // to the convolution. Primitives are built once per shape and kept: building one
 // JIT-compiles its kernel.
+//
+// Two kernel gradients take another route, because oneDNN 3.2's channels-last kernel
+// gradient is slow for them (docs/models.md, "Speed on CPU"): that of a k x 1 x 1 (temporal)
+// convolution is one GEMM per tap and batch element, on views of XLA's buffers (up to 4x
+// faster); that of a spatially strided 1 x k x k convolution is a 2D one over all frames
+// (about 2x faster).
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -77,7 +84,20 @@ memory::desc AnyLayout(const memory::desc& desc) {
   return memory::desc(desc.get_dims(), memory::data_type::f32, memory::format_tag::any);
 }
 
+// One tap of a temporal kernel gradient: kernel[tap] = sum over batch elements and frame
+// groups of x's frames that the tap reads, transposed, times dy's frames it wrote.
+struct TemporalTap {
+  dnnl::matmul product;  // (C_in, rows) x (rows, C_out), accumulated into the kernel.
+  memory::desc x_frames, dy_frames, kernel;
+  int64_t x_offset = 0, dy_offset = 0;              // Of the first product, in elements.
+  int64_t batch = 0, groups = 0;                    // Products per batch element, and their
+  int64_t x_batch_stride = 0, dy_batch_stride = 0;  // strides in x and dy.
+  int64_t x_group_stride = 0, dy_group_stride = 0;
+  size_t scratchpad_bytes = 0;
+};
+
 struct Convolution {
+  std::vector<TemporalTap> temporal_taps;  // Non-empty: a temporal kernel gradient.
   dnnl::primitive primitive;
   memory::desc kernel;           // vidjax's layout.
   memory::desc primitive_kernel;  // The layout the primitive reads or writes.
@@ -91,6 +111,58 @@ struct Attributes {
   memory::dims strides, dilation, padding_lo, padding_hi;
 };
 
+// Whether `Build` computes this kernel gradient by `TemporalTaps`: a 3D convolution whose
+// kernel, strides and padding are 1, 1 and 0 in both spatial dims.
+bool IsTemporalKernelGrad(const Attributes& attrs, const std::vector<int64_t>& kernel_shape) {
+  return attrs.mode == kKernelGrad && kernel_shape.size() == 5 && attrs.groups == 1 &&
+         kernel_shape[0] > 1 && kernel_shape[1] == 1 && kernel_shape[2] == 1 &&
+         attrs.strides[1] == 1 && attrs.strides[2] == 1 && attrs.padding_lo[1] == 0 &&
+         attrs.padding_hi[1] == 0 && attrs.padding_lo[2] == 0 && attrs.padding_hi[2] == 0;
+}
+
+// Output frame t of tap k reads input frame t * stride + k * dilation - padding. With a
+// temporal stride of 1 the frames a tap reads are contiguous, one GEMM per batch element;
+// otherwise one GEMM per output frame.
+std::vector<TemporalTap> TemporalTaps(const Attributes& attrs, const std::vector<int64_t>& x_shape,
+                                      const std::vector<int64_t>& kernel_shape,
+                                      const std::vector<int64_t>& y_shape) {
+  const int64_t batch = x_shape[0], frames = x_shape[1], out_frames = y_shape[1];
+  const int64_t pixels = x_shape[2] * x_shape[3], in = x_shape[4], out = y_shape[4];
+  const int64_t stride = attrs.strides[0], dilation = attrs.dilation[0] + 1;
+  std::vector<TemporalTap> taps(kernel_shape[0]);
+  for (int64_t k = 0; k < kernel_shape[0]; ++k) {
+    TemporalTap& tap = taps[k];
+    tap.kernel = memory::desc({in, out}, memory::data_type::f32, {out, 1});
+    const int64_t shift = k * dilation - attrs.padding_lo[0];  // Input frame of output frame 0.
+    int64_t first = 0, last = out_frames - 1;  // Output frames whose input frame exists.
+    while (first <= last && first * stride + shift < 0) ++first;
+    while (last >= first && last * stride + shift >= frames) --last;
+    if (first > last) continue;  // The tap reads only padding: its gradient is zero.
+    const int64_t count = last - first + 1;
+    const int64_t rows = (stride == 1 ? count : 1) * pixels;
+    tap.batch = batch;
+    tap.groups = stride == 1 ? 1 : count;
+    tap.x_offset = (first * stride + shift) * pixels * in;
+    tap.dy_offset = first * pixels * out;
+    tap.x_batch_stride = frames * pixels * in;
+    tap.dy_batch_stride = out_frames * pixels * out;
+    tap.x_group_stride = stride * pixels * in;
+    tap.dy_group_stride = pixels * out;
+    tap.x_frames = memory::desc({in, rows}, memory::data_type::f32, {1, in});
+    tap.dy_frames = memory::desc({rows, out}, memory::data_type::f32, {out, 1});
+    dnnl::post_ops accumulate;
+    accumulate.append_sum();
+    dnnl::primitive_attr primitive_attr;
+    primitive_attr.set_post_ops(accumulate);
+    primitive_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::matmul::primitive_desc product(Engine(), tap.x_frames, tap.dy_frames, tap.kernel,
+                                         primitive_attr);
+    tap.product = dnnl::matmul(product);
+    tap.scratchpad_bytes = product.scratchpad_desc().get_size();
+  }
+  return taps;
+}
+
 // Operand shapes: forward (x, kernel) -> y; input grad (dy, kernel) -> dx;
 // kernel grad (x, dy) -> dkernel. The primitive picks the kernel's layout. (Letting the
 // kernel gradient pick blocked activations too, with reorders, was measured 10-90 % slower.)
@@ -98,6 +170,10 @@ std::unique_ptr<Convolution> Build(const Attributes& attrs, const std::vector<in
                                    const std::vector<int64_t>& kernel_shape,
                                    const std::vector<int64_t>& y_shape) {
   auto conv = std::make_unique<Convolution>();
+  if (IsTemporalKernelGrad(attrs, kernel_shape)) {
+    conv->temporal_taps = TemporalTaps(attrs, x_shape, kernel_shape, y_shape);
+    return conv;
+  }
   const memory::desc x = ActivationDesc(x_shape), y = ActivationDesc(y_shape);
   conv->x = x;
   conv->y = y;
@@ -139,9 +215,48 @@ std::unique_ptr<Convolution> Build(const Attributes& attrs, const std::vector<in
   return conv;
 }
 
+std::unique_ptr<uint8_t[]> Scratchpad(size_t bytes, memory* scratchpad) {
+  std::unique_ptr<uint8_t[]> data(new uint8_t[bytes + 1]);
+  *scratchpad = memory(memory::desc({static_cast<int64_t>(bytes)}, memory::data_type::u8,
+                                    memory::format_tag::a),
+                       Engine(), data.get());
+  return data;
+}
+
+void RunTemporalTaps(const std::vector<TemporalTap>& taps, float* x_data, float* kernel_data,
+                     float* dy_data) {
+  dnnl::stream stream(Engine());
+  for (size_t k = 0; k < taps.size(); ++k) {
+    const TemporalTap& tap = taps[k];
+    float* kernel = kernel_data + k * tap.kernel.get_size() / sizeof(float);
+    std::fill(kernel, kernel + tap.kernel.get_size() / sizeof(float), 0.0f);
+    if (tap.batch == 0) continue;
+    memory scratchpad;
+    auto scratchpad_data = Scratchpad(tap.scratchpad_bytes, &scratchpad);
+    memory kernel_memory(tap.kernel, Engine(), kernel);
+    for (int64_t n = 0; n < tap.batch; ++n) {
+      for (int64_t g = 0; g < tap.groups; ++g) {
+        memory x(tap.x_frames, Engine(),
+                 x_data + tap.x_offset + n * tap.x_batch_stride + g * tap.x_group_stride);
+        memory dy(tap.dy_frames, Engine(),
+                  dy_data + tap.dy_offset + n * tap.dy_batch_stride + g * tap.dy_group_stride);
+        tap.product.execute(stream, {{DNNL_ARG_SRC, x},
+                                     {DNNL_ARG_WEIGHTS, dy},
+                                     {DNNL_ARG_DST, kernel_memory},
+                                     {DNNL_ARG_SCRATCHPAD, scratchpad}});
+      }
+    }
+  }
+  stream.wait();
+}
+
 // a, b -> out as in `Convolve`.
 void Run(const Convolution& conv, int64_t mode, float* x_data, float* kernel_data,
          float* y_data) {
+  if (!conv.temporal_taps.empty()) {
+    RunTemporalTaps(conv.temporal_taps, x_data, kernel_data, y_data);
+    return;
+  }
   dnnl::stream stream(Engine());
   memory user_kernel(conv.kernel, Engine(), kernel_data);
   const bool reorder_kernel = conv.primitive_kernel != conv.kernel;
@@ -149,10 +264,8 @@ void Run(const Convolution& conv, int64_t mode, float* x_data, float* kernel_dat
   if (reorder_kernel && mode != kKernelGrad) {
     conv.kernel_reorder.execute(stream, user_kernel, kernel);
   }
-  std::unique_ptr<uint8_t[]> scratchpad_data(new uint8_t[conv.scratchpad_bytes + 1]);
-  memory scratchpad(memory::desc({static_cast<int64_t>(conv.scratchpad_bytes)},
-                                 memory::data_type::u8, memory::format_tag::a),
-                    Engine(), scratchpad_data.get());
+  memory scratchpad;
+  auto scratchpad_data = Scratchpad(conv.scratchpad_bytes, &scratchpad);
   memory x(conv.x, Engine(), x_data);
   memory y(conv.y, Engine(), y_data);
   if (mode == kForward) {
@@ -193,6 +306,28 @@ const Convolution& Cached(const Attributes& attrs, const std::vector<int64_t>& x
   return *entry;
 }
 
+// The kernel gradient of a spatially strided 1 x k x k convolution (k > 1) as a 2D one over
+// all frames: the same buffers, viewed with frames in the batch dim. (Strided 1 x 1 x 1 ones
+// are as fast or faster in 3D.)
+void FoldFramesIntoBatch(Attributes* attrs, std::vector<int64_t>* x_shape,
+                         std::vector<int64_t>* kernel_shape, std::vector<int64_t>* y_shape) {
+  const std::vector<int64_t>& kernel = *kernel_shape;
+  if (attrs->mode != kKernelGrad || kernel.size() != 5 || kernel[0] != 1 ||
+      (kernel[1] == 1 && kernel[2] == 1) || attrs->strides[0] != 1 ||
+      attrs->padding_lo[0] != 0 || attrs->padding_hi[0] != 0 ||
+      (attrs->strides[1] == 1 && attrs->strides[2] == 1)) {
+    return;
+  }
+  for (auto* shape : {x_shape, y_shape}) {
+    (*shape)[1] *= (*shape)[0];
+    shape->erase(shape->begin());
+  }
+  kernel_shape->erase(kernel_shape->begin());
+  for (auto* values : {&attrs->strides, &attrs->dilation, &attrs->padding_lo, &attrs->padding_hi}) {
+    values->erase(values->begin());
+  }
+}
+
 memory::dims ToDims(ffi::Span<const int64_t> values) {
   return memory::dims(values.begin(), values.end());
 }
@@ -212,8 +347,8 @@ ffi::Error Convolve(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
   // oneDNN counts dilation from 0 (no dilation), XLA from 1.
   memory::dims onednn_dilation;
   for (int64_t d : dilation) onednn_dilation.push_back(d - 1);
-  const Attributes attrs{mode,           groups,           ToDims(strides), onednn_dilation,
-                         ToDims(padding_lo), ToDims(padding_hi)};
+  Attributes attrs{mode,           groups,           ToDims(strides), onednn_dilation,
+                   ToDims(padding_lo), ToDims(padding_hi)};
   float* kernel_data;
   float *x_data, *y_data;
   std::vector<int64_t> x_shape, kernel_shape, y_shape;
@@ -227,6 +362,7 @@ ffi::Error Convolve(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
     x_shape = Shape(a), y_shape = Shape(b), kernel_shape = Shape(*out);
     x_data = a.typed_data(), y_data = b.typed_data(), kernel_data = out->typed_data();
   }
+  FoldFramesIntoBatch(&attrs, &x_shape, &kernel_shape, &y_shape);
   try {
     Run(Cached(attrs, x_shape, kernel_shape, y_shape), mode, x_data, kernel_data, y_data);
   } catch (const dnnl::error& e) {
