@@ -90,7 +90,7 @@ struct TemporalTap {
   dnnl::matmul product;  // (C_in, rows) x (rows, C_out), accumulated into the kernel.
   memory::desc x_frames, dy_frames, kernel;
   int64_t x_offset = 0, dy_offset = 0;              // Of the first product, in elements.
-  int64_t batch = 0, groups = 0;                    // Products per batch element, and their
+  int64_t batch = 0, frame_groups = 0;              // Products per batch element, and their
   int64_t x_batch_stride = 0, dy_batch_stride = 0;  // strides in x and dy.
   int64_t x_group_stride = 0, dy_group_stride = 0;
   size_t scratchpad_bytes = 0;
@@ -120,6 +120,22 @@ bool IsTemporalKernelGrad(const Attributes& attrs, const std::vector<int64_t>& k
          attrs.padding_hi[1] == 0 && attrs.padding_lo[2] == 0 && attrs.padding_hi[2] == 0;
 }
 
+// Whether `Build` computes this kernel gradient as a 2D one over all frames (the same
+// buffers, frames viewed as batch elements): a 3D convolution with a 1 x k x k kernel (k > 1),
+// strided in space only. (Strided 1 x 1 x 1 ones are as fast or faster in 3D.)
+bool IsStridedSpatialKernelGrad(const Attributes& attrs,
+                                const std::vector<int64_t>& kernel_shape) {
+  return attrs.mode == kKernelGrad && kernel_shape.size() == 5 && kernel_shape[0] == 1 &&
+         (kernel_shape[1] > 1 || kernel_shape[2] > 1) && attrs.strides[0] == 1 &&
+         attrs.padding_lo[0] == 0 && attrs.padding_hi[0] == 0 &&
+         (attrs.strides[1] > 1 || attrs.strides[2] > 1);
+}
+
+template <typename T>
+std::vector<T> DropFirst(const std::vector<T>& values) {
+  return std::vector<T>(values.begin() + 1, values.end());
+}
+
 // Output frame t of tap k reads input frame t * stride + k * dilation - padding. With a
 // temporal stride of 1 the frames a tap reads are contiguous, one GEMM per batch element;
 // otherwise one GEMM per output frame.
@@ -141,7 +157,7 @@ std::vector<TemporalTap> TemporalTaps(const Attributes& attrs, const std::vector
     const int64_t count = last - first + 1;
     const int64_t rows = (stride == 1 ? count : 1) * pixels;
     tap.batch = batch;
-    tap.groups = stride == 1 ? 1 : count;
+    tap.frame_groups = stride == 1 ? 1 : count;
     tap.x_offset = (first * stride + shift) * pixels * in;
     tap.dy_offset = first * pixels * out;
     tap.x_batch_stride = frames * pixels * in;
@@ -169,6 +185,15 @@ std::vector<TemporalTap> TemporalTaps(const Attributes& attrs, const std::vector
 std::unique_ptr<Convolution> Build(const Attributes& attrs, const std::vector<int64_t>& x_shape,
                                    const std::vector<int64_t>& kernel_shape,
                                    const std::vector<int64_t>& y_shape) {
+  if (IsStridedSpatialKernelGrad(attrs, kernel_shape)) {
+    const Attributes frames{attrs.mode,           attrs.groups,
+                            DropFirst(attrs.strides), DropFirst(attrs.dilation),
+                            DropFirst(attrs.padding_lo), DropFirst(attrs.padding_hi)};
+    std::vector<int64_t> x_frames = DropFirst(x_shape), y_frames = DropFirst(y_shape);
+    x_frames[0] *= x_shape[0];
+    y_frames[0] *= y_shape[0];
+    return Build(frames, x_frames, DropFirst(kernel_shape), y_frames);
+  }
   auto conv = std::make_unique<Convolution>();
   if (IsTemporalKernelGrad(attrs, kernel_shape)) {
     conv->temporal_taps = TemporalTaps(attrs, x_shape, kernel_shape, y_shape);
@@ -235,7 +260,7 @@ void RunTemporalTaps(const std::vector<TemporalTap>& taps, float* x_data, float*
     auto scratchpad_data = Scratchpad(tap.scratchpad_bytes, &scratchpad);
     memory kernel_memory(tap.kernel, Engine(), kernel);
     for (int64_t n = 0; n < tap.batch; ++n) {
-      for (int64_t g = 0; g < tap.groups; ++g) {
+      for (int64_t g = 0; g < tap.frame_groups; ++g) {
         memory x(tap.x_frames, Engine(),
                  x_data + tap.x_offset + n * tap.x_batch_stride + g * tap.x_group_stride);
         memory dy(tap.dy_frames, Engine(),
@@ -306,28 +331,6 @@ const Convolution& Cached(const Attributes& attrs, const std::vector<int64_t>& x
   return *entry;
 }
 
-// The kernel gradient of a spatially strided 1 x k x k convolution (k > 1) as a 2D one over
-// all frames: the same buffers, viewed with frames in the batch dim. (Strided 1 x 1 x 1 ones
-// are as fast or faster in 3D.)
-void FoldFramesIntoBatch(Attributes* attrs, std::vector<int64_t>* x_shape,
-                         std::vector<int64_t>* kernel_shape, std::vector<int64_t>* y_shape) {
-  const std::vector<int64_t>& kernel = *kernel_shape;
-  if (attrs->mode != kKernelGrad || kernel.size() != 5 || kernel[0] != 1 ||
-      (kernel[1] == 1 && kernel[2] == 1) || attrs->strides[0] != 1 ||
-      attrs->padding_lo[0] != 0 || attrs->padding_hi[0] != 0 ||
-      (attrs->strides[1] == 1 && attrs->strides[2] == 1)) {
-    return;
-  }
-  for (auto* shape : {x_shape, y_shape}) {
-    (*shape)[1] *= (*shape)[0];
-    shape->erase(shape->begin());
-  }
-  kernel_shape->erase(kernel_shape->begin());
-  for (auto* values : {&attrs->strides, &attrs->dilation, &attrs->padding_lo, &attrs->padding_hi}) {
-    values->erase(values->begin());
-  }
-}
-
 memory::dims ToDims(ffi::Span<const int64_t> values) {
   return memory::dims(values.begin(), values.end());
 }
@@ -347,8 +350,8 @@ ffi::Error Convolve(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
   // oneDNN counts dilation from 0 (no dilation), XLA from 1.
   memory::dims onednn_dilation;
   for (int64_t d : dilation) onednn_dilation.push_back(d - 1);
-  Attributes attrs{mode,           groups,           ToDims(strides), onednn_dilation,
-                   ToDims(padding_lo), ToDims(padding_hi)};
+  const Attributes attrs{mode,           groups,           ToDims(strides), onednn_dilation,
+                         ToDims(padding_lo), ToDims(padding_hi)};
   float* kernel_data;
   float *x_data, *y_data;
   std::vector<int64_t> x_shape, kernel_shape, y_shape;
@@ -362,7 +365,6 @@ ffi::Error Convolve(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
     x_shape = Shape(a), y_shape = Shape(b), kernel_shape = Shape(*out);
     x_data = a.typed_data(), y_data = b.typed_data(), kernel_data = out->typed_data();
   }
-  FoldFramesIntoBatch(&attrs, &x_shape, &kernel_shape, &y_shape);
   try {
     Run(Cached(attrs, x_shape, kernel_shape, y_shape), mode, x_data, kernel_data, y_data);
   } catch (const dnnl::error& e) {
