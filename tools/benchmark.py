@@ -31,6 +31,11 @@ or `--peak_tflops`).
   python tools/benchmark.py --mode=model --dtype=bfloat16 --batch=32 --shape=''  # on a GPU
 """
 
+from vidjax import host_memory
+
+# Before JAX starts its threads, so that XLA:CPU's per-step buffers are reused (host_memory).
+host_memory.keep_freed_memory()
+
 import fractions
 import functools
 import io

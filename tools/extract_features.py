@@ -15,6 +15,11 @@ reported and skipped; the list is printed at the end and written to
 `<output>/failures.json`.
 """
 
+from vidjax import host_memory
+
+# Before JAX starts its threads, so that XLA:CPU's per-step buffers are reused (host_memory).
+host_memory.keep_freed_memory()
+
 import json
 import os
 import sys

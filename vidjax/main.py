@@ -11,6 +11,11 @@ Rerunning a command with the same workdir resumes from its latest checkpoint.
 
 from __future__ import annotations
 
+from vidjax import host_memory
+
+# Before JAX starts its threads, so that XLA:CPU's per-step buffers are reused (host_memory).
+host_memory.keep_freed_memory()
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
