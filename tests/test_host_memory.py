@@ -13,7 +13,7 @@ from vidjax import host_memory
 _PROGRAM = """
 import ctypes, json, resource, sys, threading
 from vidjax import host_memory
-kept = host_memory.keep_freed_memory() if sys.argv[1] == 'keep' else False
+kept = host_memory.keep_freed_memory(default=sys.argv[1] == 'keep')
 libc = ctypes.CDLL('libc.so.6')
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
@@ -54,11 +54,12 @@ def test_freed_block_is_reused_without_page_faults():
   assert max(kept['faults']) < pages / 100, kept
 
 
-def test_off_when_asked_or_on_an_accelerator(monkeypatch):
-  monkeypatch.setenv('VIDJAX_KEEP_FREED_MEMORY', '0')
-  assert not host_memory.keep_freed_memory()
-  monkeypatch.delenv('VIDJAX_KEEP_FREED_MEMORY')
-  monkeypatch.setenv('JAX_PLATFORMS', 'cuda,cpu')
-  assert not host_memory.keep_freed_memory()
+def test_asked_for_by_default_or_environment_and_never_on_an_accelerator(monkeypatch):
   monkeypatch.setenv('JAX_PLATFORMS', 'cpu')
-  assert host_memory._computes_on_cpu()
+  monkeypatch.delenv('VIDJAX_KEEP_FREED_MEMORY', raising=False)
+  assert not host_memory.keep_freed_memory(default=False)
+  monkeypatch.setenv('VIDJAX_KEEP_FREED_MEMORY', '0')
+  assert not host_memory.keep_freed_memory(default=True)
+  monkeypatch.setenv('VIDJAX_KEEP_FREED_MEMORY', '1')
+  monkeypatch.setenv('JAX_PLATFORMS', 'cuda,cpu')
+  assert not host_memory.keep_freed_memory(default=True)

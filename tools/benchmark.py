@@ -31,10 +31,14 @@ or `--peak_tflops`).
   python tools/benchmark.py --mode=model --dtype=bfloat16 --batch=32 --shape=''  # on a GPU
 """
 
+import sys
+
 from vidjax import host_memory
 
-# Before JAX starts its threads, so that XLA:CPU's per-step buffers are reused (host_memory).
-host_memory.keep_freed_memory()
+# Model mode times train steps whose temporaries XLA:CPU would map afresh every step
+# (host_memory); data mode times an input pipeline, which it can slow (it slowed the
+# quickstart's). Flags are not parsed yet: this must run before JAX starts its threads.
+host_memory.keep_freed_memory(default=any(arg in ('--mode=model', 'model') for arg in sys.argv[1:]))
 
 import fractions
 import functools

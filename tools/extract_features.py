@@ -17,8 +17,8 @@ reported and skipped; the list is printed at the end and written to
 
 from vidjax import host_memory
 
-# Before JAX starts its threads, so that XLA:CPU's per-step buffers are reused (host_memory).
-host_memory.keep_freed_memory()
+# Before JAX starts its threads; only with VIDJAX_KEEP_FREED_MEMORY=1 (see host_memory).
+host_memory.keep_freed_memory(default=False)
 
 import json
 import os

@@ -11,10 +11,16 @@ step, in `tools/benchmark.py`), when the kernel must reclaim memory to hand out
 `keep_freed_memory` tells glibc to serve every allocation from the main heap and never give
 it back: one arena (a thread's own arena cannot grow past 64 MB, so it would map the block
 anyway), no `mmap`, no trimming. The freed block is then reused by the next step, without
-a fault. The process keeps its peak memory, as PyTorch's and JAX's accelerator allocators
-do. It must run before JAX starts its threads (before the first computation), and it is
-for processes whose JAX computations run on the CPU: on a GPU or TPU host XLA's big buffers
-live on the device, and one malloc arena would only make input-pipeline threads contend.
+a fault. It must run before JAX starts its threads (before the first computation), and it
+only helps where JAX computes on the CPU: on a GPU or TPU host XLA's big buffers live on
+the device.
+
+It has costs: the process keeps its peak memory, and every thread shares one arena. The
+quickstart, a small model fed by a busy input pipeline, trained 18 % slower with it and
+peaked at 5.5 GB instead of 1.5 GB. So the entry points ask for it only where the step's
+buffers dominate: `tools/benchmark.py --mode=model` by default, `vidjax.main` and
+`tools/extract_features.py` when VIDJAX_KEEP_FREED_MEMORY=1 (a large model on CPU).
+VIDJAX_KEEP_FREED_MEMORY=0 turns it off everywhere.
 """
 
 import ctypes
@@ -43,11 +49,12 @@ def _computes_on_cpu() -> bool:
   )
 
 
-def keep_freed_memory() -> bool:
+def keep_freed_memory(default: bool) -> bool:
   """Sets glibc's allocator to reuse freed memory instead of unmapping it (see the module
-  docstring); returns whether it did. A no-op off Linux/glibc, when JAX runs on an
-  accelerator, and with VIDJAX_KEEP_FREED_MEMORY=0."""
-  if os.environ.get('VIDJAX_KEEP_FREED_MEMORY', '1') == '0':
+  docstring) if VIDJAX_KEEP_FREED_MEMORY=1, or if `default` and the variable is unset;
+  returns whether it did. A no-op off Linux/glibc and when JAX runs on an accelerator."""
+  wanted = os.environ.get('VIDJAX_KEEP_FREED_MEMORY', '1' if default else '0') == '1'
+  if not wanted:
     return False
   if sys.platform != 'linux' or not _computes_on_cpu():
     return False

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from vidjax import host_memory
 
-# Before JAX starts its threads, so that XLA:CPU's per-step buffers are reused (host_memory).
-host_memory.keep_freed_memory()
+# Before JAX starts its threads; only with VIDJAX_KEEP_FREED_MEMORY=1 (see host_memory).
+host_memory.keep_freed_memory(default=False)
 
 from absl import app, flags, logging
 from ml_collections import config_flags
