@@ -1,0 +1,81 @@
+"""tools/model_speed.py (`tools/benchmark.py --mode=model`): the measurements run and report
+what they claim (no timing asserts)."""
+
+import functools
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from vidjax.convert import torch_checkpoint
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
+import model_speed  # noqa: E402
+
+
+def test_model_benchmark_measures_vidjax_and_torch():
+  pytest.importorskip('torch')
+  from vidjax.convert import torch_video_resnet, torchvision  # noqa: PLC0415 (needs torch)
+
+  tiny = torch_checkpoint.Arch(
+    'video_resnet',
+    {'num_classes': 4, 'depth': 10, 'block': 'r3d'},
+    (4, 32, 32, 3),
+    functools.partial(torchvision.video_resnet_module_maps, 10, 'r3d'),
+    torch_model=functools.partial(torch_video_resnet.r3d_18, layers=(1, 1, 1, 1), num_classes=4),
+  )
+  results = model_speed.model_benchmark({'tiny_r3d': tiny}, batch=2, shape='', repeats=1)
+  assert results['matmul_fp32_gflops_per_s'] > 0
+  (row,) = results['models']
+  assert row['model'] == 'tiny_r3d' and row['input'] == [4, 32, 32, 3]
+  for key in ('vidjax_train_clips_per_s', 'torch_train_clips_per_s', 'train_ratio_vs_torch'):
+    assert row[key] > 0
+  np.testing.assert_allclose(
+    row['train_ratio_vs_torch'],
+    row['vidjax_train_clips_per_s'] / row['torch_train_clips_per_s'],
+    rtol=0.05,
+  )
+
+
+def test_model_benchmark_reports_mfu_in_bfloat16():
+  tiny = torch_checkpoint.Arch(
+    'video_resnet', {'num_classes': 4, 'depth': 10, 'block': 'r2plus1d'}, (4, 32, 32, 3), dict
+  )
+  results = model_speed.model_benchmark(
+    {'tiny': tiny}, batch=2, shape='', repeats=1, dtype='bfloat16', device_peak_tflops=0.5
+  )
+  (row,) = results['models']
+  assert row['dtype'] == 'bfloat16' and results['device_peak_tflops'] == 0.5
+  np.testing.assert_allclose(row['train_mfu'], row['vidjax_train_gflops_per_s'] / 500, rtol=0.01)
+
+
+def test_best_seconds_alternates_the_order_and_keeps_the_best_round(monkeypatch):
+  clock, log = [0.0], []
+  monkeypatch.setattr(model_speed.time, 'perf_counter', lambda: clock[0])
+  durations = {'vidjax': iter([0, 0, 2, 1]), 'torch': iter([0, 0, 1, 3])}
+
+  def call(name):
+    def run():
+      log.append(name)
+      clock[0] += next(durations[name])
+
+    return run
+
+  calls = {name: {'train': call(name)} for name in durations}
+  best = model_speed.best_seconds(calls, rounds=2, repeats=1)
+  assert log == ['vidjax', 'vidjax', 'torch', 'torch', 'vidjax', 'torch', 'torch', 'vidjax']
+  assert best == {'vidjax': {'train': 1}, 'torch': {'train': 1}}
+
+
+def test_peak_tflops_by_device_kind_and_dtype():
+  assert model_speed.peak_tflops('NVIDIA H100 80GB HBM3', 'bfloat16') == 989.0
+  assert model_speed.peak_tflops('TPU v5 lite', 'bfloat16') == 197.0
+  assert model_speed.peak_tflops('TPU v5p', 'bfloat16') == 459.0
+  assert model_speed.peak_tflops('cpu', 'float32') is None
+
+
+def test_default_models_name_converter_architectures():
+  for name in model_speed.DEFAULT_MODELS:
+    source, _, arch = name.partition('/')
+    assert torch_checkpoint.find_arch(source, arch).torch_model is not None, name

@@ -1,0 +1,259 @@
+"""Model mode of `tools/benchmark.py`: train-step and forward speed of zoo models, vidjax
+against the source's PyTorch module in the same run, and the roofline references (the
+machine's fp32 matmul rate; a device's dense peak for MFU). See benchmark.py for usage."""
+
+import functools
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from vidjax import model_size
+from vidjax.convert import torch_checkpoint
+
+# Model mode: the zoo models whose PyTorch implementation (the one their published
+# checkpoints come from) is importable here, so that both are measured in the same run.
+DEFAULT_MODELS = (
+  'torchvision/r3d_18',
+  'torchvision/mc3_18',
+  'torchvision/r2plus1d_18',
+  'vmz/r2plus1d_34_8_kinetics',
+  'vmz/ir_csn_152_ig_ft_kinetics_32frms',
+  'pytorchvideo/slow_r50',
+  'pytorchvideo/slowfast_r50',
+  'pytorchvideo/x3d_s',
+  'pytorchvideo/x3d_m',
+  'pytorchvideo/csn_r101',
+)
+
+# Dense peak TFLOP/s by (device_kind prefix, dtype), from the vendors' data sheets, for MFU.
+PEAK_TFLOPS = {
+  ('NVIDIA H100', 'bfloat16'): 989.0,  # SXM; the PCIe card is 756 (pass --peak_tflops).
+  ('NVIDIA H100', 'float32'): 67.0,
+  ('NVIDIA H200', 'bfloat16'): 989.0,
+  ('NVIDIA H200', 'float32'): 67.0,
+  ('NVIDIA A100', 'bfloat16'): 312.0,
+  ('NVIDIA A100', 'float32'): 19.5,
+  ('TPU v4', 'bfloat16'): 275.0,
+  ('TPU v5 lite', 'bfloat16'): 197.0,
+  ('TPU v5', 'bfloat16'): 459.0,
+}
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+  """The machine's measured fp32 matmul throughput under XLA (the roofline reference)."""
+  a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+  matmul = jax.jit(lambda a: a @ a)
+  calls = {'xla': {'matmul': lambda: jax.block_until_ready(matmul(a))}}
+  seconds = best_seconds(calls, rounds=1, repeats=repeats)['xla']['matmul']
+  return 2 * size**3 / seconds / 1e9
+
+
+def peak_tflops(device_kind: str, dtype: str) -> float | None:
+  """The device's dense peak at `dtype` from `PEAK_TFLOPS` (longest matching prefix)."""
+  matches = [
+    (len(prefix), peak)
+    for (prefix, peak_dtype), peak in PEAK_TFLOPS.items()
+    if device_kind.startswith(prefix) and peak_dtype == dtype
+  ]
+  return max(matches)[1] if matches else None
+
+
+def jax_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+  """The vidjax model's train step and forward pass as calls that block until done, and its
+  FLOPs per clip."""
+  model, _ = torch_checkpoint.build_model(arch)
+  model = model.clone(dtype=dtype)
+  video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
+  variables = model.init(
+    {'params': jax.random.key(0), 'dropout': jax.random.key(0)}, video[:1], train=False
+  )
+  labels = jnp.arange(batch) % 2
+  tx = optax.sgd(0.01, momentum=0.9)
+  opt_state = tx.init(variables['params'])
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
+  def train_step(params, batch_stats, opt_state, video):
+    def loss_fn(params):
+      (logits, _), new_state = model.apply(
+        {'params': params, 'batch_stats': batch_stats},
+        video,
+        train=True,
+        rngs={'dropout': jax.random.key(0)},
+        mutable=['batch_stats'],
+      )
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), new_state
+
+    grads, new_state = jax.grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), new_state['batch_stats'], opt_state
+
+  state = [variables['params'], variables.get('batch_stats', {}), opt_state]
+
+  def train():
+    state[:] = train_step(*state, video)
+    jax.block_until_ready(state[0])
+
+  forward_fn = jax.jit(lambda v, x: model.apply(v, x, train=False)[0])
+
+  def forward():
+    jax.block_until_ready(forward_fn({'params': state[0], 'batch_stats': state[1]}, video))
+
+  return {
+    'train': train,
+    'forward': forward,
+    'gflops_per_clip': model_size.flops(model, variables, video[:1]) / 1e9,
+  }
+
+
+def torch_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+  """The same calls for the source's PyTorch module, on the same machine: on its CPU, or
+  on its GPU when JAX runs on one (then bf16 under autocast, as is usual there)."""
+  import torch  # noqa: PLC0415 (the [torch] extra)
+
+  torch.set_num_threads(os.cpu_count())
+  device = 'cpu' if jax.default_backend() == 'cpu' else 'cuda'
+  model = arch.torch_model().to(device)
+  video = torch.randn(batch, shape[-1], *shape[:-1], device=device)  # [B, C, T, H, W]
+  labels = torch.arange(batch, device=device) % 2
+  optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+  autocast = torch.autocast(device, torch.bfloat16, enabled=dtype == 'bfloat16')
+
+  def synchronize():
+    if device == 'cuda':
+      torch.cuda.synchronize()
+
+  def train():
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    with autocast:
+      loss = torch.nn.functional.cross_entropy(model(video), labels)
+    loss.backward()
+    optimizer.step()
+    synchronize()
+
+  def forward():
+    model.eval()
+    with torch.inference_mode(), autocast:
+      model(video)
+    synchronize()
+
+  return {'train': train, 'forward': forward}
+
+
+def best_seconds(calls: dict[str, dict], rounds: int, repeats: int) -> dict[str, dict]:
+  """Seconds per call of every {framework: {kind: call}}, warmed up twice, then timed over
+  `repeats` calls in each of `rounds` rounds that alternate the frameworks; the best round
+  is kept (as timeit does), so that a slow spell of a shared machine hits neither side.
+  Every other round runs the frameworks in reverse order: on the development machine the
+  position alone moved a train step by up to 10 % (`docs/models.md`)."""
+  for kinds in calls.values():
+    for call in kinds.values():
+      call()
+      call()
+  best = {name: {kind: float('inf') for kind in kinds} for name, kinds in calls.items()}
+  for round_index in range(rounds):
+    order = list(calls.items())
+    for name, kinds in order[::-1] if round_index % 2 else order:
+      for kind, call in kinds.items():
+        start = time.perf_counter()
+        for _ in range(repeats):
+          call()
+        best[name][kind] = min(best[name][kind], (time.perf_counter() - start) / repeats)
+  return best
+
+
+def model_benchmark(
+  archs: dict[str, torch_checkpoint.Arch],
+  batch: int,
+  shape: str,
+  repeats: int,
+  json_path: str | None = None,
+  dtype: str = 'float32',
+  device_peak_tflops: float | None = None,
+  rounds: int = 2,
+) -> dict:
+  """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch, and on
+  accelerators the train step's MFU (model FLOPs utilisation against the device peak).
+
+  With `json_path`, the results so far are written after every model (a long run that is
+  stopped keeps what it measured)."""
+  try:
+    import torch  # noqa: PLC0415
+  except ImportError:
+    has_torch = False
+  else:
+    has_torch = jax.default_backend() == 'cpu' or torch.cuda.is_available()
+  device_kind = str(jax.devices()[0].device_kind)
+  if device_peak_tflops is None and jax.default_backend() != 'cpu':
+    device_peak_tflops = peak_tflops(device_kind, dtype)
+  peak = matmul_gflops()
+  rows = []
+  for name, arch in archs.items():
+    clip_shape = parse_shape(shape, arch.input_shape)
+    vidjax_calls = jax_model_calls(arch, batch, clip_shape, dtype)
+    gflops_per_clip = vidjax_calls.pop('gflops_per_clip')
+    calls = {'vidjax': vidjax_calls}
+    if has_torch and arch.torch_model is not None:
+      calls['torch'] = torch_model_calls(arch, batch, clip_shape, dtype)
+    seconds = best_seconds(calls, rounds, repeats)
+    del calls, vidjax_calls
+    timings = seconds['vidjax']
+    gflops = gflops_per_clip * batch
+    row = {
+      'model': name,
+      'dtype': dtype,
+      'input': list(clip_shape),
+      'batch': batch,
+      'gflops_per_clip': round(gflops_per_clip, 2),
+      'vidjax_train_clips_per_s': round(batch / timings['train'], 2),
+      'vidjax_forward_clips_per_s': round(batch / timings['forward'], 2),
+      # A train step costs about 3 forward passes (forward, input and weight gradients).
+      'vidjax_train_gflops_per_s': round(3 * gflops / timings['train'], 1),
+      'vidjax_forward_gflops_per_s': round(gflops / timings['forward'], 1),
+    }
+    row['train_fraction_of_matmul'] = round(row['vidjax_train_gflops_per_s'] / peak, 3)
+    if device_peak_tflops:
+      row['train_mfu'] = round(row['vidjax_train_gflops_per_s'] / (1e3 * device_peak_tflops), 4)
+    if 'torch' in seconds:
+      reference = seconds['torch']
+      row['torch_train_clips_per_s'] = round(batch / reference['train'], 2)
+      row['torch_forward_clips_per_s'] = round(batch / reference['forward'], 2)
+      row['train_ratio_vs_torch'] = round(reference['train'] / timings['train'], 2)
+      row['forward_ratio_vs_torch'] = round(reference['forward'] / timings['forward'], 2)
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+    results = {
+      'mode': 'model',
+      'backend': jax.default_backend(),
+      'device': device_kind,
+      'cpus': os.cpu_count(),
+      'matmul_fp32_gflops_per_s': round(peak, 1),
+      'device_peak_tflops': device_peak_tflops,
+      'rounds': rounds,
+      'repeats': repeats,
+      'models': rows,
+    }
+    if json_path:
+      with open(json_path, 'w') as f:
+        json.dump(results, f, indent=1)
+  return results
+
+
+def parse_shape(shape: str, default: tuple[int, ...]) -> tuple[int, ...]:
+  """'16x112x112' -> (16, 112, 112, C); 'HxW' keeps the model's own frame count and
+  channels, '' its whole input shape."""
+  if not shape:
+    return tuple(default)
+  try:
+    sizes = tuple(int(v) for v in shape.split('x'))
+  except ValueError:
+    sizes = ()
+  if len(sizes) not in (2, 3):
+    raise ValueError(f'--shape={shape!r}: expected TxHxW or HxW, e.g. 16x112x112 or 112x112.')
+  if len(sizes) == 2:
+    sizes = (default[0], *sizes)
+  return (*sizes, default[-1])
