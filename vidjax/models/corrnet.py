@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.layers import make_conv_norm
 from vidjax.models.resnet import BASIC_STAGE_SIZES
 from vidjax.models.video_resnet import BasicBlock, Stem
@@ -150,8 +151,12 @@ class Model(nn.Module):
           reduce, self.corr_groups, self.corr_window, 1, conv, norm, name=f'corr{i + 1}'
         )(x)
     features = jnp.mean(x, axis=(1, 2, 3))
-    y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    logits = nn.Dense(
-      self.num_classes, dtype=dtype, kernel_init=nn.initializers.normal(0.01), name='fc'
-    )(y)
-    return jnp.asarray(logits, jnp.float32), {'features': features}
+    return heads.classifier_output(
+      features,
+      {},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='fc',
+      dtype=dtype,
+    )

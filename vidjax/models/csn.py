@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.layers import make_conv_norm
 from vidjax.models.non_local import NonLocal
 
@@ -37,6 +38,9 @@ ModuleDef = Callable[..., nn.Module]
 # 14 (one block per stage) is the tiny test variant, not a published network.
 STAGE_DEPTHS = {14: (1, 1, 1, 1), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 VARIANTS = ('ir', 'ip')
+
+# The classifier's variables (for config.init_from.dont_load when fine-tuning).
+CLASSIFIER = r'blocks_5_proj/.*'
 
 
 def _same(kernel_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -266,12 +270,14 @@ class Model(nn.Module):
       train: batch statistics and dropout on (True) or running averages (False).
 
     Returns:
-      logits [B, num_classes] (float32) and aux {'features': pooled features
-      [B, 32 * width]}.
+      logits [B, num_classes] (float32; the features with num_classes=0) and aux
+      {'features': pooled features [B, 32 * width], 'feature_maps': the output
+      [B, t, h, w, C] of each of the 4 stages}.
     """
     dtype = jnp.dtype(self.dtype)
     conv, norm = make_conv_norm(train, dtype, self.lowering, self.bn_epsilon)
     x = Stem(self.width, 3, conv, norm, name='blocks_0')(jnp.asarray(x, dtype))
+    feature_maps = []
     for s, depth in enumerate(STAGE_DEPTHS[self.depth]):
       stride = 1 if s == 0 else 2
       x = ResStage(
@@ -286,9 +292,14 @@ class Model(nn.Module):
         self.variant == 'ip',
         name=f'blocks_{s + 1}',
       )(x)
+      feature_maps.append(x)
     features = jnp.mean(x, axis=(1, 2, 3))
-    y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    logits = nn.Dense(
-      self.num_classes, dtype=dtype, kernel_init=nn.initializers.normal(0.01), name='blocks_5_proj'
-    )(y)
-    return jnp.asarray(logits, jnp.float32), {'features': features}
+    return heads.classifier_output(
+      features,
+      {'feature_maps': feature_maps},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='blocks_5_proj',
+      dtype=dtype,
+    )

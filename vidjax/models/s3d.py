@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.layers import make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
@@ -200,7 +201,15 @@ class Model(nn.Module):
       widths = (self._w(w0), (self._w(r1), self._w(w1)), (self._w(r2), self._w(w2)), self._w(w3))
       x = Inception(widths, gating, conv, norm, name=name)(x)
     features = jnp.mean(x, axis=(1, 2, 3))
-    y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    # TF's logits layer is a 1x1x1 conv with bias on the pooled features, i.e. a Dense.
-    logits = nn.Dense(self.num_classes, dtype=dtype, name='Conv2d_0c_1x1')(y)
-    return jnp.asarray(logits, jnp.float32), {'features': features}
+    # TF's logits layer is a 1x1x1 conv with bias on the pooled features, i.e. a Dense
+    # with flax's default initialiser.
+    return heads.classifier_output(
+      features,
+      {},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='Conv2d_0c_1x1',
+      dtype=dtype,
+      kernel_init=nn.initializers.lecun_normal(),
+    )

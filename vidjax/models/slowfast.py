@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vidjax.models import heads
 from vidjax.models.csn import ResStage, Stem
 from vidjax.models.layers import make_conv_norm
 
@@ -46,6 +47,9 @@ PATHWAYS = ('slowfast', 'slow')
 # the paper found temporal convolutions on early, small-receptive-field features harmful.
 SLOW_CONV_A_T = (1, 1, 3, 3)
 FAST_CONV_A_T = (3, 3, 3, 3)
+
+# The classifier's variables (for config.init_from.dont_load when fine-tuning).
+CLASSIFIER = r'blocks_[56]_proj/.*'
 
 
 def fusion_kernel_for(depth: int, variant: str) -> int:
@@ -277,8 +281,12 @@ class Model(nn.Module):
       maps = (slow, fast)
       head_name = 'blocks_6_proj'
     features = jnp.concatenate([jnp.mean(m, axis=(1, 2, 3)) for m in maps], axis=-1)
-    y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    logits = nn.Dense(
-      self.num_classes, dtype=dtype, kernel_init=nn.initializers.normal(0.01), name=head_name
-    )(y)
-    return jnp.asarray(logits, jnp.float32), {'features': features, 'feature_maps': maps}
+    return heads.classifier_output(
+      features,
+      {'feature_maps': maps},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name=head_name,
+      dtype=dtype,
+    )

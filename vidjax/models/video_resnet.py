@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.layers import make_conv_norm
 from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
 
@@ -46,6 +47,9 @@ BLOCK_CONVS = {
 # paper, Caffe2 VMZ and its PyTorch ports): from each (2+1)D convolution's own input and output
 # widths. They differ wherever a block changes the width, so each has its own checkpoints.
 MIDPLANES_RULES = ('block', 'conv')
+
+# The classifier's variables (for config.init_from.dont_load when fine-tuning).
+CLASSIFIER = r'fc/.*'
 
 
 def midplanes(in_features: int, out_features: int, t: int = 3, d: int = 3) -> int:
@@ -273,8 +277,9 @@ class Model(nn.Module):
       train: batch statistics and dropout on (True) or running averages (False).
 
     Returns:
-      logits [B, num_classes] (float32) and aux {'features': pooled features [B, 8 * width]
-      (basic blocks) or [B, 32 * width] (bottlenecks)}.
+      logits [B, num_classes] (float32; the features with num_classes=0) and aux
+      {'features': pooled features [B, 8 * width] (basic blocks) or [B, 32 * width]
+      (bottlenecks), 'feature_maps': the output [B, t, h, w, C] of each of the 4 stages}.
     """
     dtype = jnp.dtype(self.dtype)
     conv, norm = make_conv_norm(train, dtype, self.lowering, self.bn_epsilon)
@@ -284,6 +289,7 @@ class Model(nn.Module):
       block, stage_sizes = BasicBlock, BASIC_STAGE_SIZES[self.depth]
     else:
       block, stage_sizes = Bottleneck, BOTTLENECK_STAGE_SIZES[self.depth]
+    feature_maps = []
     for i, num_blocks in enumerate(stage_sizes):
       for j in range(num_blocks):
         stride = 2 if i > 0 and j == 0 else 1
@@ -296,9 +302,14 @@ class Model(nn.Module):
           self.midplanes_rule,
           name=f'layer{i + 1}_{j}',
         )(x)
+      feature_maps.append(x)
     features = jnp.mean(x, axis=(1, 2, 3))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    logits = nn.Dense(
-      self.num_classes, dtype=dtype, kernel_init=nn.initializers.normal(0.01), name='fc'
-    )(x)
-    return jnp.asarray(logits, jnp.float32), {'features': features}
+    return heads.classifier_output(
+      features,
+      {'feature_maps': feature_maps},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='fc',
+      dtype=dtype,
+    )

@@ -34,6 +34,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.layers import Conv, make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
@@ -43,6 +44,9 @@ VARIANTS = {'xs': 2.2, 's': 2.2, 'm': 2.2, 'l': 5.0}
 # Input clip (frames, crop) each variant is trained and evaluated at.
 INPUT_SIZES = {'xs': (4, 160), 's': (13, 160), 'm': (16, 224), 'l': (16, 312)}
 BASE_DEPTHS = (1, 2, 5, 3)
+
+# The classifier's variables (for config.init_from.dont_load when fine-tuning).
+CLASSIFIER = r'blocks_5_proj/.*'
 
 
 def round_width(width: float, multiplier: float, min_depth: int = 8, divisor: int = 8) -> int:
@@ -224,8 +228,12 @@ class Model(nn.Module):
     x = jnp.mean(x, axis=(1, 2, 3), keepdims=True)
     x = conv(self.head_features, (1, 1, 1), 1, 'VALID', name='blocks_5_post_conv')(x)
     features = nn.relu(x).reshape(x.shape[0], -1)
-    y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    logits = nn.Dense(
-      self.num_classes, dtype=dtype, kernel_init=nn.initializers.normal(0.01), name='blocks_5_proj'
-    )(y)
-    return jnp.asarray(logits, jnp.float32), {'features': features}
+    return heads.classifier_output(
+      features,
+      {},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='blocks_5_proj',
+      dtype=dtype,
+    )
