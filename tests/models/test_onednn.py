@@ -6,6 +6,7 @@ case there runs through oneDNN too).
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 
@@ -24,6 +25,10 @@ requires_onednn = pytest.mark.skipif(not onednn.available(), reason='oneDNN turn
   or platform.machine() != 'x86_64'
   or os.environ.get('VIDJAX_ONEDNN') == '0',
   reason='the oneDNN wheels are installed on Linux x86-64 only',
+)
+@pytest.mark.skipif(
+  shutil.which(os.environ.get('CXX', 'c++')) is None,
+  reason='no C++ compiler (c++ or $CXX) to build the oneDNN handler with',
 )
 def test_available_where_setup_installs_the_wheels():
   # Every other oneDNN test skips when it is unavailable; this one keeps a broken build
@@ -53,6 +58,36 @@ def test_turned_off_falls_back_to_the_xla_lowerings_and_says_why():
   )
   lines = result.stdout.splitlines()
   assert lines == ['conv2d', 'oneDNN convolutions are unavailable: VIDJAX_ONEDNN=0.']
+
+
+def test_without_a_compiler_a_model_runs_on_the_xla_lowerings_and_says_why(tmp_path):
+  code = (
+    'import jax, jax.numpy as jnp\n'
+    'from vidjax import run_info\n'
+    'from vidjax.models import video_resnet\n'
+    'model = video_resnet.Model(num_classes=3, depth=10, block="r2plus1d", width=4,'
+    ' dropout_rate=0.0)\n'
+    'x = jnp.ones((1, 4, 16, 16, 3))\n'
+    'variables = model.init(jax.random.key(0), x, train=False)\n'
+    'logits, _ = model.apply(variables, x, train=False)\n'
+    'print(bool(jnp.isfinite(logits).all()), run_info.describe()["convolution_lowering"])\n'
+  )
+  env = {
+    **os.environ,
+    'CXX': str(tmp_path / 'no-such-compiler'),
+    'VIDJAX_CACHE_DIR': str(tmp_path / 'empty-cache'),
+    'JAX_PLATFORMS': 'cpu',
+  }
+  env.pop('VIDJAX_ONEDNN', None)
+  result = subprocess.run(
+    [sys.executable, '-c', code], env=env, capture_output=True, text=True, check=True
+  )
+  assert result.stdout.startswith('True ')
+  assert "'lowering': 'xla_cpu'" in result.stdout and 'no C++ compiler' in result.stdout
+  assert 'oneDNN convolutions unavailable, using XLA lowerings' in result.stderr
+  assert not (tmp_path / 'empty-cache' / 'onednn').exists() or not any(
+    (tmp_path / 'empty-cache' / 'onednn').glob('*.so')
+  )
 
 
 @requires_onednn

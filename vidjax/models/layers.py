@@ -33,6 +33,18 @@ METHODS = ('native', 'onednn', 'onednn_depthwise', 'conv2d', 'temporal', 'pointw
 conv_kernel_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
 
+def auto_lowering_report() -> dict[str, str]:
+  """What `lowering='auto'` picks for float32 convolutions on this machine, and why
+  (recorded with each run in workdir/config.json)."""
+  backend = jax.default_backend()
+  if backend != 'cpu':
+    return {'lowering': 'native', 'why': f'the {backend} backend has its own convolutions'}
+  reason = onednn.unavailable_reason()
+  if reason is None:
+    return {'lowering': 'onednn', 'why': 'CPU backend; the oneDNN FFI handler is built'}
+  return {'lowering': 'xla_cpu', 'why': f'CPU backend; oneDNN unavailable: {reason}'}
+
+
 def conv_lowering(
   kernel_size: Sequence[int],
   feature_group_count: int,

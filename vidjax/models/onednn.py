@@ -16,7 +16,6 @@ their XLA lowerings; `VIDJAX_ONEDNN=0` turns oneDNN off.
 """
 
 import ctypes
-import fcntl
 import functools
 import hashlib
 import importlib.metadata
@@ -91,7 +90,10 @@ def _compile() -> pathlib.Path:
   if target.exists():
     return target
   cache.mkdir(parents=True, exist_ok=True)
-  # Parallel test workers build it once: the others wait on the lock, then find it.
+  # Parallel test workers build it once: the others wait on the lock, then find it. (fcntl
+  # is POSIX-only: imported here, the models still import where no handler can be built.)
+  import fcntl
+
   with open(cache / 'build.lock', 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     if target.exists():
@@ -125,6 +127,11 @@ def _load() -> str | None:
 def available() -> bool:
   """Whether `conv` can run here (builds and registers the handler on the first call)."""
   return _load() is None
+
+
+def unavailable_reason() -> str | None:
+  """None where `conv` can run here, else why not (builds the handler on the first call)."""
+  return _load()
 
 
 def require() -> None:
