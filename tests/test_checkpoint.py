@@ -23,14 +23,40 @@ def _variables(head_classes: int, fill: float) -> dict:
   }
 
 
-def test_restore_variables_keeps_mismatched_head_fresh(tmp_path):
+def test_restore_variables_keeps_dont_load_fresh(tmp_path):
   checkpoint.save_variables(str(tmp_path / 'converted'), _variables(head_classes=400, fill=1.0))
   fresh = _variables(head_classes=101, fill=0.0)
-  restored = checkpoint.restore_variables(str(tmp_path / 'converted'), fresh)
+  restored = checkpoint.restore_variables(
+    str(tmp_path / 'converted'), fresh, dont_load=('head/.*',)
+  )
   np.testing.assert_array_equal(restored['params']['conv']['kernel'], 1.0)
   np.testing.assert_array_equal(restored['batch_stats']['bn']['mean'], 1.0)
   assert restored['params']['head']['kernel'].shape == (4, 101)
   np.testing.assert_array_equal(restored['params']['head']['kernel'], 0.0)
+
+
+def test_restore_variables_names_every_variable_left_fresh(tmp_path):
+  """A shape mismatch or a missing variable is an error, never a silent fresh value."""
+  checkpoint.save_variables(str(tmp_path / 'converted'), _variables(head_classes=400, fill=1.0))
+  fresh = _variables(head_classes=101, fill=0.0)
+  fresh['params']['extra'] = {'bias': np.zeros(3, np.float32)}
+  with pytest.raises(ValueError) as error:
+    checkpoint.restore_variables(str(tmp_path / 'converted'), fresh)
+  message = str(error.value)
+  assert '2 variables of the model cannot be loaded' in message
+  assert 'params/head/kernel: shape (4, 101) in the model, (4, 400) in the checkpoint' in message
+  assert 'params/extra/bias: not in the checkpoint' in message
+  assert 'config.init_from.dont_load' in message
+
+
+def test_restore_variables_renames(tmp_path):
+  stored = _variables(head_classes=10, fill=1.0)
+  stored['params']['classifier'] = stored['params'].pop('head')
+  checkpoint.save_variables(str(tmp_path / 'renamed'), stored)
+  restored = checkpoint.restore_variables(
+    str(tmp_path / 'renamed'), _variables(10, 0.0), rename=((r'head/(.*)', r'classifier/\1'),)
+  )
+  np.testing.assert_array_equal(restored['params']['head']['kernel'], 1.0)
 
 
 def test_restore_variables_of_another_architecture_is_an_error(tmp_path):
@@ -40,7 +66,7 @@ def test_restore_variables_of_another_architecture_is_an_error(tmp_path):
 
 
 def test_restore_variables_names_a_wrong_directory(tmp_path):
-  with pytest.raises(FileNotFoundError, match='config.init_from=.*checkpoints/1000'):
+  with pytest.raises(FileNotFoundError, match='config.init_from.path=.*checkpoints/1000'):
     checkpoint.restore_variables(str(tmp_path), _variables(10, 0.0))
 
 
@@ -57,7 +83,8 @@ def test_training_starts_from_init_from(synthetic_data_dir, tmp_path):
   abstract = model_size.abstract_variables(model, video)
   pretrained = jax.tree.map(lambda x: np.full(x.shape, 0.5, x.dtype), abstract)
   checkpoint.save_variables(str(tmp_path / 'converted'), pretrained)
-  config.init_from = str(tmp_path / 'converted')
+  config.init_from.path = str(tmp_path / 'converted')
+  config.init_from.dont_load = ('fc/.*',)
   config.optim.schedule.base_lr = 0.0  # the step leaves the loaded weights as they are
   config.optim.weight_decay = 0.0
   train.train_and_evaluate(config, str(tmp_path / 'workdir'))

@@ -72,3 +72,54 @@ def test_unknown_optimizer_and_missing_key_are_named():
     optim.make_optimizer(_optim_config(name='lamb'), 10)
   with pytest.raises(ValueError, match="config.optim needs the key 'b1'"):
     optim.make_optimizer(_optim_config(name='adamw'), 10)
+
+
+def _params():
+  return {
+    'backbone': {'conv': {'kernel': jnp.ones((3, 3)), 'bias': jnp.ones((3,))}},
+    'fc': {'kernel': jnp.ones((3, 2))},
+  }
+
+
+def _one_update(param_groups):
+  config = _optim_config(param_groups=param_groups, weight_decay=1e-2)
+  tx, _ = optim.make_optimizer(config, 100)
+  params = _params()
+  grads = jax.tree.map(lambda p: jnp.full_like(p, 0.5), params)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  return updates
+
+
+def test_param_groups_scale_the_learning_rate_and_freeze():
+  base = _one_update(())
+  scaled = _one_update(((r'backbone/.*', {'lr_mult': 0.1}),))
+  frozen = _one_update(((r'backbone/.*', 'frozen'),))
+  for leaf_base, leaf_scaled in zip(
+    jax.tree.leaves(base['backbone']), jax.tree.leaves(scaled['backbone']), strict=True
+  ):
+    np.testing.assert_allclose(leaf_scaled, 0.1 * leaf_base, rtol=1e-6)
+    assert np.all(np.asarray(leaf_base) != 0)
+  np.testing.assert_array_equal(scaled['fc']['kernel'], base['fc']['kernel'])
+  assert all(np.all(np.asarray(leaf) == 0) for leaf in jax.tree.leaves(frozen['backbone']))
+  np.testing.assert_array_equal(frozen['fc']['kernel'], base['fc']['kernel'])
+
+
+def test_param_groups_first_match_decides_and_masks_match_batch_stats():
+  labels = optim.group_labels(((r'fc/.*', 'frozen'), (r'.*', {'lr_mult': 2.0})), _params())
+  assert labels == {'backbone': {'conv': {'kernel': '1', 'bias': '1'}}, 'fc': {'kernel': '0'}}
+  stats = {'backbone': {'bn': {'mean': jnp.zeros(3)}}, 'fc_bn': {'mean': jnp.zeros(2)}}
+  mask = optim.frozen_mask(((r'backbone/.*', 'frozen'),), stats)
+  assert mask == {'backbone': {'bn': {'mean': True}}, 'fc_bn': {'mean': False}}
+
+
+@pytest.mark.parametrize(
+  'groups, message',
+  [
+    (((r'head/.*', 'frozen'),), "pattern 'head/.*' matches no parameter"),
+    (((r'fc/.*', 'freeze'),), 'write \\(regex, '),
+    (((r'fc/.*', {'lr': 0.1}),), 'write \\(regex, '),
+  ],
+)
+def test_param_groups_errors_name_the_group(groups, message):
+  with pytest.raises(ValueError, match=r'config.optim.param_groups\[0\].*' + message):
+    _one_update(groups)

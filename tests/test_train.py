@@ -83,10 +83,14 @@ def _wait_for_step(workdir, step, process, timeout=300):
 
 
 def _final_params(workdir, step):
-  state = ocp.StandardCheckpointer().restore(
+  state = _final_state(workdir, step)
+  return state['params'], state['batch_stats']
+
+
+def _final_state(workdir, step):
+  return ocp.StandardCheckpointer().restore(
     os.path.join(workdir, 'checkpoints', str(step), 'state')
   )
-  return state['params'], state['batch_stats']
 
 
 def test_sigkill_then_resume_is_bitwise_identical(synthetic_data_dir, tmp_path):
@@ -121,6 +125,54 @@ def test_sigkill_then_resume_is_bitwise_identical(synthetic_data_dir, tmp_path):
     np.testing.assert_array_equal(a, b)  # bitwise, not approximately
   steps_logged = [e['step'] for e in logs.read_metrics(str(resumed)) if 'train/loss' in e]
   assert steps_logged == list(range(1, 11))
+
+
+def test_task_state_from_evaluations_resumes_exactly_after_sigkill(synthetic_data_dir, tmp_path):
+  # Evaluations at steps 2, 4, 6, 8, 10 change the task state; checkpoints at 6 and 10.
+  # The run is killed after step 8's evaluation and before the next checkpoint.
+  steps = [
+    '--config.total_steps=10',
+    '--config.ckpt_every=6',
+    '--config.evals.val.every_steps=2',
+    '--config.task=tests.stateful_task',
+  ]
+  env = dict(os.environ, PYTHONPATH=REPO)
+  reference = tmp_path / 'reference'
+  subprocess.run(
+    _cli(reference, synthetic_data_dir, *steps), cwd=REPO, env=env, check=True, capture_output=True
+  )
+  resumed = tmp_path / 'resumed'
+  process = subprocess.Popen(
+    _cli(resumed, synthetic_data_dir, *steps),
+    cwd=REPO,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  _wait_for_step(str(resumed), 9, process)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert os.path.isdir(resumed / 'checkpoints' / '6')
+  assert not os.path.isdir(resumed / 'checkpoints' / '10')
+  subprocess.run(
+    _cli(resumed, synthetic_data_dir, *steps), cwd=REPO, env=env, check=True, capture_output=True
+  )
+  expected, got = _final_state(str(reference), 10), _final_state(str(resumed), 10)
+  assert int(expected['task_state']['num_updates']) == 5  # one update per evaluation
+  assert float(expected['task_state']['loss_weight']) != 1.0
+  for part in ('params', 'batch_stats', 'task_state'):
+    leaves_expected, leaves_got = jax_leaves(expected[part]), jax_leaves(got[part])
+    assert len(leaves_expected) == len(leaves_got) > 0
+    for a, b in zip(leaves_expected, leaves_got, strict=True):
+      np.testing.assert_array_equal(a, b)  # bitwise
+  # The weight that trained each step is the one the last evaluation before it set.
+  weights = {
+    e['step']: e['train/loss_weight']
+    for e in logs.read_metrics(str(resumed))
+    if 'train/loss_weight' in e
+  }
+  assert weights[1] == weights[2] == 1.0 and weights[3] != 1.0 and weights[9] != weights[8]
 
 
 def jax_leaves(tree):

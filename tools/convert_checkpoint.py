@@ -1,4 +1,4 @@
-r"""Converts a published PyTorch checkpoint into a vidjax checkpoint for `config.init_from`.
+r"""Converts a published PyTorch checkpoint into a vidjax checkpoint for `config.init_from.path`.
 
   pip install -e '.[torch]'
   python tools/convert_checkpoint.py --source pytorchvideo --arch x3d_s \
@@ -16,7 +16,7 @@ its classifier with `--num_classes`:
 
 The output directory holds the params and batch statistics (`state/`) and `arch.json`,
 the `model_name` and `model` kwargs to put in the experiment config, e.g.
-  --config.model_name=x3d --config.init_from=~/checkpoints/x3d_s_k400
+  --config.model_name=x3d --config.init_from.path=~/checkpoints/x3d_s_k400
 `python tools/convert_checkpoint.py --list` prints the architectures of every source.
 """
 
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> None:
     sys.exit(f'convert_checkpoint: {e}')
   print(
     f'Wrote {FLAGS.output}. Use it with --config.model_name={description["model_name"]} '
-    f'--config.init_from={FLAGS.output} and config.model = {description["model"]}.'
+    f'--config.init_from.path={FLAGS.output} and config.model = {description["model"]}.'
   )
 
 

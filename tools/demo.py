@@ -4,7 +4,7 @@ r"""Top-5 classes of a video file with a trained model, optionally drawn onto th
     --video clip.mp4 --output_video clip_predicted.mp4
 
 The model and its weights are the experiment config's and the workdir's latest checkpoint
-(or config.init_from). The video is classified as in multi-view testing: T clips x S crops
+(or config.init_from.path). The video is classified as in multi-view testing: T clips x S crops
 (config.input.sampling and pp), logits averaged, softmax. Class names come from the
 config's dataset (config.input.dataset, built or prepared in config.input.data_dir) or,
 with `--labels`, from a text file with one name per line in class-index order.

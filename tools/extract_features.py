@@ -9,7 +9,7 @@ Every video under `--videos` (recursively; .mp4, .avi, .webm, .mkv, .mov) gets
 T clips x S crops sampled as in multi-view testing (config.input.sampling and pp), averaged
 over the views, float32 [D]; with `--keep_views`, every view, float32 [T * S, D]
 (clip-major). The model and its weights are the experiment config's and the workdir's
-latest checkpoint (or config.init_from). Rerunning the command skips the videos whose
+latest checkpoint (or config.init_from.path). Rerunning the command skips the videos whose
 feature file exists, so an interrupted run resumes. A video that cannot be decoded is
 reported and skipped; the list is printed at the end and written to
 `<output>/failures.json`.

@@ -3,7 +3,8 @@
 A checkpoint holds two items: 'state' (the whole TrainState: step, params, batch stats,
 optimiser state) and 'data' (the grain iterator's state as JSON). Resume precedence:
 1. the latest complete checkpoint in `<workdir>/checkpoints` (a killed run resumes);
-2. otherwise `config.init_from` (params and batch stats, e.g. a converted PyTorch model);
+2. otherwise `config.init_from.path` (params and batch stats, e.g. a converted PyTorch
+   model), with `dont_load` and `rename` (see `restore_variables`);
 3. otherwise a fresh initialisation.
 Orbax writes each checkpoint into a temporary directory and renames it when complete, so
 a run killed mid-save resumes from the previous checkpoint.
@@ -12,6 +13,7 @@ a run killed mid-save resumes from the previous checkpoint.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 
@@ -108,40 +110,81 @@ def read_variables(path: str, abstract_variables: dict, *, flag: str = 'checkpoi
   )
 
 
-def restore_variables(path: str, variables: dict) -> dict:
+def restore_variables(path: str, variables: dict, *, dont_load=(), rename=()) -> dict:
   """Params and batch stats of a checkpoint (or a converted model) for `config.init_from`.
 
-  `path` is a checkpoint step directory (`.../checkpoints/1000`) or a directory written by
-  tools/convert_checkpoint.py. `variables` is the freshly initialised model's
-  {'params', 'batch_stats'}: an entry whose shape differs in the checkpoint (typically the
-  classifier when fine-tuning Kinetics weights on another label set) or that the
-  checkpoint lacks keeps its fresh value, and each one is logged; if nothing matches, the
-  checkpoint belongs to another architecture and it is an error.
+  Args:
+    path: a checkpoint step directory (`.../checkpoints/1000`) or a directory written by
+      tools/convert_checkpoint.py.
+    variables: the freshly initialised model's {'params', 'batch_stats'}.
+    dont_load: regexes (re.fullmatch) of '/'-joined variable names, without the
+      collection ('fc/kernel', 'stem/bn/mean'), that keep their fresh values: typically
+      the classifier when fine-tuning on another label set.
+    rename: ((regex, replacement), ...): a variable whose name fully matches a regex is
+      read from the checkpoint under `re.sub(regex, replacement, name)` (the first match
+      decides), for checkpoints whose modules are named differently.
+
+  Returns:
+    `variables` with every entry not named by `dont_load` read from the checkpoint.
+
+  Raises:
+    ValueError: a variable that no `dont_load` pattern names is missing from the
+      checkpoint or has another shape there (the message lists them all), or nothing of
+      the checkpoint fits (another architecture).
   """
-  metadata = ocp.PyTreeCheckpointer().metadata(_state_dir(path, 'config.init_from'))
+  metadata = ocp.PyTreeCheckpointer().metadata(_state_dir(path, 'config.init_from.path'))
   stored = metadata.item_metadata
   stored = dict(getattr(stored, 'tree', stored))
   stored_shapes = traverse_util.flatten_dict(
     {key: jax.tree.map(lambda x: tuple(x.shape), stored[key]) for key in variables if key in stored}
   )
   fresh = traverse_util.flatten_dict(variables)
-  matching = {
-    key: jax.ShapeDtypeStruct(np.shape(value), value.dtype)
-    for key, value in fresh.items()
-    if stored_shapes.get(key) == np.shape(value)
-  }
-  if not matching:
+  to_read, problems = {}, []
+  for key, value in fresh.items():
+    collection, name = key[0], '/'.join(key[1:])
+    if any(re.fullmatch(pattern, name) for pattern in dont_load):
+      continue
+    stored_name = _renamed(name, rename)
+    stored_key = (collection, *stored_name.split('/'))
+    if stored_key not in stored_shapes:
+      problems.append(f'{collection}/{name}: not in the checkpoint (as {stored_name})')
+    elif stored_shapes[stored_key] != np.shape(value):
+      problems.append(
+        f'{collection}/{name}: shape {np.shape(value)} in the model, '
+        f'{stored_shapes[stored_key]} in the checkpoint'
+      )
+    else:
+      to_read[stored_key] = (key, jax.ShapeDtypeStruct(np.shape(value), value.dtype))
+  if not to_read:
     raise ValueError(
-      f'config.init_from={path!r}: no weight of the checkpoint fits this model; it was '
+      f'config.init_from.path={path!r}: no weight of the checkpoint fits this model; it was '
       'written for another architecture or variant (check config.model).'
     )
+  if problems:
+    raise ValueError(
+      f'config.init_from.path={path!r}: {len(problems)} variables of the model cannot be '
+      'loaded:\n  ' + '\n  '.join(problems) + '\nName those meant to stay fresh in '
+      "config.init_from.dont_load (regexes, e.g. ('fc/.*',) for a new classifier), or map "
+      'their names with config.init_from.rename.'
+    )
   restored = traverse_util.flatten_dict(
-    read_variables(path, traverse_util.unflatten_dict(matching), flag='config.init_from')
+    read_variables(
+      path,
+      traverse_util.unflatten_dict({k: v[1] for k, v in to_read.items()}),
+      flag='config.init_from.path',
+    )
   )
-  for key in fresh:
-    if key not in restored:
-      logging.warning('init_from %s: %s keeps its fresh initialisation.', path, '/'.join(key))
-  return traverse_util.unflatten_dict({**fresh, **restored})
+  loaded = {to_read[stored_key][0]: value for stored_key, value in restored.items()}
+  for key in fresh.keys() - loaded.keys():
+    logging.info('init_from %s: %s keeps its fresh initialisation (dont_load).', path, key)
+  return traverse_util.unflatten_dict({**fresh, **loaded})
+
+
+def _renamed(name: str, rename) -> str:
+  for pattern, replacement in rename:
+    if re.fullmatch(pattern, name):
+      return re.sub(pattern, replacement, name)
+  return name
 
 
 class PreemptionWatcher:

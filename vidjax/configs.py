@@ -7,10 +7,15 @@ big_vision: `--config experiments/quickstart.py:smoke,batch_size=8` passes
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib
 import importlib.util
+import inspect
 import os
-from collections.abc import Mapping
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ml_collections
@@ -73,34 +78,111 @@ def default_data_dir() -> str:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Checks the schema of DESIGN.md and that every named module exists.
+  """Checks the schema of DESIGN.md: required keys, every named module, and no key that
+  nothing reads (a misspelt key would otherwise be silently ignored).
+
+  Evaluators' defaults (their module's DEFAULTS) are filled into `config.evals`, so that
+  the written config shows everything that ran.
 
   Raises:
-    ValueError: naming the missing key or the unknown module and the known names.
+    ValueError: naming the missing, unknown or misspelt key and the known ones.
   """
   missing = [key for key in REQUIRED_KEYS if key not in config]
   if missing:
     raise ValueError(f'Config is missing the required keys {missing} (see DESIGN.md).')
-  load_module('models', config.model_name)
-  load_module('tasks', config.task)
+  schema = base_config()
+  _check_keys(config, schema, 'config', free_form=_FREE_FORM)
+  model_class = load_module('models', config.model_name).Model
+  _check_names(
+    config.model, _constructor_args(model_class), f'config.model (of {config.model_name})'
+  )
+  task_class = load_module('tasks', config.task).Task
+  _check_names(
+    config.task_kwargs, _constructor_args(task_class), f'config.task_kwargs ({config.task})'
+  )
+  _check_names(config.optim, set(schema.optim) | _OPTIMISER_VARIANT_KEYS, 'config.optim')
+  _check_names(
+    config.optim.schedule,
+    set(schema.optim.schedule) | _SCHEDULE_VARIANT_KEYS,
+    'config.optim.schedule',
+  )
   for name, eval_config in config.evals.items():
     if 'type' not in eval_config:
       raise ValueError(f'config.evals.{name} has no "type" (an evaluator module name).')
-    load_module('evaluators', eval_config.type)
+    module = load_module('evaluators', eval_config.type)
+    with eval_config.unlocked():
+      for key, value in module.DEFAULTS.items():
+        if key not in eval_config:
+          eval_config[key] = value
+    _check_names(eval_config, set(module.KEYS), f'config.evals.{name} (type {eval_config.type!r})')
+
+
+def finalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`validate`, then lock: from here on, setting a key the config does not have is an
+  error. The model's and task's kwargs stay open (their constructors check them)."""
+  validate(config)
+  config.lock()
+  for free_form in ('model', 'task_kwargs'):
+    config[free_form].unlock()
+  return config
+
+
+# Keys whose contents are another module's constructor kwargs or a per-run choice.
+_FREE_FORM = ('model', 'task_kwargs', 'optim', 'evals')
+_OPTIMISER_VARIANT_KEYS = {'b1', 'b2', 'eps'}  # adamw
+_SCHEDULE_VARIANT_KEYS = {'boundaries', 'decay_factor'}  # 'step'
+
+
+def _constructor_args(cls) -> set[str]:
+  if dataclasses.is_dataclass(cls):  # flax modules
+    return {f.name for f in dataclasses.fields(cls) if f.name not in ('parent', 'name')}
+  return set(inspect.signature(cls.__init__).parameters) - {'self'}
+
+
+def _check_names(config: ml_collections.ConfigDict, known: set[str], where: str) -> None:
+  unknown = sorted(set(config) - known)
+  if unknown:
+    hints = {key: difflib.get_close_matches(key, known, n=1) for key in unknown}
+    said = ', '.join(
+      f'{k!r}' + (f' (did you mean {h[0]!r}?)' if h else '') for k, h in hints.items()
+    )
+    raise ValueError(f'{where} has unknown keys: {said}. Known keys: {sorted(known)}.')
+
+
+def _check_keys(config, schema, where: str, free_form=()) -> None:
+  """Every key of `config` is in `schema`, recursively (but for the `free_form` ones)."""
+  _check_names(config, set(schema), where)
+  for key, value in config.items():
+    if key in free_form or not isinstance(value, ml_collections.ConfigDict):
+      continue
+    if isinstance(schema[key], ml_collections.ConfigDict):
+      _check_keys(value, schema[key], f'{where}.{key}')
+
+
+# The class each package's modules define (DESIGN.md, "Dispatch by module path").
+_DISPATCHED_CLASS = {'models': 'Model', 'tasks': 'Task', 'evaluators': 'Evaluator'}
 
 
 def load_module(package: str, name: str):
-  """Imports `vidjax.<package>.<name>`; an unknown name lists the known ones."""
+  """Imports `vidjax.<package>.<name>`, or `name` itself when it is a dotted module path
+  (a task or model of the user's own package); an unknown name lists the known ones."""
+  module_name = name if '.' in name else f'vidjax.{package}.{name}'
   try:
-    return importlib.import_module(f'vidjax.{package}.{name}')
+    return importlib.import_module(module_name)
   except ModuleNotFoundError as e:
-    if e.name != f'vidjax.{package}.{name}':
+    if e.name != module_name:
       raise
     directory = os.path.join(os.path.dirname(__file__), package)
+    # A module counts when it defines the class concretely (tasks/base.py's is abstract).
+    defines = re.compile(rf'^class {_DISPATCHED_CLASS[package]}\((?!abc\.ABC\))', re.MULTILINE)
     known = sorted(
-      f[:-3] for f in os.listdir(directory) if f.endswith('.py') and not f.startswith('_')
+      f[:-3]
+      for f in os.listdir(directory)
+      if f.endswith('.py') and defines.search(pathlib.Path(directory, f).read_text())
     )
-    raise ValueError(f'Unknown {package} name {name!r}; known names: {known}.') from None
+    raise ValueError(
+      f'Unknown {package} name {name!r}; known names: {known} (or a dotted module path).'
+    ) from None
 
 
 def to_dict(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +204,9 @@ def base_config() -> ml_collections.ConfigDict:
       log_every=50,
       ckpt_every=500,
       keep_checkpoints=3,
-      init_from='',
+      # Weights to start from (checkpoint.restore_variables): a checkpoint step directory or
+      # tools/convert_checkpoint.py's output; dont_load: regexes of variables kept fresh.
+      init_from=dict(path='', dont_load=(), rename=()),
       mesh=dict(data=-1),
       input=dict(
         dataset='vidjax_synthetic/default',
@@ -180,6 +264,8 @@ def base_config() -> ml_collections.ConfigDict:
         weight_decay=1e-4,
         grad_clip_norm=0.0,
         schedule=dict(name='cosine', base_lr=0.1, warmup_steps=0),
+        # ((regex, {'lr_mult': m}) | (regex, 'frozen'), ...); see vidjax/optim.py.
+        param_groups=(),
       ),
       evals=dict(),
     )
@@ -207,7 +293,8 @@ SYNTHETIC_FLIP_SWAPS = (('move_left', 'move_right'), ('rotate_cw', 'rotate_ccw')
 
 
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
-  """Loads `path.py[:arg]` the way `--config` does, e.g. from a notebook.
+  """Loads `path.py[:arg]` the way `--config` does, e.g. from a notebook: validated and
+  locked (see `finalize`).
 
   Example: `configs.load_config_file('experiments/quickstart.py:smoke')`.
   """
@@ -217,4 +304,36 @@ def load_config_file(spec: str) -> ml_collections.ConfigDict:
   module_spec = importlib.util.spec_from_file_location('experiment_config', path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
+  return finalize(module.get_config(arg or None))
+
+
+def check_overrides(argv: Sequence[str]) -> None:
+  """Checks every `--config.a.b=value` of a command line against the config it overrides.
+
+  Raises:
+    ValueError: an override names a key the config does not have; the message lists the
+      keys known at that level.
+  """
+  spec, overrides = None, []
+  for position, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      spec = arg.partition('=')[2]
+    elif arg == '--config' and position + 1 < len(argv):
+      spec = argv[position + 1]
+    elif arg.startswith('--config.'):
+      overrides.append(arg.removeprefix('--config.').partition('=')[0])
+  if spec is None or not overrides:
+    return
+  config = load_config_file(spec)
+  for path in overrides:
+    node, walked = config, 'config'
+    for part in path.split('.'):
+      if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+        known = sorted(node) if isinstance(node, ml_collections.ConfigDict) else []
+        hint = difflib.get_close_matches(part, known, n=1)
+        raise ValueError(
+          f'--config.{path}: {walked} has no key {part!r}'
+          + (f' (did you mean {hint[0]!r}?)' if hint else '')
+          + f'; known keys: {known}.'
+        )
+      node, walked = node[part], f'{walked}.{part}'

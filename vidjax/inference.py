@@ -1,7 +1,7 @@
 """Inference outside the trainer, for tools/extract_features.py and tools/demo.py.
 
 A trained model is its experiment config plus a workdir: `load_model` restores the
-parameters and BN statistics of the workdir's latest checkpoint (or of `config.init_from`)
+parameters and BN statistics of the workdir's latest checkpoint (or of `config.init_from.path`)
 onto one device, whatever topology the checkpoint was saved from. `video_views` decodes the
 T clips x S crops of one encoded video the way the multi-view evaluator sees them, and
 `Predictor` runs the model over them in fixed-size batches.
@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from vidjax import checkpoint, configs, model_size
-from vidjax.data import augment, decode, pipeline, sampling
+from vidjax import checkpoint, configs, model_size, models
+from vidjax.data import decode, pipeline, preprocess, sampling
 
 # The variable collections inference needs; the optimiser state is left on disk.
 _COLLECTIONS = ('params', 'batch_stats')
@@ -29,14 +29,14 @@ def load_model(config: ml_collections.ConfigDict, workdir: str) -> tuple[nn.Modu
 
   Args:
     config: the experiment config (as given to `vidjax.main`).
-    workdir: the training run's workdir; without a checkpoint there, `config.init_from`.
+    workdir: the training run's workdir; without a checkpoint there, `config.init_from.path`.
 
   Returns:
     (model, variables {'params', 'batch_stats'} on the default device, checkpoint step;
-    0 for `config.init_from`).
+    0 for `config.init_from.path`).
 
   Raises:
-    FileNotFoundError: neither a checkpoint in `workdir` nor `config.init_from`.
+    FileNotFoundError: neither a checkpoint in `workdir` nor `config.init_from.path`.
     ValueError: the model reads other inputs than the video.
   """
   model = configs.load_module('models', config.model_name).Model(**config.model)
@@ -57,11 +57,11 @@ def load_model(config: ml_collections.ConfigDict, workdir: str) -> tuple[nn.Modu
     checkpointer.close()
   if step is not None:
     path = os.path.join(directory, str(step))
-  elif config.init_from:
-    path, step = os.path.abspath(os.path.expanduser(config.init_from)), 0
+  elif config.init_from.path:
+    path, step = os.path.abspath(os.path.expanduser(config.init_from.path)), 0
   else:
     raise FileNotFoundError(
-      f'No checkpoint in {directory} and no config.init_from: train first (python -m '
+      f'No checkpoint in {directory} and no config.init_from.path: train first (python -m '
       'vidjax.main --config ... --workdir ...) or pass --workdir of a trained run.'
     )
   return model, checkpoint.read_variables(path, abstract), step
@@ -102,7 +102,8 @@ class Predictor:
 
     @jax.jit
     def apply(variables, video):
-      logits, aux = model.apply(variables, augment.to_float(video, pp.mean, pp.std), train=False)
+      batch = preprocess.model_batch({'video': video}, pp, train=False)
+      logits, aux = model.apply(variables, models.model_inputs(model, batch), train=False)
       return logits, aux['features']
 
     self._apply = apply

@@ -11,6 +11,8 @@ Rerunning a command with the same workdir resumes from its latest checkpoint.
 
 from __future__ import annotations
 
+import sys
+
 from vidjax import host_memory
 
 # Before JAX starts its threads; only with VIDJAX_KEEP_FREED_MEMORY=1 (see host_memory).
@@ -19,7 +21,7 @@ host_memory.keep_freed_memory(default=False)
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from vidjax import parallel, train
+from vidjax import configs, parallel, train
 
 _CONFIG = config_flags.DEFINE_config_file(
   'config', None, 'Experiment file, optionally with an argument: path.py:smoke,x=y.'
@@ -40,7 +42,7 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.INFO)
   parallel.maybe_initialize_distributed()
-  config = _CONFIG.value
+  config = configs.finalize(_CONFIG.value)
   if _MODE.value == 'train':
     train.train_and_evaluate(config, _WORKDIR.value)
   else:
@@ -49,6 +51,10 @@ def main(argv):
 
 def run():
   """Entry point of the `vidjax-train` console script."""
+  try:
+    configs.check_overrides(sys.argv[1:])
+  except ValueError as e:
+    sys.exit(f'error: {e}')
   app.run(main)
 
 

@@ -7,13 +7,24 @@ config.optim:
   grad_clip_norm: global-norm clipping threshold, 0 disables it.
   schedule: name 'cosine' | 'step' | 'constant', `base_lr`, `warmup_steps` (linear from 0),
     for 'step': `boundaries` (fractions of total_steps) and `decay_factor`.
+  param_groups: ((regex, {'lr_mult': m}) | (regex, 'frozen'), ...), matched in order
+    against each parameter's '/'-joined name ('stem/spatial/kernel', 'fc/bias') with
+    `re.fullmatch`; the first match decides. A multiplier scales the learning rate of the
+    group (weight decay included, as in PyTorch parameter groups); a frozen group gets no
+    update and no optimiser state, and its BatchNorm statistics stay as they are too.
+    Parameters that no pattern matches train as usual. A pattern that matches nothing is
+    an error (a typo would otherwise train the whole network silently).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import jax
 import ml_collections
 import optax
+from flax import traverse_util
 
 
 def _require(config: ml_collections.ConfigDict, key: str, where: str):
@@ -51,15 +62,86 @@ def decay_mask(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
+FROZEN = 'frozen'
+_DEFAULT_GROUP = 'default'
+
+
+def _check_groups(param_groups) -> None:
+  for index, group in enumerate(param_groups):
+    rule = group[1] if len(group) == 2 else None
+    if not (rule == FROZEN or (hasattr(rule, 'keys') and set(rule.keys()) == {'lr_mult'})):
+      raise ValueError(
+        f'config.optim.param_groups[{index}]={group!r}: write (regex, {{"lr_mult": m}}) or '
+        f'(regex, "{FROZEN}").'
+      )
+
+
+def group_labels(param_groups, params) -> Any:
+  """The group of every parameter: the index (as a string) of the first pattern of
+  `param_groups` that its '/'-joined name fully matches, else 'default'.
+
+  Raises:
+    ValueError: a malformed group, or a pattern that matches no parameter.
+  """
+  _check_groups(param_groups)
+  names = traverse_util.flatten_dict(params, sep='/')
+  labels, used = {}, set()
+  for name in names:
+    labels[name] = _DEFAULT_GROUP
+    for index, (pattern, _) in enumerate(param_groups):
+      if re.fullmatch(pattern, name):
+        labels[name] = str(index)
+        used.add(index)
+        break
+  for index, group in enumerate(param_groups):
+    if index not in used:
+      raise ValueError(
+        f'config.optim.param_groups[{index}]: pattern {group[0]!r} matches no parameter; '
+        f'parameter names look like {sorted(names)[:4]} (re.fullmatch).'
+      )
+  return traverse_util.unflatten_dict(labels, sep='/')
+
+
+def frozen_mask(param_groups, tree) -> Any:
+  """True for the leaves of `tree` (params or batch stats) in a frozen group."""
+  frozen = [pattern for pattern, rule in param_groups if rule == FROZEN]
+  names = traverse_util.flatten_dict(tree, sep='/')
+  return traverse_util.unflatten_dict(
+    {name: any(re.fullmatch(p, name) for p in frozen) for name in names}, sep='/'
+  )
+
+
 def make_optimizer(
   config: ml_collections.ConfigDict, total_steps: int
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """Builds the optax chain of config.optim; returns it and its learning-rate schedule."""
+  """Builds the optax chain of config.optim; returns it and its learning-rate schedule
+  (the default group's; a group's multiplier scales it)."""
   schedule = make_schedule(_require(config, 'schedule', 'optim'), total_steps)
-  name = _require(config, 'name', 'optim')
-  weight_decay = _require(config, 'weight_decay', 'optim')
+  param_groups = _require(config, 'param_groups', 'optim')
   clip = _require(config, 'grad_clip_norm', 'optim')
   chain = [optax.clip_by_global_norm(clip)] if clip > 0 else []
+  if not param_groups:
+    chain.append(_update_rule(config, schedule))
+    return optax.chain(*chain), schedule
+  _check_groups(param_groups)
+  transforms = {_DEFAULT_GROUP: _update_rule(config, schedule)}
+  for index, (_, rule) in enumerate(param_groups):
+    if rule == FROZEN:
+      transforms[str(index)] = optax.set_to_zero()
+    else:
+      multiplier = dict(rule)['lr_mult']
+      transforms[str(index)] = _update_rule(config, lambda step, m=multiplier: m * schedule(step))
+  chain.append(optax.multi_transform(transforms, lambda p: group_labels(param_groups, p)))
+  return optax.chain(*chain), schedule
+
+
+def _update_rule(
+  config: ml_collections.ConfigDict, schedule: optax.Schedule
+) -> optax.GradientTransformation:
+  """Weight decay and the SGD / AdamW update of config.optim at `schedule`."""
+  name = _require(config, 'name', 'optim')
+  weight_decay = _require(config, 'weight_decay', 'optim')
+  chain = []
   if name == 'sgd':
     if weight_decay:
       chain.append(optax.add_decayed_weights(weight_decay, mask=decay_mask))
@@ -83,4 +165,4 @@ def make_optimizer(
     )
   else:
     raise ValueError(f"config.optim.name={name!r}; choose 'sgd' or 'adamw'.")
-  return optax.chain(*chain), schedule
+  return optax.chain(*chain)

@@ -17,20 +17,23 @@ import numpy as np
 import optax
 from absl import logging
 
-from vidjax import checkpoint, configs, logs, model_size, models, optim, parallel
-from vidjax.data import augment, flow, pipeline
+from vidjax import checkpoint, configs, logs, model_size, models, optim, parallel, run_info
+from vidjax.data import pipeline
+from vidjax.tasks import base
 
 # ----------------------------------------------------------------------------- state
 
 
 @flax.struct.dataclass
 class TrainState:
-  """Everything that changes during training. No random state: see `_rngs`."""
+  """Everything that changes during training, all of it checkpointed. No random state:
+  see `_rngs`. `task_state` is the task's own (`Task.init_state`, `Task.update_state`)."""
 
   step: jax.Array
   params: Any
   batch_stats: Any
   opt_state: Any
+  task_state: Any
 
   @property
   def variables(self) -> dict:
@@ -50,9 +53,7 @@ def _build(config: ml_collections.ConfigDict, mesh):
   model = configs.load_module('models', config.model_name).Model(**config.model)
   task = configs.load_module('tasks', config.task).Task(**config.task_kwargs)
   mix = config.input.pp.mix
-  if (mix.mixup_alpha > 0 or mix.cutmix_alpha > 0) and not getattr(
-    task, 'reads_mixed_labels', False
-  ):
+  if (mix.mixup_alpha > 0 or mix.cutmix_alpha > 0) and not task.reads_mixed_labels:
     # Mixing blends the videos; a task that ignores the partner labels would silently
     # train on wrong targets.
     raise ValueError(
@@ -73,6 +74,7 @@ def _build(config: ml_collections.ConfigDict, mesh):
       params=params,
       batch_stats=variables.get('batch_stats', {}),
       opt_state=tx.init(params),
+      task_state=task.init_state(),
     )
 
   init = jax.jit(init, out_shardings=parallel.replicated(mesh))
@@ -96,25 +98,39 @@ def _log_model_size(model, variables, example) -> dict[str, float]:
 
 
 def _make_train_step(config, model, task, tx, schedule, mesh):
-  pp = config.input.pp
+  rng_names = ('augment', 'mix', 'dropout', *task.rng_names)
+  param_groups = config.optim.param_groups
 
-  def train_step(state: TrainState, batch: dict[str, jax.Array]):
-    rngs = _rngs(config.seed, state.step, 'augment', 'mix', 'dropout')
-    batch = dict(batch, video=augment.train_augment(rngs.pop('augment'), batch['video'], pp))
-    if 'flow' in batch:
-      batch['flow'] = flow.dequantize(batch['flow'])
-    batch = augment.mix_batch(rngs.pop('mix'), batch, pp.mix)
+  def train_step(state: TrainState, batch: dict[str, jax.Array], constants):
+    ctx = base.Context(
+      step=state.step,
+      rngs=_rngs(config.seed, state.step, *rng_names),
+      train=True,
+      state=state.task_state,
+      constants=constants,
+      pp=config.input.pp,
+    )
+    batch = task.preprocess(batch, ctx)
 
     def loss_fn(params):
       variables = {'params': params, 'batch_stats': state.batch_stats}
-      return task.loss_and_metrics(model, variables, batch, rngs, train=True)
+      return task.loss_and_metrics(model, variables, batch, ctx)
 
     (_, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    batch_stats = model_state.get('batch_stats', state.batch_stats)
+    if param_groups:  # the statistics of frozen layers stay as they are
+      frozen = optim.frozen_mask(param_groups, batch_stats)
+      batch_stats = jax.tree.map(
+        lambda is_frozen, old, new: old if is_frozen else new,
+        frozen,
+        state.batch_stats,
+        batch_stats,
+      )
     new_state = state.replace(
       step=state.step + 1,
       params=optax.apply_updates(state.params, updates),
-      batch_stats=model_state.get('batch_stats', state.batch_stats),
+      batch_stats=batch_stats,
       opt_state=opt_state,
     )
     metrics = dict(metrics, grad_norm=optax.tree_utils.tree_norm(grads), lr=schedule(state.step))
@@ -123,15 +139,20 @@ def _make_train_step(config, model, task, tx, schedule, mesh):
   replicated = parallel.replicated(mesh)
   return jax.jit(
     train_step,
-    in_shardings=(replicated, parallel.batch_sharded(mesh)),
+    in_shardings=(replicated, parallel.batch_sharded(mesh), replicated),
     out_shardings=(replicated, replicated),
     donate_argnums=0,
   )
 
 
-def _init_from(path: str, state: TrainState, mesh) -> TrainState:
-  """`state` with the params and batch stats of the checkpoint at `path` (config.init_from)."""
-  variables = checkpoint.restore_variables(path, jax.device_get(state.variables))
+def _init_from(init_from: ml_collections.ConfigDict, state: TrainState, mesh) -> TrainState:
+  """`state` with the params and batch stats that config.init_from names."""
+  variables = checkpoint.restore_variables(
+    init_from.path,
+    jax.device_get(state.variables),
+    dont_load=init_from.dont_load,
+    rename=init_from.rename,
+  )
   variables = jax.device_put(variables, parallel.replicated(mesh))
   return state.replace(params=variables['params'], batch_stats=variables['batch_stats'])
 
@@ -150,21 +171,29 @@ def _check_finite(first_step: int, losses: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- evals
 
 
-def _make_evaluators(config, model, mesh) -> dict:
+def _make_evaluators(config, model, task, mesh) -> dict:
   return {
-    name: configs.load_module('evaluators', cfg.type).Evaluator(cfg, config.input, model, mesh)
+    name: configs.load_module('evaluators', cfg.type).Evaluator(
+      name, cfg, config, model, task, mesh
+    )
     for name, cfg in config.evals.items()
   }
 
 
-def _run_evals(evaluators, state, step: int, total_steps: int, *, force: bool) -> dict:
+def _run_evals(evaluators, state, constants, step: int, total_steps: int, *, force: bool) -> dict:
   results = {}
   for name, evaluator in evaluators.items():
     if force or step % evaluator.every_steps == 0 or step == total_steps:
-      metrics = evaluator.run(state.variables)
+      metrics = evaluator.run(state, constants)
       results.update({f'eval/{name}/{k}': v for k, v in metrics.items()})
       logging.info('Eval %s at step %d: %s', name, step, metrics)
   return results
+
+
+def _update_task_state(task, state: TrainState, step: int, eval_results: dict, mesh) -> TrainState:
+  """`Task.update_state` on the host, after a step's evaluations; back onto the mesh."""
+  task_state = task.update_state(jax.device_get(state.task_state), step, eval_results)
+  return state.replace(task_state=jax.device_put(task_state, parallel.replicated(mesh)))
 
 
 # ----------------------------------------------------------------------------- loop
@@ -180,8 +209,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   os.makedirs(workdir, exist_ok=True)
   mesh = parallel.make_mesh(config.mesh)
   if jax.process_index() == 0:
+    resolved = json.loads(config.to_json_best_effort())
+    resolved['run_environment'] = run_info.describe()
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+      json.dump(resolved, f, indent=2, sort_keys=True)
   logs.quiet_library_logs()
   logging.info('Config:\n%s', config.to_json_best_effort(indent=2, sort_keys=True))
   logging.info(
@@ -216,16 +247,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   else:
     start_step = 0
     state = init()
-    if config.init_from:
+    if config.init_from.path:
       state = _init_from(config.init_from, state, mesh)
-      logging.info('Initialised the model from %s.', config.init_from)
+      logging.info('Initialised the model from %s.', config.init_from.path)
 
   # A fresh start drops the log of an earlier attempt that never reached a checkpoint.
   writer = logs.MetricWriter(workdir, resume_step=start_step if start_step else -1)
   if start_step == 0:
     writer.write(0, _log_model_size(model, state.variables, example))
   train_step = _make_train_step(config, model, task, tx, schedule, mesh)
-  evaluators = _make_evaluators(config, model, mesh)
+  evaluators = _make_evaluators(config, model, task, mesh)
+  constants = jax.device_put(task.constants(), parallel.replicated(mesh))
   progress = logs.Progress(config.total_steps, batch_size, start_step)
   preemption = checkpoint.PreemptionWatcher()
   last = {}
@@ -234,7 +266,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   try:
     while step < config.total_steps:
       batch = parallel.to_global(next(train_input.iterator), mesh)
-      state, metrics = train_step(state, batch)
+      state, metrics = train_step(state, batch, constants)
       pending.append(metrics)
       step += 1
       stop = preemption.stop_requested or _any_host(preemption.stop_requested)
@@ -249,12 +281,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         writer.write(step, scalars)
         last.update(scalars)
         pending, pending_from = [], step + 1
-      if step % config.ckpt_every == 0 or step == config.total_steps or stop:
-        checkpointer.save(step, state, train_input.iterator.get_state(), force=stop)
-      eval_results = _run_evals(evaluators, state, step, config.total_steps, force=False)
+      # Evaluations, then the task's update from their results, then the checkpoint: a
+      # checkpoint always holds the task state that the results of its step produced.
+      eval_results = _run_evals(evaluators, state, constants, step, config.total_steps, force=False)
       if eval_results:
         writer.write(step, eval_results)
         last.update(eval_results)
+        state = _update_task_state(task, state, step, eval_results, mesh)
+      if step % config.ckpt_every == 0 or step == config.total_steps or stop:
+        checkpointer.save(step, state, train_input.iterator.get_state(), force=stop)
       if stop:
         logging.warning('Stopped at step %d after a checkpoint; rerun to resume.', step)
         break
@@ -274,8 +309,15 @@ def _write_results(workdir: str, filename: str, step: int, results: dict, evalua
   if jax.process_index() != 0:
     return
   datasets = {name: evaluator.dataset_manifest for name, evaluator in evaluators.items()}
+  # The videos each evaluator could not decode, left out of its metrics.
+  failures = {name: evaluator.decode_failures for name, evaluator in evaluators.items()}
   with open(os.path.join(workdir, filename), 'w') as f:
-    json.dump({'step': step, **results, 'datasets': datasets}, f, indent=2, sort_keys=True)
+    json.dump(
+      {'step': step, **results, 'datasets': datasets, 'decode_failures': failures},
+      f,
+      indent=2,
+      sort_keys=True,
+    )
 
 
 def _any_host(flag: bool) -> bool:
@@ -290,13 +332,13 @@ def _any_host(flag: bool) -> bool:
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
   """Runs every evaluator of `config` on the latest checkpoint in `workdir`.
 
-  Falls back to `config.init_from` when the workdir has no checkpoint (e.g. a converted
+  Falls back to `config.init_from.path` when the workdir has no checkpoint (e.g. a converted
   published model).
   """
   workdir = os.path.abspath(os.path.expanduser(workdir))
   logs.quiet_library_logs()
   mesh = parallel.make_mesh(config.mesh)
-  model, _, _, _, init, _ = _build(config, mesh)
+  model, task, _, _, init, _ = _build(config, mesh)
   abstract_state = jax.tree.map(
     lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=parallel.replicated(mesh)),
     jax.eval_shape(init),
@@ -305,17 +347,19 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   step = checkpointer.latest_step()
   if step is not None:
     state, _ = checkpointer.restore(step, abstract_state)
-  elif config.init_from:
+  elif config.init_from.path:
     state = init()
     state = _init_from(config.init_from, state, mesh)
     step = 0
   else:
     raise FileNotFoundError(
-      f'No checkpoint in {checkpointer.directory} and no config.init_from: nothing to evaluate.'
+      f'No checkpoint in {checkpointer.directory} and no config.init_from.path: nothing to '
+      'evaluate.'
     )
   checkpointer.close()
-  evaluators = _make_evaluators(config, model, mesh)
-  results = _run_evals(evaluators, state, step, -1, force=True)
+  evaluators = _make_evaluators(config, model, task, mesh)
+  constants = jax.device_put(task.constants(), parallel.replicated(mesh))
+  results = _run_evals(evaluators, state, constants, step, -1, force=True)
   os.makedirs(workdir, exist_ok=True)
   writer = logs.MetricWriter(workdir, resume_step=None)
   writer.write(step, results)

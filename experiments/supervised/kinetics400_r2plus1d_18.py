@@ -15,7 +15,7 @@ Hardware: 8 GPUs (A100-class) or a TPU v4-8; the batch is split over every devic
 Expected: torchvision's reference training of this network reaches 67.5 % video@1 (its
 model card, 16x112x112); not yet reproduced with vidjax (no accelerator time yet).
 The published weights instead: tools/convert_checkpoint.py --source torchvision
---arch r2plus1d_18 (then evaluate with --mode evaluate --config.init_from=DIR).
+--arch r2plus1d_18 (then evaluate with --mode evaluate --config.init_from.path=DIR).
 Smoke test: experiments/supervised/kinetics400_r2plus1d_18.py:smoke
 """
 

@@ -11,7 +11,7 @@ corrupting them.
   python tools/prepare_dataset.py --dataset ssv2 --manual_dir ~/data/ssv2 \
       --data_dir ~/tensorflow_datasets
   python -m vidjax.main --config experiments/supervised/ssv2_slow_r50.py \
-      --config.init_from=$HOME/checkpoints/slow_r50_k400 --workdir workdirs/ssv2_slow_r50
+      --config.init_from.path=$HOME/checkpoints/slow_r50_k400 --workdir workdirs/ssv2_slow_r50
 
 Recipe (PySlowFast's SSv2 Slow-R50 setting): 8 segments, scale jitter 256-320 and 224x224
 crops, batch 64, SGD lr 0.1 with cosine decay over 22 epochs of 169k videos, dropout 0.5;
@@ -46,6 +46,8 @@ def get_config(arg: str | None = None):
   arch = pytorchvideo.ARCHS['slow_r50']
   config.model_name = arch.model_name
   config.model = dict(arch.model_kwargs, num_classes=174, dropout_rate=0.5)
+  # The pretrained classifier (400 Kinetics classes) is replaced by a fresh one.
+  config.init_from.dont_load = (configs.load_module('models', arch.model_name).CLASSIFIER,)
   config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=STEPS_PER_EPOCH)
   config.evals.val = dict(
     type='multiview',

@@ -7,12 +7,12 @@ Convert the published weights, prepare UCF101 split 1, fine-tune:
   python tools/prepare_dataset.py --dataset ucf101 --config split1 \
       --manual_dir ~/data/ucf101 --data_dir ~/tensorflow_datasets
   python -m vidjax.main --config experiments/supervised/ucf101_finetune.py \
-      --config.init_from=$HOME/checkpoints/r2plus1d_18_k400 --workdir workdirs/ucf101
+      --config.init_from.path=$HOME/checkpoints/r2plus1d_18_k400 --workdir workdirs/ucf101
 
 Arguments (`ucf101_finetune.py:arch=ir_csn_152_ig65m_32frms,source=vmz,split=2`):
 `source`/`arch` (any tools/convert_checkpoint.py --list entry: the model and its kwargs
 come from there, with a new 101-way classifier) and `split` (1-3). Every converted weight
-is loaded except the 400-way classifier, which keeps its fresh initialisation (logged).
+is loaded except the 400-way classifier, which config.init_from.dont_load keeps fresh.
 Recipe: 16 frames at stride 2, short side 128, 112x112 crops, flips, SGD lr 0.01 (the
 pretrained layers need a small rate), 30 epochs of 9.5k clips at batch 32, dropout 0.5;
 test: 10 clips x 3 crops.
@@ -43,6 +43,8 @@ def get_config(arg: str | None = None):
   arch = torch_checkpoint.find_arch(arg.source, arg.arch)
   config.model_name = arch.model_name
   config.model = dict(arch.model_kwargs, num_classes=101, dropout_rate=0.5)
+  # The pretrained classifier (400 Kinetics classes) is replaced by a fresh one.
+  config.init_from.dont_load = (configs.load_module('models', arch.model_name).CLASSIFIER,)
   config.optim.schedule = dict(name='cosine', base_lr=0.01, warmup_steps=STEPS_PER_EPOCH)
   config.evals.test = dict(
     type='multiview',

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vidjax.tasks import classification
+from vidjax.tasks import base, classification
 
 
 class FixedLogits(nn.Module):
@@ -18,11 +18,14 @@ class FixedLogits(nn.Module):
     return logits, {'frame_logits': frame_logits}
 
 
+_EVAL_CONTEXT = base.Context(step=0, rngs={}, train=False, state={}, constants={}, pp=None)
+
+
 def _run(task, video, label, **mix):
   model = FixedLogits()
   variables = model.init(jax.random.key(0), video, train=False)
   loss, (_, metrics) = task.loss_and_metrics(
-    model, variables, {'video': video, 'label': label, **mix}, {}, train=False
+    model, variables, {'video': video, 'label': label, **mix}, _EVAL_CONTEXT
   )
   return float(loss), metrics
 

@@ -93,7 +93,8 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
   source = tfds.data_source(
     dataset, split=split, data_dir=data_dir, builder_kwargs=dict(file_format='array_record')
   )
-  label_names = tuple(builder.info.features['label'].names)
+  features = builder.info.features
+  label_names = tuple(features['label'].names) if 'label' in features else ()
   return Dataset(
     source=source,
     label_names=label_names,
@@ -189,18 +190,22 @@ class _ClipLoader:
     self._pp = input_config.pp
     self._flow = input_config.flow
     self._audio = input_config.audio
+    self._input_config = input_config
+    self._has_label = bool(dataset.label_names)
     self._flip_map = flip_label_map(dataset.label_names, self._pp.flip_label_swaps)
     self._lock = threading.Lock()
     self.decode_failures = 0
 
-  def _decode(self, index: int, clip_indices: Callable[[Mapping], np.ndarray]):
-    """Returns (record, sampled indices, frames) of `index` or the next decodable one.
+  def _decode(self, index: int, clip_indices: Callable[[Mapping], np.ndarray], *, substitute: bool):
+    """Returns (record, sampled indices, frames) of `index`.
 
     `clip_indices` maps the record to the frame indices to sample (any shape); the frames
     come back with that shape in front of [H, W, 3]. With flow enabled, the last
     axis holds every sampled frame followed by `stack` more (see `_modalities`).
+    A video that fails to decode is counted and logged; with `substitute` (training) the
+    next decodable one takes its place, otherwise (evaluation) the DecodeError is raised.
     """
-    for attempt in range(MAX_CONSECUTIVE_DECODE_FAILURES):
+    for attempt in range(MAX_CONSECUTIVE_DECODE_FAILURES if substitute else 1):
       record = self._source[(index + attempt) % len(self._source)]
       try:
         indices = sampled = np.asarray(clip_indices(record))
@@ -213,7 +218,9 @@ class _ClipLoader:
       except decode.DecodeError as e:
         with self._lock:
           self.decode_failures += 1
-        logging.warning('Skipping undecodable video %s: %s', record.get('video_id'), e)
+        logging.warning('Undecodable video %s: %s', record.get('video_id'), e)
+        if not substitute:
+          raise
     raise RuntimeError(
       f'{MAX_CONSECUTIVE_DECODE_FAILURES} consecutive videos from index {index} could not '
       'be decoded; the dataset is likely corrupt: rebuild it (tools/prepare_dataset.py).'
@@ -276,32 +283,62 @@ class _ClipLoader:
       lambda record: sampling.train_indices(
         rng, self._sampling, int(record['num_frames']), float(record['fps'])
       ),
+      substitute=True,
     )
     frames = self._train_crop(frames, rng)
-    label = int(record['label'])
+    label = _label(record)
     if self._pp.flip and rng.random() < 0.5:
       frames = frames[:, :, ::-1]
-      label = int(self._flip_map[label])
-    return {
-      **self._modalities(frames),
-      **self._clip_audio(record, indices),
-      'label': np.int32(label),
-    }
+      label = {'label': np.int32(self._flip_map[label['label']])} if label else label
+    return {**self._modalities(frames), **self._clip_audio(record, indices), **label}
 
   def eval_views(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
-    """All T x S views of a video: video uint8 [T*S, t, h, w, 3] (clip-major), label."""
-    record, indices, clips = self._decode(
-      index,
-      lambda record: sampling.eval_indices(
-        self._sampling, int(record['num_frames']), float(record['fps']), num_clips
-      ),
-    )
+    """All T x S views of video `index`: video uint8 [T*S, t, h, w, 3] (clip-major), the
+    label when the dataset has one, 'index', and 'mask' / 'decode_failed': a video that
+    cannot be decoded gives zeros with mask False and decode_failed True, never another
+    video (evaluation must score every example of the split exactly once)."""
+    try:
+      record, indices, clips = self._decode(
+        index,
+        lambda record: sampling.eval_indices(
+          self._sampling, int(record['num_frames']), float(record['fps']), num_clips
+        ),
+        substitute=False,
+      )
+    except decode.DecodeError:
+      return dict(
+        self.empty_example(num_clips * num_crops),
+        index=np.int32(index),
+        decode_failed=np.bool_(True),
+      )
     return {
       **self._modalities(test_views(clips, self._pp, num_crops)),
       **self._clip_audio(record, indices, repeats=num_crops),
-      'label': np.int32(record['label']),
+      **_label(record),
+      'index': np.int32(index),
       'mask': np.bool_(True),
+      'decode_failed': np.bool_(False),
     }
+
+  def empty_example(self, num_views: int) -> dict[str, np.ndarray]:
+    """An evaluation example of zeros, masked out (padding and undecodable videos):
+    index -1, mask and decode_failed False."""
+    shapes = {key: (num_views, *shape) for key, shape in input_shapes(self._input_config).items()}
+    example = {
+      key: np.zeros(shape, np.float32 if key == 'audio' else np.uint8)
+      for key, shape in shapes.items()
+    }
+    if self._audio.enabled:
+      example['has_audio'] = np.bool_(False)
+    if self._has_label:
+      example['label'] = np.int32(0)
+    example.update(index=np.int32(-1), mask=np.bool_(False), decode_failed=np.bool_(False))
+    return example
+
+
+def _label(record: Mapping) -> dict[str, np.ndarray]:
+  """{'label': int32} of a record, or nothing for a dataset without labels."""
+  return {'label': np.int32(record['label'])} if 'label' in record else {}
 
 
 class _TrainClip(grain.transforms.RandomMap):
@@ -423,6 +460,11 @@ class EvalInput:
   def num_examples(self) -> int:
     return len(self.dataset.source)
 
+  def video_id(self, index: int) -> str:
+    """The id of example `index` of the split (for reports)."""
+    video_id = self.dataset.source[index].get('video_id', index)
+    return video_id.decode() if isinstance(video_id, bytes) else str(video_id)
+
   def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
     ds = (
       grain.MapDataset.source(self._indices)
@@ -430,22 +472,27 @@ class EvalInput:
       .batch(self.batch_size, drop_remainder=False)
       .to_iter_dataset(self._read_options)
     )
-    produced, batch = 0, None
+    empty = self.loader.empty_example(self.num_clips * self.num_crops)
+    produced = 0
     for batch in ds:
       produced += 1
-      yield _pad_batch(batch, self.batch_size)
-    # Hosts with a smaller shard still run the same number of steps (the step is a
-    # collective over all devices): they feed fully masked batches.
+      yield _pad_batch(batch, empty, self.batch_size)
+    # Hosts with a smaller (or empty) shard still run the same number of steps (the step
+    # is a collective over all devices): they feed fully masked batches.
     for _ in range(self.num_batches - produced):
-      yield {k: np.zeros((self.batch_size, *v.shape[1:]), v.dtype) for k, v in batch.items()}
+      yield _pad_batch({k: v[None][:0] for k, v in empty.items()}, empty, self.batch_size)
 
 
-def _pad_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
-  missing = size - len(batch['label'])
+def _pad_batch(
+  batch: dict[str, np.ndarray], empty: dict[str, np.ndarray], size: int
+) -> dict[str, np.ndarray]:
+  """`batch` completed to `size` examples with copies of the masked `empty` example."""
+  missing = size - len(batch['index'])
   if not missing:
     return batch
   return {
-    k: np.concatenate([v, np.zeros((missing, *v.shape[1:]), v.dtype)]) for k, v in batch.items()
+    k: np.concatenate([v, np.broadcast_to(empty[k], (missing, *np.shape(empty[k])))])
+    for k, v in batch.items()
   }
 
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
-from vidjax import models
+from vidjax.tasks import base
 
 BATCH_KEYS = ('video', 'label')
 
@@ -37,13 +37,11 @@ def targets(batch: dict[str, jax.Array], num_classes: int, multi_label: bool) ->
   return result
 
 
-class Task:
+class Task(base.Task):
   """Loss and metrics of a classification model."""
 
   batch_keys = BATCH_KEYS
-  # Reads the 'mix_label' / 'mix_weight' keys that mixup / cutmix add (see `targets`); the
-  # trainer refuses mixing for a task that does not declare this.
-  reads_mixed_labels = True
+  reads_mixed_labels = True  # see `targets`
 
   def __init__(self, *, label_smoothing: float, multi_label: bool, frame_level_loss: bool):
     self.label_smoothing = label_smoothing
@@ -51,21 +49,10 @@ class Task:
     self.frame_level_loss = frame_level_loss
 
   def loss_and_metrics(
-    self,
-    model: nn.Module,
-    variables: dict,
-    batch: dict[str, jax.Array],
-    rngs: dict[str, jax.Array],
-    train: bool,
+    self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
   ) -> tuple[jax.Array, tuple[dict, dict[str, jax.Array]]]:
     """Returns (loss, (updated model state, metrics)); metrics are batch means."""
-    x = models.model_inputs(model, batch)
-    if train:
-      (logits, aux), model_state = model.apply(
-        variables, x, train=True, rngs=rngs, mutable=['batch_stats']
-      )
-    else:
-      (logits, aux), model_state = model.apply(variables, x, train=False), {}
+    (logits, aux), model_state = self.apply(model, variables, batch, ctx)
     labels = batch['label']
     soft = targets(batch, logits.shape[-1], self.multi_label)
     if self.multi_label:
