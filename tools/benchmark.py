@@ -155,10 +155,10 @@ def data_benchmark(input_config, num_clips: int) -> dict:
   indices = np.random.default_rng(0).integers(0, len(source), num_clips)
   cfg = input_config.sampling
 
-  loader.train_clip(int(indices[0]), np.random.default_rng(0))  # warm-up (imports, caches)
+  loader.train_example(int(indices[0]), np.random.default_rng(0))  # warm-up (imports, caches)
   cpu, wall = time.process_time(), time.perf_counter()
   for k, index in enumerate(indices):
-    loader.train_clip(int(index), np.random.default_rng(k))
+    loader.train_example(int(index), np.random.default_rng(k))
   vidjax_cpu_ms = (time.process_time() - cpu) / num_clips * 1e3
   vidjax_wall_ms = (time.perf_counter() - wall) / num_clips * 1e3
 

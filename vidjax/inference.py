@@ -18,7 +18,8 @@ import ml_collections
 import numpy as np
 
 from vidjax import checkpoint, configs, model_size, models
-from vidjax.data import decode, pipeline, preprocess, sampling
+from vidjax.data import decode, preprocess, sampling
+from vidjax.data.loaders import clip
 
 # The variable collections inference needs; the optimiser state is left on disk.
 _COLLECTIONS = ('params', 'batch_stats')
@@ -88,7 +89,7 @@ def video_views(
   clips = sampling.eval_indices(input_config.sampling, info.num_frames, info.fps, num_clips)
   frames = decode.decode_frames(data, clips.reshape(-1))
   frames = frames.reshape(*clips.shape, *frames.shape[1:])
-  return pipeline.test_views(frames, input_config.pp, num_crops)
+  return clip.test_views(frames, input_config.pp, num_crops)
 
 
 class Predictor:

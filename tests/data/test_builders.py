@@ -27,6 +27,7 @@ from vidjax.data.builders import (
   video_common,
   video_folder,
 )
+from vidjax.data.loaders import clip
 
 FPS = 10
 
@@ -485,7 +486,7 @@ def test_ssv2(tmp_path):
   assert 'truncated' in report['splits']['validation']['left_out'][0]['error']
   check_manifest(builder, data_dir)
   # The swaps give a label permutation of this dataset for the input pipeline.
-  flip = pipeline.flip_label_map(names_by_index, ssv2.FLIP_LABEL_SWAPS)
+  flip = clip.flip_label_map(names_by_index, ssv2.FLIP_LABEL_SWAPS)
   for left, right in ssv2.FLIP_LABEL_SWAPS:
     assert names_by_index[flip[names_by_index.index(left)]] == right
 

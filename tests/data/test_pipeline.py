@@ -5,6 +5,7 @@ import pytest
 
 from vidjax import configs
 from vidjax.data import pipeline
+from vidjax.data.loaders import clip
 
 
 @pytest.fixture
@@ -59,10 +60,10 @@ def test_hosts_read_disjoint_shards_and_epochs_reshuffle():
 def test_flip_label_map_swaps_names():
   names = ('move_left', 'move_right', 'grow')
   np.testing.assert_array_equal(
-    pipeline.flip_label_map(names, [('move_left', 'move_right')]), [1, 0, 2]
+    clip.flip_label_map(names, [('move_left', 'move_right')]), [1, 0, 2]
   )
   with pytest.raises(ValueError, match="unknown: \\['spin'\\]"):
-    pipeline.flip_label_map(names, [('grow', 'spin')])
+    clip.flip_label_map(names, [('grow', 'spin')])
 
 
 @pytest.mark.parametrize('num_hosts', [1, 3])
@@ -95,11 +96,11 @@ def test_corrupt_video_is_replaced_and_counted(input_config):
       return record
 
   broken = dataclasses.replace(dataset, source=CorruptFirst())
-  loader = pipeline._ClipLoader(broken, input_config)
-  clip = loader.train_clip(0, np.random.default_rng(0))
-  assert clip['video'].shape == (4, 28, 28, 3)
+  loader = clip.Loader(broken, input_config)
+  example = loader.train_example(0, np.random.default_rng(0))
+  assert example['video'].shape == (4, 28, 28, 3)
   assert loader.decode_failures == 1
-  assert clip['label'] in (
+  assert example['label'] in (
     int(dataset.source[1]['label']),
     int(loader._flip_map[int(dataset.source[1]['label'])]),
   )
@@ -110,3 +111,43 @@ def test_unknown_dataset_and_split_are_named(input_config):
     pipeline.open_dataset('kinetics9', 'train', input_config.data_dir)
   with pytest.raises(ValueError, match="no split 'test'"):
     pipeline.open_dataset(input_config.dataset, 'test', input_config.data_dir)
+
+
+def test_split_slices_carve_a_held_out_set_out_of_train(input_config):
+  held_out = pipeline.open_dataset(input_config.dataset, 'train[90%:]', input_config.data_dir)
+  rest = pipeline.open_dataset(input_config.dataset, 'train[:90%]', input_config.data_dir)
+  ids = [{r['video_id'] for r in d.source} for d in (held_out, rest)]
+  assert (len(ids[0]), len(ids[1])) == (6, 58) and not ids[0] & ids[1]
+  assert held_out.manifest['split'] == 'train[90%:]' and held_out.manifest['num_examples'] == 6
+  eval_input = pipeline.make_eval_input(input_config, 'train[90%:]', 4, 1, 1, 0, 1)
+  assert eval_input.num_examples == 6 and len(list(eval_input)) == 2
+  with pytest.raises(ValueError, match=r"no split 'trian'"):
+    pipeline.open_dataset(input_config.dataset, 'trian[:10%]', input_config.data_dir)
+
+
+def test_two_sources_resume_both_iterators_exactly(input_config, synthetic_images_data_dir):
+  input_config.sources = dict(
+    video=dict(batch_size=4),
+    image=dict(dataset='vidjax_synthetic/images', loader='image', batch_size=6),
+  )
+  input_config.data_dir = synthetic_images_data_dir
+
+  def make():
+    return pipeline.make_sources_input(input_config, 0, {'video': 4, 'image': 6}, 0, 1)
+
+  iterator = make().iterator
+  first = next(iterator)
+  assert first['video']['video'].shape == (4, 4, 28, 28, 3)
+  assert first['image']['image'].shape == (6, 28, 28, 3)
+  _batches(iterator, 2)
+  state = iterator.get_state()
+  assert set(state) == {'video', 'image'}
+  expected = _batches(iterator, 2)
+  resumed = make().iterator
+  resumed.set_state(state)
+  for a, b in zip(expected, _batches(resumed, 2), strict=True):
+    for source in ('video', 'image'):
+      for key in a[source]:
+        np.testing.assert_array_equal(a[source][key], b[source][key])
+  with pytest.raises(ValueError, match=r"no data state for the sources \['image'\]"):
+    make().iterator.set_state({'video': state['video']})

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from vidjax.data import decode, encode
+from vidjax import configs
+from vidjax.data import decode, encode, pipeline
 from vidjax.data.builders import synthetic, synthetic_scenes
+from vidjax.data.loaders import image as image_loader
 
 TINY = synthetic.VidjaxSynthetic.builder_configs['tiny']
 
@@ -260,10 +262,31 @@ def test_images_config(tmp_path):
   assert builder.info.features['label'].names == list(synthetic.SHAPE_NAMES)
   by_image = {}
   for ex in records:
-    assert ex['image'].shape == (64, 64, 3) and ex['image'].dtype == np.uint8
-    by_image[hashlib.sha1(ex['image'].tobytes()).hexdigest()] = ex['label']
+    # Encoded as image_folder stores images (PNG here: lossless), read by the image loader.
+    pixels = image_loader.decode_image(ex['image'])
+    assert pixels.shape == (64, 64, 3) and (ex['height'], ex['width']) == (64, 64)
+    by_image[hashlib.sha1(pixels.tobytes()).hexdigest()] = ex['label']
   assert set(by_image.values()) == set(range(len(synthetic.SHAPE_NAMES)))
   for index in range(10):
     rendered = synthetic.render_video(config, 'validation', index)
     key = hashlib.sha1(rendered['frames'][0].tobytes()).hexdigest()
     assert by_image[key] == rendered['object_shapes'][0]
+  # The image loader: random crops and flips in training, the centre crop at evaluation.
+  input_config = configs.base_config().input
+  input_config.update(dataset='vidjax_synthetic/images', data_dir=str(tmp_path), loader='image')
+  input_config.pp.update(crop_size=48, train_crop='random_resized')
+  train_input = pipeline.make_train_input(input_config, 0, 4, 0, 1)
+  batch = next(train_input.iterator)
+  assert batch['image'].shape == (4, 48, 48, 3) and batch['label'].shape == (4,)
+  eval_input = pipeline.make_eval_input(input_config, 'validation', 8, 1, 1, 0, 1)
+  first = next(iter(eval_input))
+  centre = image_loader.decode_image(records_by_id(records)[eval_input.video_id(0)]['image'])
+  np.testing.assert_array_equal(first['image'][0], centre[8:56, 8:56])
+  assert (
+    first['mask'].all()
+    and first['label'][0] == records_by_id(records)[eval_input.video_id(0)]['label']
+  )
+
+
+def records_by_id(records):
+  return {r['image_id'].decode(): r for r in records}

@@ -42,7 +42,7 @@ def test_views_are_averaged_and_every_video_counted_once(synthetic_data_dir):
   correct1 = correct5 = 0
   losses = []
   for index in range(eval_input.num_examples):
-    example = eval_input.loader.eval_views(index, 2, 3)
+    example = eval_input.loader.eval_example(index, 2, 3)
     views = augment.to_float(example['video'], pp.mean, pp.std)
     logits, _ = model.apply({'params': state.params}, views, train=False)
     logits = np.asarray(logits).mean(axis=0)

@@ -45,16 +45,9 @@ def eval_input_config(
   input_config: ml_collections.ConfigDict, eval_config: ml_collections.ConfigDict
 ) -> ml_collections.ConfigDict:
   """config.input with the evaluator's `input` overrides applied (a copy)."""
-  merged = ml_collections.ConfigDict(input_config.to_dict())
-  overrides = ml_collections.ConfigDict(eval_config.input.to_dict())
-  unknown = sorted(set(overrides) - set(merged))
-  if unknown:
-    raise ValueError(
-      f'config.evals.{eval_config.type}.input has keys {unknown} that config.input does not '
-      f'have; known keys: {sorted(merged)}.'
-    )
-  merged.update(overrides)
-  return merged
+  return pipeline.with_overrides(
+    input_config, eval_config.input, f'config.evals.{eval_config.type}.input'
+  )
 
 
 def select(predictions: dict[str, jax.Array], pred: str, where: str) -> jax.Array:

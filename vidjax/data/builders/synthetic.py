@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
+from PIL import Image
 
 from vidjax.data import decode, encode
 from vidjax.data.builders.synthetic_scenes import (
@@ -196,8 +197,11 @@ def ensure_built(
 class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
   """Procedural videos whose action classes need temporal modelling (see module doc)."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '1.1.0': 'images: PNG bytes with image_id, height and width, as image_folder stores them.',
+  }
   BUILDER_CONFIGS = list(_CONFIGS)
   DEFAULT_CONFIG_NAME = 'default'
 
@@ -212,11 +216,14 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
     config = self.builder_config
     t, h, w = config.num_frames, config.height, config.width
     if config.view == 'image':
+      # The encoding of image_folder (PNG bytes here, lossless), read by the image loader.
+      scalar = lambda dtype: tfds.features.Tensor(shape=(), dtype=dtype)
       features = {
-        'image': tfds.features.Tensor(
-          shape=(h, w, 3), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB
-        ),
+        'image': scalar(np.object_),
         'label': tfds.features.ClassLabel(names=SHAPE_NAMES),
+        'image_id': tfds.features.Text(),
+        'height': scalar(np.int32),
+        'width': scalar(np.int32),
       }
       supervised_keys = ('image', 'label')
     else:
@@ -285,7 +292,16 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
     config = self.builder_config
     for index in range(num_examples(config, split)):
       example = render_video(config, split, index)
+      image = example['frames'][0]
+      encoded = io.BytesIO()
+      Image.fromarray(image).save(encoded, format='PNG')
       yield (
         _video_id(split, index),
-        {'image': example['frames'][0], 'label': int(example['object_shapes'][0])},
+        {
+          'image': encoded.getvalue(),
+          'label': int(example['object_shapes'][0]),
+          'image_id': _video_id(split, index),
+          'height': image.shape[0],
+          'width': image.shape[1],
+        },
       )

@@ -1,0 +1,282 @@
+"""The `clip` loader: a video record -> the sampled frames, cropped, with flow and audio.
+
+Training examples are one random clip with a random crop and flip (the same box and flip
+for every frame, the flow and, through `Crop`, for anything spatial); evaluation examples
+are the T clips x S crops of the multi-view test. See `vidjax.data.loaders` for the
+interface every loader implements.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+import ml_collections
+import numpy as np
+from absl import logging
+from PIL import Image
+
+from vidjax.data import audio, decode, flow, sampling
+
+# Consecutive undecodable records tolerated before the run is stopped: one bad video is
+# replaced by the next, but a dataset of bad videos must not loop forever.
+MAX_CONSECUTIVE_DECODE_FAILURES = 16
+
+
+def flip_label_map(label_names: Sequence[str], swaps: Sequence[Sequence[str]]) -> np.ndarray:
+  """Label permutation applied with a horizontal flip (e.g. 'move_left' <-> 'move_right')."""
+  mapping = np.arange(len(label_names))
+  for pair in swaps:
+    missing = [n for n in pair if n not in label_names]
+    if len(pair) != 2 or missing:
+      raise ValueError(
+        f'config.input.pp.flip_label_swaps entry {tuple(pair)}: needs two class names of '
+        f'the dataset; unknown: {missing}.'
+      )
+    a, b = (label_names.index(n) for n in pair)
+    mapping[a], mapping[b] = b, a
+  return mapping
+
+
+def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
+  height, width = frames.shape[1:3]
+  if size == 0 or min(height, width) == size:
+    return frames
+  scale = size / min(height, width)
+  new_size = (round(width * scale), round(height * scale))
+  return np.stack([np.asarray(Image.fromarray(f).resize(new_size, Image.BILINEAR)) for f in frames])
+
+
+def resize_box(frames: np.ndarray, box: Sequence[float], size: int) -> np.ndarray:
+  """Resamples the (top, left, height, width) box of every frame to size x size: one
+  bilinear resize of just the box, so a crop of a rescaled frame costs only its pixels."""
+  top, left, height, width = box
+  region = (left, top, left + width, top + height)
+  return np.stack(
+    [
+      np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR, box=region))
+      for f in frames
+    ]
+  )
+
+
+def train_crop(
+  frames: np.ndarray, rng: np.random.Generator, pp: ml_collections.ConfigDict
+) -> np.ndarray:
+  """frames [F, H, W, 3] -> [F, crop_size, crop_size, 3], one box for every frame
+  (pp.train_crop: 'random', 'scale_jitter' or 'random_resized')."""
+  size = pp.crop_size
+  height, width = frames.shape[1:3]
+  if pp.train_crop == 'random':
+    frames = resize_short_side(frames, pp.resize_short_side)
+    y, x = sampling.random_crop(rng, frames.shape[1], frames.shape[2], size)
+    return frames[:, y : y + size, x : x + size]
+  if pp.train_crop == 'scale_jitter':
+    box = sampling.scale_jitter_crop(rng, height, width, size, pp.scale_jitter)
+  else:
+    rrc = pp.random_resized_crop
+    box = sampling.random_resized_crop(rng, height, width, rrc.area, rrc.aspect_ratio)
+  return resize_box(frames, box, size)
+
+
+def test_views(clips: np.ndarray, pp: ml_collections.ConfigDict, num_crops: int) -> np.ndarray:
+  """The S test crops of each decoded clip: uint8 [T, t, H, W, 3] -> [T * S, t, h, w, 3],
+  clip-major, after the evaluation resize (`pp.resize_short_side`)."""
+  size = pp.crop_size
+  views = []
+  for clip in clips:
+    clip = resize_short_side(clip, pp.resize_short_side)
+    for y, x in sampling.multi_crops(clip.shape[1], clip.shape[2], size, num_crops):
+      views.append(clip[:, y : y + size, x : x + size])
+  return np.stack(views)
+
+
+class Loader:
+  """Reads a record, decodes the sampled frames, crops; replaces undecodable videos.
+
+  A decode failure is logged with the video id and the decoder's error, counted in
+  `decode_failures` (reported by the trainer as data/decode_failures), and the example is
+  replaced by the next index, deterministically, so that training never crashes and a
+  resumed run still sees the same stream.
+  """
+
+  def __init__(self, dataset, input_config: ml_collections.ConfigDict):
+    self._source = dataset.source
+    self._sampling = input_config.sampling
+    self._pp = input_config.pp
+    self._flow = input_config.flow
+    self._audio = input_config.audio
+    self._input_config = input_config
+    self._has_label = bool(dataset.label_names)
+    self._flip_map = flip_label_map(dataset.label_names, self._pp.flip_label_swaps)
+    self._lock = threading.Lock()
+    self.decode_failures = 0
+
+  def _decode(self, index: int, clip_indices: Callable[[Mapping], np.ndarray], *, substitute: bool):
+    """Returns (record, sampled indices, frames) of `index`.
+
+    `clip_indices` maps the record to the frame indices to sample (any shape); the frames
+    come back with that shape in front of [H, W, 3]. With flow enabled, the last
+    axis holds every sampled frame followed by `stack` more (see `_modalities`).
+    A video that fails to decode is counted and logged; with `substitute` (training) the
+    next decodable one takes its place, otherwise (evaluation) the DecodeError is raised.
+    """
+    for attempt in range(MAX_CONSECUTIVE_DECODE_FAILURES if substitute else 1):
+      record = self._source[(index + attempt) % len(self._source)]
+      try:
+        indices = sampled = np.asarray(clip_indices(record))
+        if self._flow.enabled:
+          # Each sampled frame is followed by the frames its flow fields reach (flow.py).
+          pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
+          indices = pairs.reshape(*pairs.shape[:-2], -1)
+        frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
+        return record, sampled, frames.reshape(*np.shape(indices), *frames.shape[1:])
+      except decode.DecodeError as e:
+        with self._lock:
+          self.decode_failures += 1
+        logging.warning('Undecodable video %s: %s', record.get('video_id'), e)
+        if not substitute:
+          raise
+    raise RuntimeError(
+      f'{MAX_CONSECUTIVE_DECODE_FAILURES} consecutive videos from index {index} could not '
+      'be decoded; the dataset is likely corrupt: rebuild it (tools/prepare_dataset.py).'
+    )
+
+  def _modalities(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Splits cropped (and flipped) decoded frames into the example's visual inputs.
+
+    Args:
+      frames: uint8 [..., F, h, w, 3] as `_decode` returned them, after the spatial
+        transforms: F = T, or F = T * (stack + 1) with flow enabled.
+
+    Returns:
+      'video' uint8 [..., T, h, w, 3] and, with flow enabled, 'flow' uint8
+      [..., T * stack, h, w, 2] computed on exactly these pixels.
+    """
+    if not self._flow.enabled:
+      return {'video': np.ascontiguousarray(frames)}
+    stack = self._flow.stack
+    runs = frames.reshape(*frames.shape[:-4], -1, stack + 1, *frames.shape[-3:])
+    fields = flow.compute(runs, self._flow.preset)
+    fields = fields.reshape(*frames.shape[:-4], -1, *fields.shape[-3:])
+    return {
+      'video': np.ascontiguousarray(runs[..., 0, :, :, :]),
+      'flow': flow.quantize(fields, self._flow.bound),
+    }
+
+  def _clip_audio(
+    self, record: Mapping, indices: np.ndarray, repeats: int = 1
+  ) -> dict[str, np.ndarray]:
+    """'audio' and 'has_audio' of the clips in `indices`, or nothing with audio disabled.
+
+    The features of clip i are repeated `repeats` times along the first axis, so that
+    they line up with clip-major views (every crop of a clip hears the same audio).
+    """
+    if not self._audio.enabled:
+      return {}
+    features, has_audio = audio.clip_audio(record, indices, self._audio)
+    return {'audio': np.repeat(features, repeats, axis=0), 'has_audio': np.bool_(has_audio)}
+
+  def train_example(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One random clip, random crop and flip: video uint8 [T, h, w, 3], label int32."""
+    record, indices, frames = self._decode(
+      index,
+      lambda record: sampling.train_indices(
+        rng, self._sampling, int(record['num_frames']), float(record['fps'])
+      ),
+      substitute=True,
+    )
+    frames = train_crop(frames, rng, self._pp)
+    label = label_of(record)
+    if self._pp.flip and rng.random() < 0.5:
+      frames = frames[:, :, ::-1]
+      label = {'label': np.int32(self._flip_map[label['label']])} if label else label
+    return {**self._modalities(frames), **self._clip_audio(record, indices), **label}
+
+  def eval_example(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
+    """All T x S views of video `index`: video uint8 [T*S, t, h, w, 3] (clip-major), the
+    label when the dataset has one, 'index', and 'mask' / 'decode_failed': a video that
+    cannot be decoded gives zeros with mask False and decode_failed True, never another
+    video (evaluation must score every example of the split exactly once)."""
+    try:
+      record, indices, clips = self._decode(
+        index,
+        lambda record: sampling.eval_indices(
+          self._sampling, int(record['num_frames']), float(record['fps']), num_clips
+        ),
+        substitute=False,
+      )
+    except decode.DecodeError:
+      return dict(
+        self.empty_example(num_clips * num_crops),
+        index=np.int32(index),
+        decode_failed=np.bool_(True),
+      )
+    return {
+      **self._modalities(test_views(clips, self._pp, num_crops)),
+      **self._clip_audio(record, indices, repeats=num_crops),
+      **label_of(record),
+      'index': np.int32(index),
+      'mask': np.bool_(True),
+      'decode_failed': np.bool_(False),
+    }
+
+  def empty_example(self, num_views: int) -> dict[str, np.ndarray]:
+    """An evaluation example of zeros, masked out (padding and undecodable videos):
+    index -1, mask and decode_failed False."""
+    shapes = {key: (num_views, *shape) for key, shape in input_shapes(self._input_config).items()}
+    example = {
+      key: np.zeros(shape, np.float32 if key == 'audio' else np.uint8)
+      for key, shape in shapes.items()
+    }
+    if self._audio.enabled:
+      example['has_audio'] = np.bool_(False)
+    if self._has_label:
+      example['label'] = np.int32(0)
+    example.update(index=np.int32(-1), mask=np.bool_(False), decode_failed=np.bool_(False))
+    return example
+
+
+def label_of(record: Mapping) -> dict[str, np.ndarray]:
+  """{'label': int32} of a record, or nothing for a dataset without labels."""
+  return {'label': np.int32(record['label'])} if 'label' in record else {}
+
+
+TRAIN_CROPS = ('random', 'scale_jitter', 'random_resized')
+
+
+def check_train_config(input_config: ml_collections.ConfigDict) -> None:
+  """Errors for training settings that cannot go together, naming the keys."""
+  pp, flow_enabled = input_config.pp, input_config.flow.enabled
+  pixel_level = {
+    'rand_augment.num_ops': pp.rand_augment.num_ops > 0,
+    'random_erasing.prob': pp.random_erasing.prob > 0,
+    'mix.mixup_alpha': pp.mix.mixup_alpha > 0,
+    'mix.cutmix_alpha': pp.mix.cutmix_alpha > 0,
+  }
+  if flow_enabled and any(pixel_level.values()):
+    # These act on the RGB video on the device; the flow would no longer match it.
+    on = [f'config.input.pp.{key}' for key, enabled in pixel_level.items() if enabled]
+    raise ValueError(
+      f'{", ".join(on)}: not supported together with config.input.flow.enabled (the optical '
+      'flow would no longer match the augmented video); switch one of them off.'
+    )
+  if pp.train_crop not in TRAIN_CROPS:
+    raise ValueError(f'config.input.pp.train_crop={pp.train_crop!r}; choose one of {TRAIN_CROPS}.')
+  if pp.repeated_augmentation < 1:
+    raise ValueError(
+      f'config.input.pp.repeated_augmentation={pp.repeated_augmentation!r}: the number of '
+      'copies of each video in a batch, an integer >= 1 (1 = off).'
+    )
+
+
+def input_shapes(input_config: ml_collections.ConfigDict) -> dict[str, tuple[int, ...]]:
+  """Shapes of one training example's model inputs, without the batch axis: 'video' and,
+  when enabled, 'flow' and 'audio'."""
+  num_frames, size = input_config.sampling.num_frames, input_config.pp.crop_size
+  shapes = {'video': (num_frames, size, size, 3)}
+  if input_config.flow.enabled:
+    shapes['flow'] = (num_frames * input_config.flow.stack, size, size, 2)
+  if input_config.audio.enabled:
+    shapes['audio'] = (input_config.audio.spectrogram_frames, input_config.audio.num_mels)
+  return shapes
