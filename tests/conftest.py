@@ -20,3 +20,12 @@ def synthetic_data_dir(tmp_path_factory) -> str:
   data_dir = str(tmp_path_factory.mktemp('tfds'))
   synthetic.ensure_built(data_dir, 'tiny')
   return data_dir
+
+
+@pytest.fixture(scope='session')
+def synthetic_images_data_dir(synthetic_data_dir) -> str:
+  """`synthetic_data_dir` with the `images` config built beside `tiny`."""
+  from vidjax.data.builders import synthetic
+
+  synthetic.ensure_built(synthetic_data_dir, 'images')
+  return synthetic_data_dir

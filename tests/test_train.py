@@ -14,6 +14,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from vidjax import configs, logs, train
+from vidjax.data import pipeline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = sorted(
@@ -243,3 +244,43 @@ def test_mixing_needs_a_task_that_reads_mixed_labels(synthetic_data_dir, tmp_pat
   config.input.pp.mix.cutmix_alpha = 1.0
   with pytest.raises(ValueError, match='does not read mixed labels'):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+def _two_source_config(data_dir, total_steps):
+  config = _smoke_config('experiments/quickstart.py', data_dir)
+  config.total_steps, config.ckpt_every, config.evals = total_steps, 2, {}
+  config.input.sources = dict(
+    video=dict(batch_size=8),
+    image=dict(dataset='vidjax_synthetic/images', loader='image', batch_size=16),
+  )
+  config.task = 'tests.two_source_task'
+  config.task_kwargs = dict(num_frames=config.input.sampling.num_frames)
+  return config
+
+
+def test_two_source_run_resumes_both_iterators_exactly(
+  synthetic_images_data_dir, tmp_path, monkeypatch
+):
+  """A run resumed from its step-2 checkpoint ends where the uninterrupted one did: both
+  sources' iterators continue exactly (bitwise-equal parameters at step 4)."""
+  reference, resumed = tmp_path / 'reference', tmp_path / 'resumed'
+  config = _two_source_config(synthetic_images_data_dir, 4)
+  results = train.train_and_evaluate(config, str(reference))
+  assert np.isfinite(results['train/image_loss']) and np.isfinite(results['train/video_loss'])
+  # The same run, as if killed after its step-2 checkpoint.
+  shutil.copytree(reference, resumed)
+  shutil.rmtree(resumed / 'checkpoints' / '4')
+  data_state = json.loads((resumed / 'checkpoints' / '2' / 'data' / 'metadata').read_text())
+  assert set(data_state) == {'video', 'image'}
+  restored = []
+  set_state = pipeline.SourcesIterator.set_state
+  monkeypatch.setattr(
+    pipeline.SourcesIterator,
+    'set_state',
+    lambda self, state: restored.append(state) or set_state(self, state),
+  )
+  train.train_and_evaluate(config, str(resumed))
+  assert restored == [data_state]  # it resumed at step 2, with both iterators' states
+  expected, got = _final_params(str(reference), 4), _final_params(str(resumed), 4)
+  for a, b in zip(jax_leaves(expected), jax_leaves(got), strict=True):
+    np.testing.assert_array_equal(a, b)

@@ -92,6 +92,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f'Config is missing the required keys {missing} (see DESIGN.md).')
   schema = base_config()
   _check_keys(config, schema, 'config', free_form=_FREE_FORM)
+  for name, source in config.input.sources.items():
+    _check_keys(source, schema.input, f'config.input.sources.{name}', free_form=('input.sources',))
   model_class = load_module('models', config.model_name).Model
   _check_names(
     config.model, _constructor_args(model_class), f'config.model (of {config.model_name})'
@@ -128,7 +130,7 @@ def finalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 # Keys whose contents are another module's constructor kwargs or a per-run choice.
-_FREE_FORM = ('model', 'task_kwargs', 'optim', 'evals')
+_FREE_FORM = ('model', 'task_kwargs', 'optim', 'evals', 'input.sources')
 _OPTIMISER_VARIANT_KEYS = {'b1', 'b2', 'eps'}  # adamw
 _SCHEDULE_VARIANT_KEYS = {'boundaries', 'decay_factor'}  # 'step'
 
@@ -150,13 +152,15 @@ def _check_names(config: ml_collections.ConfigDict, known: set[str], where: str)
 
 
 def _check_keys(config, schema, where: str, free_form=()) -> None:
-  """Every key of `config` is in `schema`, recursively (but for the `free_form` ones)."""
+  """Every key of `config` is in `schema`, recursively, but for the `free_form` paths
+  ('input.sources' for `where`='config.input.sources')."""
   _check_names(config, set(schema), where)
   for key, value in config.items():
-    if key in free_form or not isinstance(value, ml_collections.ConfigDict):
+    path = f'{where}.{key}'.removeprefix('config.')
+    if path in free_form or not isinstance(value, ml_collections.ConfigDict):
       continue
     if isinstance(schema[key], ml_collections.ConfigDict):
-      _check_keys(value, schema[key], f'{where}.{key}')
+      _check_keys(value, schema[key], f'{where}.{key}', free_form)
 
 
 # The class each package's modules define (DESIGN.md, "Dispatch by module path").
@@ -216,6 +220,12 @@ def base_config() -> ml_collections.ConfigDict:
         num_threads=2,
         prefetch=4,
         # mode: 'stride' | 'fps' (target_fps) | 'segments' (TSN); see data/sampling.py.
+        # 'clip' (video clips) or 'image' (single images): vidjax/data/loaders/.
+        loader='clip',
+        # Several inputs read in lockstep, {name: overrides of these keys} (e.g.
+        # dict(video=dict(), image=dict(dataset='vidjax_synthetic/images', loader='image',
+        # batch_size=64))): the train batch is then {name: batch}. {} reads one source.
+        sources=dict(),
         sampling=dict(mode='stride', num_frames=8, stride=2, target_fps=4.0, policy='loop'),
         # Log-mel of each clip's time span (data/audio.py): 16 kHz, 25 ms / 10 ms, 80 mels.
         audio=dict(

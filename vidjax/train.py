@@ -81,6 +81,30 @@ def _build(config: ml_collections.ConfigDict, mesh):
   return model, task, tx, schedule, init, example
 
 
+def _make_train_input(config: ml_collections.ConfigDict):
+  """This host's training stream (several sources give {name: batch}) and the global
+  number of examples per step."""
+  sources = pipeline.source_configs(config.input)
+  args = (config.seed,)
+  hosts = (jax.process_index(), jax.process_count())
+  if not sources:
+    batch_size = config.input.batch_size
+    per_host = parallel.check_batch_size(batch_size, 'input.batch_size')
+    return pipeline.make_train_input(config.input, *args, per_host, *hosts), batch_size
+  per_host = {
+    name: parallel.check_batch_size(source.batch_size, f'input.sources.{name}.batch_size')
+    for name, source in sources.items()
+  }
+  batch_size = sum(source.batch_size for source in sources.values())
+  return pipeline.make_sources_input(config.input, *args, per_host, *hosts), batch_size
+
+
+def _preprocessing(input_config: ml_collections.ConfigDict):
+  """The pp of the training input: config.input.pp, or {source name: its pp}."""
+  sources = pipeline.source_configs(input_config)
+  return {name: source.pp for name, source in sources.items()} if sources else input_config.pp
+
+
 def _log_model_size(model, variables, example) -> dict[str, float]:
   """Parameter count and FLOPs of one clip; `example` is a model input with batch size 1."""
   num_params = model_size.count_params(variables['params'])
@@ -108,7 +132,7 @@ def _make_train_step(config, model, task, tx, schedule, mesh):
       train=True,
       state=state.task_state,
       constants=constants,
-      pp=config.input.pp,
+      pp=_preprocessing(config.input),
     )
     batch = task.preprocess(batch, ctx)
 
@@ -220,14 +244,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   )
 
   # input
-  batch_size = config.input.batch_size
-  train_input = pipeline.make_train_input(
-    config.input,
-    config.seed,
-    parallel.check_batch_size(batch_size, 'input.batch_size'),
-    jax.process_index(),
-    jax.process_count(),
-  )
+  train_input, batch_size = _make_train_input(config)
   model, task, tx, schedule, init, example = _build(config, mesh)
 
   # state and checkpoints
@@ -275,7 +292,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         _check_finite(pending_from, np.array([m['loss'] for m in fetched]))
         scalars = {f'train/{k}': float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
         scalars['train/lr'] = float(fetched[-1]['lr'])
-        scalars['data/decode_failures'] = train_input.loader.decode_failures
+        scalars['data/decode_failures'] = train_input.decode_failures
         shown = {k: scalars[k] for k in ('train/loss', 'train/top1', 'train/lr') if k in scalars}
         scalars.update(progress.report(step, shown))
         writer.write(step, scalars)

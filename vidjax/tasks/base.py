@@ -49,7 +49,7 @@ class Context(NamedTuple):
     state: the task state (`Task.init_state()` as updated by `update_state`).
     constants: the task constants (`Task.constants()`).
     pp: the preprocessing config of the input the batch comes from (config.input.pp, an
-      evaluator's own input's pp).
+      evaluator's own input's pp), or {source name: pp} for a batch of several sources.
   """
 
   step: jax.Array
@@ -75,8 +75,16 @@ class Task(abc.ABC):
   def constants(self) -> Any:
     return {}
 
-  def preprocess(self, batch: dict[str, jax.Array], ctx: Context) -> dict[str, jax.Array]:
-    return preprocess.model_batch(batch, ctx.pp, train=ctx.train, rngs=ctx.rngs)
+  def preprocess(self, batch: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """`model_batch` of the batch, or of each source's batch with its own pp (and its
+    own augmentation draws) when the input has several sources."""
+    if not isinstance(ctx.pp, dict):
+      return preprocess.model_batch(batch, ctx.pp, train=ctx.train, rngs=ctx.rngs)
+    result = {}
+    for index, (name, pp) in enumerate(sorted(ctx.pp.items())):
+      rngs = {key: jax.random.fold_in(rng, index) for key, rng in ctx.rngs.items()}
+      result[name] = preprocess.model_batch(batch[name], pp, train=ctx.train, rngs=rngs)
+    return result
 
   def apply(
     self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: Context
