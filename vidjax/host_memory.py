@@ -5,7 +5,7 @@ train step of R(2+1)D-34 at batch 2, 8x112²) and frees it when the call returns
 serves a block that large with a fresh `mmap` and returns it with `munmap`, so every step
 faults in 300,000 new pages that the kernel zeroes first: 0.6 s of CPU time per 3 s step
 on the 2-core development machine, and 2-4 s in a step that follows other work (PyTorch's
-step, in `tools/benchmark.py`; `docs/models.md`, "Session 7").
+step, in `tools/benchmark.py`; `docs/models.md`, "Freed memory kept in the process").
 
 `keep_freed_memory` tells glibc to serve every allocation from the main heap and never give
 it back: one arena (a thread's own arena cannot grow past 64 MB, so it would map the block
