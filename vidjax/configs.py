@@ -219,7 +219,7 @@ def base_config() -> ml_collections.ConfigDict:
         batch_size=32,
         num_threads=2,
         prefetch=4,
-        # mode: 'stride' | 'fps' (target_fps) | 'segments' (TSN); see data/sampling.py.
+        # mode: 'stride' | 'fps' (target_fps) | 'segments' (TSN); see data/samplers/.
         # 'clip' (video clips) or 'image' (single images): vidjax/data/loaders/.
         loader='clip',
         # Several inputs read in lockstep, {name: overrides of these keys} (e.g.

@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 
 from vidjax import checkpoint, configs, model_size, models
-from vidjax.data import decode, preprocess, sampling
+from vidjax.data import decode, preprocess, samplers
 from vidjax.data.loaders import clip
 
 # The variable collections inference needs; the optimiser state is left on disk.
@@ -76,7 +76,7 @@ def video_views(
   Args:
     data: the encoded video file.
     input_config: config.input (sampling and pp).
-    num_clips: T clips (evenly spaced starts, or segment views; `sampling.eval_indices`).
+    num_clips: T clips (evenly spaced starts, or segment views: the sampler's `eval`).
     num_crops: S crops per clip (1 centre, 3 along the long side).
 
   Returns:
@@ -86,7 +86,8 @@ def video_views(
     decode.DecodeError: the video cannot be decoded.
   """
   info = decode.probe(data)
-  clips = sampling.eval_indices(input_config.sampling, info.num_frames, info.fps, num_clips)
+  meta = samplers.VideoMeta(info.num_frames, info.fps)
+  clips = samplers.build(input_config.sampling).eval(meta, num_clips).frames
   frames = decode.decode_frames(data, clips.reshape(-1))
   frames = frames.reshape(*clips.shape, *frames.shape[1:])
   return clip.test_views(frames, input_config.pp, num_crops)

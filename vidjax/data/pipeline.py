@@ -10,9 +10,12 @@ config.input:
   dataset: tfds name with optional builder config, e.g. 'vidjax_synthetic/default'; its
     builder lives in `vidjax.data.builders.<name without the 'vidjax_' prefix>`.
   data_dir: tfds data directory.
-  split, batch_size (global), num_threads, prefetch.
+  split (or a slice: 'train[:90%]'), batch_size (global), num_threads, prefetch.
+  loader: 'clip' | 'image' (`vidjax.data.loaders`).
+  sources: {name: overrides of these keys}: several inputs read in lockstep, each batch
+    {name: batch} (`make_sources_input`); {} reads config.input itself.
   sampling: mode ('stride' | 'fps' | 'segments'), num_frames, stride (mode 'stride'),
-    target_fps (mode 'fps'), policy ('loop' | 'pad'); see sampling.py.
+    target_fps (mode 'fps'), policy ('loop' | 'pad'); see data/samplers/.
   audio: enabled, sample_rate, num_mels, min_hz, max_hz, window_ms, hop_ms,
     spectrogram_frames: log-mel of each clip's time span (see audio.py); examples then carry
     'audio' float32 [..., spectrogram_frames, num_mels] (one per view of 'video') and

@@ -6,29 +6,21 @@ a slice. Frames requested beyond the end of a video follow `policy`:
   'loop': wrap around to the start (a short video plays again), or
   'pad':  repeat the last frame.
 
-Temporal modes (config.input.sampling.mode):
-  'stride':   `num_frames` frames every `stride` source frames.
-  'fps':      `num_frames` frames at `target_fps` whatever the video's frame rate: the
-              stride is the fractional `fps / target_fps` and frame k of a clip starting at
-              `start` is round(start + k * fps / target_fps). The fps is the record's
-              average frame rate, so for a variable-frame-rate source the clip is at
-              `target_fps` on average only (vidjax's prepared videos are constant-rate:
-              transcoding renumbers frames at the source's average rate).
-  'segments': TSN-style (TSN, TSM, PySlowFast's Something-Something v2 loader): the video
-              is cut into `num_frames` equal segments and one frame is taken from each, a
-              random one in training, the centre one in testing; the clip always spans
-              the whole video, so `stride`, `target_fps` and `policy` do not apply.
+The temporal samplers that config.input.sampling.mode names are built on these functions
+(`vidjax.data.samplers`: 'stride', 'fps', 'segments'). In mode 'fps' frame k of a clip
+starting at `start` is round(start + k * fps / target_fps); the fps is the record's average
+frame rate, so for a variable-frame-rate source the clip is at `target_fps` on average only
+(vidjax's prepared videos are constant-rate: transcoding renumbers frames at the source's
+average rate).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import ml_collections
 import numpy as np
 
 POLICIES = ('loop', 'pad')
-MODES = ('stride', 'fps', 'segments')
 
 
 def clip_offsets(num_frames: int, stride: float) -> np.ndarray:
@@ -129,47 +121,6 @@ def segment_views(video_length: int, num_frames: int, num_views: int) -> np.ndar
   first, last = _segment_bounds(video_length, num_frames)
   fractions = (np.arange(num_views) + 0.5) / num_views
   return first[None, :] + np.floor(fractions[:, None] * (last - first)[None, :]).astype(np.int64)
-
-
-def _check_mode(config: ml_collections.ConfigDict) -> None:
-  if config.mode not in MODES:
-    raise ValueError(f'config.input.sampling.mode={config.mode!r}; choose one of {MODES}.')
-
-
-def _stride(config: ml_collections.ConfigDict, fps: float) -> float:
-  return fps_stride(fps, config.target_fps) if config.mode == 'fps' else config.stride
-
-
-def train_indices(
-  rng: np.random.Generator, config: ml_collections.ConfigDict, video_length: int, fps: float
-) -> np.ndarray:
-  """The training clip's frame indices for `config.input.sampling`: int64 [num_frames].
-
-  Args:
-    rng: the example's random stream.
-    config: config.input.sampling (mode, num_frames, stride, target_fps, policy).
-    video_length: the video's number of frames.
-    fps: the video's (average) frame rate, used by mode 'fps'.
-  """
-  _check_mode(config)
-  if config.mode == 'segments':
-    return segment_clip(rng, video_length, config.num_frames)
-  stride = _stride(config, fps)
-  return random_clip(rng, video_length, config.num_frames, stride, config.policy)
-
-
-def eval_indices(
-  config: ml_collections.ConfigDict, video_length: int, fps: float, num_clips: int
-) -> np.ndarray:
-  """The `num_clips` test clips' frame indices: int64 [num_clips, num_frames].
-
-  Uniformly spaced clips (modes 'stride', 'fps') or segment views (mode 'segments').
-  """
-  _check_mode(config)
-  if config.mode == 'segments':
-    return segment_views(video_length, config.num_frames, num_clips)
-  stride = _stride(config, fps)
-  return uniform_clips(video_length, config.num_frames, stride, num_clips, config.policy)
 
 
 def random_crop(rng: np.random.Generator, height: int, width: int, size: int) -> tuple[int, int]:

@@ -16,7 +16,8 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
-from vidjax.data import audio, decode, flow, sampling
+from vidjax.data import audio, decode, flow, samplers, sampling
+from vidjax.data.crop import Crop
 
 # Consecutive undecodable records tolerated before the run is stopped: one bad video is
 # replaced by the next, but a dataset of bad videos must not loop forever.
@@ -47,36 +48,25 @@ def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
   return np.stack([np.asarray(Image.fromarray(f).resize(new_size, Image.BILINEAR)) for f in frames])
 
 
-def resize_box(frames: np.ndarray, box: Sequence[float], size: int) -> np.ndarray:
-  """Resamples the (top, left, height, width) box of every frame to size x size: one
-  bilinear resize of just the box, so a crop of a rescaled frame costs only its pixels."""
-  top, left, height, width = box
-  region = (left, top, left + width, top + height)
-  return np.stack(
-    [
-      np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR, box=region))
-      for f in frames
-    ]
-  )
-
-
-def train_crop(
-  frames: np.ndarray, rng: np.random.Generator, pp: ml_collections.ConfigDict
-) -> np.ndarray:
-  """frames [F, H, W, 3] -> [F, crop_size, crop_size, 3], one box for every frame
-  (pp.train_crop: 'random', 'scale_jitter' or 'random_resized')."""
+def train_crop(height: int, width: int, rng: np.random.Generator, pp) -> Crop:
+  """The training crop of a frame of height x width (pp.train_crop: 'random',
+  'scale_jitter' or 'random_resized'), then a flip with probability 1/2 when `pp.flip`;
+  one `Crop` for every frame and everything spatial of an example."""
   size = pp.crop_size
-  height, width = frames.shape[1:3]
   if pp.train_crop == 'random':
-    frames = resize_short_side(frames, pp.resize_short_side)
-    y, x = sampling.random_crop(rng, frames.shape[1], frames.shape[2], size)
-    return frames[:, y : y + size, x : x + size]
-  if pp.train_crop == 'scale_jitter':
+    # A crop of the frame resized to pp.resize_short_side (0 keeps it), as a source box.
+    scale = pp.resize_short_side / min(height, width) if pp.resize_short_side else 1.0
+    resized_height, resized_width = round(height * scale), round(width * scale)
+    y, x = sampling.random_crop(rng, resized_height, resized_width, size)
+    scale_y, scale_x = resized_height / height, resized_width / width
+    box = (y / scale_y, x / scale_x, size / scale_y, size / scale_x)
+  elif pp.train_crop == 'scale_jitter':
     box = sampling.scale_jitter_crop(rng, height, width, size, pp.scale_jitter)
   else:
     rrc = pp.random_resized_crop
     box = sampling.random_resized_crop(rng, height, width, rrc.area, rrc.aspect_ratio)
-  return resize_box(frames, box, size)
+  flip = bool(pp.flip and rng.random() < 0.5)
+  return Crop(*box, size=size, flip=flip)
 
 
 def test_views(clips: np.ndarray, pp: ml_collections.ConfigDict, num_crops: int) -> np.ndarray:
@@ -102,7 +92,7 @@ class Loader:
 
   def __init__(self, dataset, input_config: ml_collections.ConfigDict):
     self._source = dataset.source
-    self._sampling = input_config.sampling
+    self._sampler = samplers.build(input_config.sampling)
     self._pp = input_config.pp
     self._flow = input_config.flow
     self._audio = input_config.audio
@@ -112,25 +102,33 @@ class Loader:
     self._lock = threading.Lock()
     self.decode_failures = 0
 
-  def _decode(self, index: int, clip_indices: Callable[[Mapping], np.ndarray], *, substitute: bool):
-    """Returns (record, sampled indices, frames) of `index`.
+  def _decode(
+    self,
+    index: int,
+    sample_of: Callable[[samplers.VideoMeta], samplers.Sample],
+    *,
+    substitute: bool,
+  ):
+    """Returns (record, sample, frames) of `index`.
 
-    `clip_indices` maps the record to the frame indices to sample (any shape); the frames
-    come back with that shape in front of [H, W, 3]. With flow enabled, the last
-    axis holds every sampled frame followed by `stack` more (see `_modalities`).
+    `sample_of` maps the record's VideoMeta to the sampler's Sample; its frame indices may
+    have any shape, and the frames come back with that shape in front of [H, W, 3]. With
+    flow enabled, the last axis holds every sampled frame followed by `stack` more (see
+    `_modalities`).
     A video that fails to decode is counted and logged; with `substitute` (training) the
     next decodable one takes its place, otherwise (evaluation) the DecodeError is raised.
     """
     for attempt in range(MAX_CONSECUTIVE_DECODE_FAILURES if substitute else 1):
       record = self._source[(index + attempt) % len(self._source)]
       try:
-        indices = sampled = np.asarray(clip_indices(record))
+        sample = sample_of(samplers.VideoMeta(int(record['num_frames']), float(record['fps'])))
+        indices = np.asarray(sample.frames)
         if self._flow.enabled:
           # Each sampled frame is followed by the frames its flow fields reach (flow.py).
           pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
           indices = pairs.reshape(*pairs.shape[:-2], -1)
         frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
-        return record, sampled, frames.reshape(*np.shape(indices), *frames.shape[1:])
+        return record, sample, frames.reshape(*np.shape(indices), *frames.shape[1:])
       except decode.DecodeError as e:
         with self._lock:
           self.decode_failures += 1
@@ -178,20 +176,22 @@ class Loader:
     return {'audio': np.repeat(features, repeats, axis=0), 'has_audio': np.bool_(has_audio)}
 
   def train_example(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """One random clip, random crop and flip: video uint8 [T, h, w, 3], label int32."""
-    record, indices, frames = self._decode(
-      index,
-      lambda record: sampling.train_indices(
-        rng, self._sampling, int(record['num_frames']), float(record['fps'])
-      ),
-      substitute=True,
+    """One random clip, random crop and flip: video uint8 [T, h, w, 3], the label (swapped
+    by a flip where pp.flip_label_swaps says so) and the sampler's fields."""
+    record, sample, frames = self._decode(
+      index, lambda meta: self._sampler.train(rng, meta), substitute=True
     )
-    frames = train_crop(frames, rng, self._pp)
+    crop = train_crop(frames.shape[-3], frames.shape[-2], rng, self._pp)
+    frames = crop.frames(frames)
     label = label_of(record)
-    if self._pp.flip and rng.random() < 0.5:
-      frames = frames[:, :, ::-1]
-      label = {'label': np.int32(self._flip_map[label['label']])} if label else label
-    return {**self._modalities(frames), **self._clip_audio(record, indices), **label}
+    if crop.flip and label:
+      label = {'label': np.int32(self._flip_map[label['label']])}
+    return {
+      **self._modalities(frames),
+      **self._clip_audio(record, sample.frames),
+      **label,
+      **sample.fields,
+    }
 
   def eval_example(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
     """All T x S views of video `index`: video uint8 [T*S, t, h, w, 3] (clip-major), the
@@ -199,12 +199,8 @@ class Loader:
     cannot be decoded gives zeros with mask False and decode_failed True, never another
     video (evaluation must score every example of the split exactly once)."""
     try:
-      record, indices, clips = self._decode(
-        index,
-        lambda record: sampling.eval_indices(
-          self._sampling, int(record['num_frames']), float(record['fps']), num_clips
-        ),
-        substitute=False,
+      record, sample, clips = self._decode(
+        index, lambda meta: self._sampler.eval(meta, num_clips), substitute=False
       )
     except decode.DecodeError:
       return dict(
@@ -214,8 +210,9 @@ class Loader:
       )
     return {
       **self._modalities(test_views(clips, self._pp, num_crops)),
-      **self._clip_audio(record, indices, repeats=num_crops),
+      **self._clip_audio(record, sample.frames, repeats=num_crops),
       **label_of(record),
+      **sample.fields,
       'index': np.int32(index),
       'mask': np.bool_(True),
       'decode_failed': np.bool_(False),

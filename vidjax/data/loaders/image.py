@@ -79,10 +79,8 @@ class Loader:
   def train_example(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One random crop (and flip) of image `index`: image uint8 [h, w, 3], label."""
     record, image = self._decode(index, substitute=True)
-    image = clip.train_crop(image[None], rng, self._pp)[0]
-    if self._pp.flip and rng.random() < 0.5:
-      image = image[:, ::-1]
-    return {'image': np.ascontiguousarray(image), **clip.label_of(record)}
+    crop = clip.train_crop(image.shape[0], image.shape[1], rng, self._pp)
+    return {'image': crop.frames(image), **clip.label_of(record)}
 
   def eval_example(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
     """The centre crop of image `index`, 'index', 'mask' and 'decode_failed'."""

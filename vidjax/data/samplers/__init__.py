@@ -1,0 +1,60 @@
+"""Temporal samplers: which frames of a video make an example, and what was decided.
+
+`config.input.sampling.mode` names the module (`vidjax.data.samplers.<mode>`); the other
+keys of `config.input.sampling` are the constructor arguments of the built-in samplers,
+and each sampler takes those its constructor names. A sampler module defines:
+
+  Sampler(**kwargs)                       with
+    train(rng, meta) -> Sample            one training clip: frames int64 [T];
+    eval(meta, num_views) -> Sample       the test clips: frames int64 [num_views, T].
+
+`meta` is the record's `VideoMeta(num_frames, fps)`. `Sample.fields` holds what the
+sampler decided (a speed, an order, an audio offset): the loader merges it into the
+example, so the labels of pretext tasks come from samplers, not from the records.
+Built in: `stride` (a clip of frames every `stride` frames), `fps` (at `target_fps`
+whatever the video's rate) and `segments` (TSN: one frame per equal segment).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pathlib
+import types
+from typing import Any, NamedTuple
+
+import ml_collections
+import numpy as np
+
+
+class VideoMeta(NamedTuple):
+  """What a sampler may read of a record: its number of frames and (average) frame rate."""
+
+  num_frames: int
+  fps: float
+
+
+class Sample(NamedTuple):
+  """The frame indices to decode and the fields the sampler decided (merged into the
+  example, e.g. {'speed': np.int32(2)})."""
+
+  frames: np.ndarray
+  fields: dict[str, Any]
+
+
+def module(name: str) -> types.ModuleType:
+  """The sampler module `name`; an unknown name lists the known ones."""
+  try:
+    return importlib.import_module(f'{__name__}.{name}')
+  except ModuleNotFoundError as e:
+    if e.name != f'{__name__}.{name}':
+      raise
+    known = sorted(p.stem for p in pathlib.Path(__file__).parent.glob('[!_]*.py'))
+    raise ValueError(f'config.input.sampling.mode={name!r}; known samplers: {known}.') from None
+
+
+def build(sampling: ml_collections.ConfigDict):
+  """The sampler of config.input.sampling: `mode`'s Sampler with the keys it takes."""
+  sampler_class = module(sampling.mode).Sampler
+  accepted = set(inspect.signature(sampler_class.__init__).parameters) - {'self'}
+  return sampler_class(**{key: sampling[key] for key in accepted if key in sampling})
