@@ -23,6 +23,8 @@ import orbax.checkpoint as ocp
 from absl import logging
 from flax import traverse_util
 
+from vidjax import parallel
+
 
 class Checkpointer:
   """Saves and restores (train state, data iterator state) pairs in `directory`."""
@@ -41,7 +43,13 @@ class Checkpointer:
     return self._manager.latest_step()
 
   def save(self, step: int, state, data_state: dict, *, force: bool = False) -> None:
-    """Starts an asynchronous save; returns while the files are still being written."""
+    """Starts an asynchronous save; returns while the files are still being written.
+
+    Every process calls it. Each host's data iterator has its own state: with several
+    processes all of them are stored, as {'processes': [state of process 0, ...]}.
+    """
+    if jax.process_count() > 1:
+      data_state = {'processes': parallel.allgather_json(data_state)}
     self._manager.save(
       step,
       args=ocp.args.Composite(
@@ -58,7 +66,17 @@ class Checkpointer:
         state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()
       ),
     )
-    return restored['state'], restored['data']
+    data_state = restored['data']
+    if 'processes' in data_state:
+      states = data_state['processes']
+      if len(states) != jax.process_count():
+        raise ValueError(
+          f'{self.directory}/{step} was written by {len(states)} processes; this run has '
+          f'{jax.process_count()}. Resume with as many processes, or start a new workdir '
+          '(config.init_from.path can start from this checkpoint).'
+        )
+      data_state = states[jax.process_index()]
+    return restored['state'], data_state
 
   def wait(self) -> None:
     """Blocks until pending asynchronous saves are on disk."""

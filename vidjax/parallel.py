@@ -8,7 +8,9 @@ gradient all-reduce. Multi-host (TPU pods, GPU clusters) goes through
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 import jax
 import numpy as np
@@ -25,13 +27,29 @@ def maybe_initialize_distributed() -> None:
   discovers the coordinator itself; elsewhere set JAX_COORDINATOR_ADDRESS,
   JAX_NUM_PROCESSES and JAX_PROCESS_ID.
   """
-  cluster_markers = ('JAX_COORDINATOR_ADDRESS', 'SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE')
-  is_multihost = any(k in os.environ for k in cluster_markers) or 'TPU_WORKER_HOSTNAMES' in (
-    os.environ
-  )
-  if is_multihost and not jax.distributed.is_initialized():
-    jax.distributed.initialize()
-    logging.info('jax.distributed: process %d of %d', jax.process_index(), jax.process_count())
+  if jax.distributed.is_initialized():
+    return
+  if 'JAX_COORDINATOR_ADDRESS' in os.environ:
+    # JAX reads only the coordinator's address from the environment; the process count and
+    # index are passed here, so that these three variables alone launch a run anywhere.
+    missing = [k for k in ('JAX_NUM_PROCESSES', 'JAX_PROCESS_ID') if k not in os.environ]
+    if missing:
+      raise ValueError(
+        f'JAX_COORDINATOR_ADDRESS is set but {missing} are not: set JAX_NUM_PROCESSES (the '
+        'number of processes) and JAX_PROCESS_ID (0 on the coordinator) on every host.'
+      )
+    jax.distributed.initialize(
+      coordinator_address=os.environ['JAX_COORDINATOR_ADDRESS'],
+      num_processes=int(os.environ['JAX_NUM_PROCESSES']),
+      process_id=int(os.environ['JAX_PROCESS_ID']),
+    )
+  elif any(
+    k in os.environ for k in ('SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE', 'TPU_WORKER_HOSTNAMES')
+  ):
+    jax.distributed.initialize()  # the cluster tells JAX everything
+  else:
+    return
+  logging.info('jax.distributed: process %d of %d', jax.process_index(), jax.process_count())
 
 
 def make_mesh(mesh_config) -> Mesh:
@@ -66,6 +84,21 @@ def check_batch_size(global_batch_size: int, what: str) -> int:
       f'({num_devices}); set --config.{what} accordingly.'
     )
   return global_batch_size // jax.process_count()
+
+
+def allgather_json(value: Any) -> list[Any]:
+  """Every process's JSON-serialisable `value`, in process order (a collective: every
+  process must call it). Used for the data iterators' states, which differ per host."""
+  if jax.process_count() == 1:
+    return [value]
+  from jax.experimental import multihost_utils
+
+  encoded = np.frombuffer(json.dumps(value).encode(), np.uint8)
+  lengths = multihost_utils.process_allgather(np.array([encoded.size], np.int64)).reshape(-1)
+  padded = np.zeros(int(lengths.max()), np.uint8)
+  padded[: encoded.size] = encoded
+  rows = multihost_utils.process_allgather(padded).reshape(len(lengths), -1)
+  return [json.loads(row[:n].tobytes().decode()) for row, n in zip(rows, lengths, strict=True)]
 
 
 def to_global(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:

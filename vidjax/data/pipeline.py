@@ -227,23 +227,35 @@ class SourcesInput:
     return sum(source.decode_failures for source in self.inputs.values())
 
 
+def global_index_stream(
+  num_examples: int, seed: int, process_count: int, repeats: int = 1
+) -> grain.MapDataset:
+  """The endless stream of example indices of all hosts, by global position: reshuffled
+  every epoch (shuffle before repeat), and position g belongs to host g % process_count.
+
+  Host h reads the plain stream's positions h, h + P, h + 2P, ... (disjoint examples each
+  epoch). With `repeats` > 1 (repeated augmentation, Hoffer et al. 2020; DeiT) every index
+  is repeated in place within a host: its local position p holds its plain position
+  p // repeats. The random map that follows is seeded by the global position, so an
+  example gets the same augmentation whatever the number of hosts, and the copies of a
+  repeated video get independent ones.
+  """
+  plain = grain.MapDataset.range(num_examples).shuffle(seed=seed).repeat()
+
+  def index_at(position: int) -> int:
+    host, local = position % process_count, position // process_count
+    return plain[(local // repeats) * process_count + host]
+
+  return grain.MapDataset.range(len(plain)).map(index_at)
+
+
 def train_index_stream(
   num_examples: int, seed: int, process_index: int, process_count: int, repeats: int = 1
 ) -> grain.MapDataset:
-  """This host's endless stream of example indices: reshuffled every epoch (shuffle
-  before repeat), then split round-robin so hosts read disjoint examples each epoch.
-
-  With `repeats` > 1 (repeated augmentation, Hoffer et al. 2020; DeiT) every index is
-  repeated in place: position p holds the index at position p // repeats of the plain
-  stream. The random map after this seeds each position differently, so the copies get
-  independent augmentations, and the stream stays a function of (seed, position).
-  """
-  stream = (
-    grain.MapDataset.range(num_examples).shuffle(seed=seed).repeat()[process_index::process_count]
-  )
-  if repeats == 1:
-    return stream
-  return grain.MapDataset.range(len(stream)).map(lambda position: stream[position // repeats])
+  """This host's endless stream of example indices (see `global_index_stream`)."""
+  return global_index_stream(num_examples, seed, process_count, repeats)[
+    process_index::process_count
+  ]
 
 
 def input_shapes(input_config: ml_collections.ConfigDict) -> dict[str, tuple[int, ...]]:
@@ -294,8 +306,8 @@ def make_train_input(
   loader = loader_module.Loader(dataset, input_config)
   repeats = input_config.pp.repeated_augmentation
   ds = (
-    train_index_stream(len(dataset.source), seed, process_index, process_count, repeats)
-    .random_map(_TrainExample(loader), seed=seed)
+    global_index_stream(len(dataset.source), seed, process_count, repeats)
+    .random_map(_TrainExample(loader), seed=seed)[process_index::process_count]
     .to_iter_dataset(_read_options(input_config))
     .batch(per_host_batch_size, drop_remainder=True)
   )
