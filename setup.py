@@ -34,7 +34,17 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-  'test': ['pytest>=8', 'pytest-xdist>=3.5', 'ruff>=0.6', 'scikit-video>=1.1.11'],
+  'test': [
+    'pytest>=8',
+    'pytest-xdist>=3.5',
+    'ruff>=0.6',
+    'scikit-video>=1.1.11',
+    # The notebooks, executed by the tests in smoke mode.
+    'nbclient>=0.10',
+    'nbformat>=5.10',
+    'ipykernel>=6.29',
+    'matplotlib>=3.8',
+  ],
   # The CPU build of PyTorch, for checkpoint import and parity tests only.
   'torch': ['torch==2.13.0', 'pytorchvideo==0.1.5'],
   'tf': ['tensorflow>=2.16'],

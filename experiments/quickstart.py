@@ -2,15 +2,14 @@ r"""Quickstart: R(2+1)D on the embedded synthetic dataset (the README's first co
 
   python -m vidjax.main --config experiments/quickstart.py --workdir workdirs/quickstart
 
-Hardware: 2 CPU cores, no accelerator. Wall-clock: 6.2 min (370 s) including the ~70 s
-build of the embedded dataset on first use (400 steps at about 1.4 steps/s).
-Measured: eval/val/video_top1_2x1 = 97.7 % on the 300 validation videos (86.7 % at step
-200; 97.3 %, 98.7 % and 99.0 % in earlier revisions). A re-run of the same model code from
-a fresh clone and dataset (session 4, 4.7 min including the build) gave 94.3 % (90.0 % at
-step 200): the CPU training run is not bit-reproducible, so expect 94-99 %. The
-single-frame baseline (experiments/supervised/synthetic_single_frame.py) gets 9.3 % on the
-same data: the classes differ only in how the objects change over time, so temporal
-modelling is required.
+Hardware: 2 CPU cores, no accelerator. Wall-clock: 5.7 min (342 s) from a fresh clone,
+including the 56 s build of the embedded dataset on first use (400 steps at 1.3-1.8
+steps/s); docs/results.md has the profile.
+Measured: eval/val/video_top1_2x1 = 98.0 % on the 300 validation videos (90.0 % at step
+200). CPU training runs are not bit-reproducible across machines, so expect 94-99 %
+(CHANGELOG.md lists earlier runs). The single-frame baseline
+(experiments/supervised/synthetic_single_frame.py) is at chance on the same data: the
+classes differ only in how the objects change over time, so temporal modelling is required.
 Smoke test (tiny data, model and steps): experiments/quickstart.py:smoke
 """
 

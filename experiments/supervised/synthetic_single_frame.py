@@ -6,12 +6,11 @@ at test time the per-frame probabilities of a clip are averaged.
   python -m vidjax.main --config experiments/supervised/synthetic_single_frame.py \
       --workdir workdirs/single_frame
 
-Hardware: 2 CPU cores, no accelerator. Wall-clock: 1.8 min (dataset already built by the
-quickstart; 4.7 min before the oneDNN convolutions).
-Measured: eval/val/video_top1_2x1 = 9.3 % (8.0 % with the earlier XLA convolution lowering;
-chance is 10 %; the target is <= 40 %): single
+Hardware: 2 CPU cores, no accelerator. Wall-clock: 2.2 min (131 s; dataset already built
+by the quickstart).
+Measured: eval/val/video_top1_2x1 = 9.3 % (chance is 10 %; the target is <= 40 %): single
 frames carry no information on the direction of motion, rotation sense, growing or
-fading. The quickstart's R(2+1)D gets 97-99 % on the same data.
+fading. The quickstart's R(2+1)D gets 94-99 % on the same data. Earlier runs: CHANGELOG.md.
 Smoke test: experiments/supervised/synthetic_single_frame.py:smoke
 """
 

@@ -11,11 +11,11 @@ at 8 fps, so L = 4 spans a similar 0.5 s (fields past the last frame are zero).
   python -m vidjax.main --config experiments/supervised/synthetic_two_stream.py \
       --workdir workdirs/two_stream
 
-Hardware: 2 CPU cores, no accelerator. Wall-clock: 1 min 42 s (400 steps, flow computed
-on the host; the embedded dataset already built; 2 min 57 s before the oneDNN convolutions).
+Hardware: 2 CPU cores, no accelerator. Wall-clock: 2.2 min (129 s; 400 steps, flow
+computed on the host; the embedded dataset already built).
 Measured: eval/val/video_top1_5x1 = 84.7 % on the 300 validation videos (82.3 % at step
-200; 84.0 % with the earlier XLA convolution lowering), against 9.3 % for the single-frame
-baseline (chance 10 %) on the same data: a single
+200; earlier runs in CHANGELOG.md), against 9.3 % for the single-frame baseline (chance
+10 %) on the same data: a single
 RGB frame carries no class information in this dataset, the flow stack carries the motion
 that defines the classes, as the paper's temporal stream does on UCF101.
 Smoke test: experiments/supervised/synthetic_two_stream.py:smoke

@@ -21,6 +21,8 @@ BACKBONES = {
   ),
   'corrnet': (dict(depth=10, width=8, corr_groups=2, corr_window=3), 'fc', (2, 4, 32, 32, 3)),
   's3d': (dict(width_multiplier=0.125), 'Conv2d_0c_1x1', (2, 8, 32, 32, 3)),
+  'c3d': (dict(width=8, fc_width=32), 'fc8', (2, 16, 112, 112, 3)),
+  'vivit': (dict(variant='tiny', tubelet=(2, 8)), 'output_projection', (2, 4, 32, 32, 3)),
 }
 
 
@@ -52,6 +54,44 @@ def test_num_classes_zero_is_the_backbone_alone(name):
       if k[0] != classifier
     },
   )
+
+
+# Models with heads of their own (a convolution in I3D's checkpoint layout, per-frame or
+# per-step classifiers averaged in probability space): num_classes=0 gives the backbone.
+OWN_HEADS = {
+  'i3d': (dict(width_multiplier=1 / 16), 'Logits/Conv3d_0c_1x1', (2, 8, 32, 32, 3)),
+  'fusion': (dict(variant='late_pool', width=8, fc_width=32), 'fc8', (2, 4, 32, 32, 3)),
+  'fusion_multires': (dict(variant='multires', width=8, fc_width=32), 'fc8', (2, 4, 32, 32, 3)),
+  'lrcn': (dict(width=12, fc_width=32, hidden=16), 'fc8', (2, 4, 32, 32, 3)),
+  'single_frame': (dict(depth=10, width=8), 'fc', (2, 4, 32, 32, 3)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(OWN_HEADS))
+def test_num_classes_zero_on_models_with_heads_of_their_own(name):
+  kwargs, classifier, shape = OWN_HEADS[name]
+  module = configs.load_module('models', name.partition('_multires')[0])
+  x = jax.ShapeDtypeStruct(shape, jnp.float32)
+  for num_classes in (0, 7):
+    model = module.Model(num_classes=num_classes, **kwargs)
+    variables = jax.eval_shape(lambda x, m=model: m.init(jax.random.key(0), x, train=False), x)
+    output, aux = jax.eval_shape(lambda v, x, m=model: m.apply(v, x, train=False), variables, x)
+    if num_classes:
+      assert output.shape == (2, 7) and classifier in variables['params']
+    else:
+      assert output.shape == aux['features'].shape and output.shape[0] == 2
+      assert classifier not in variables['params']
+
+
+def test_two_stream_without_classes_gives_both_streams_features():
+  model = configs.load_module('models', 'two_stream').Model(num_classes=0, depth=10, width=8)
+  x = {
+    'video': jax.ShapeDtypeStruct((2, 2, 32, 32, 3), jnp.float32),
+    'flow': jax.ShapeDtypeStruct((2, 6, 32, 32, 2), jnp.float32),
+  }
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), x)
+  output, aux = jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, x)
+  assert output.shape == aux['features'].shape == (2, 16 * 8)
 
 
 @pytest.mark.parametrize('name', ['video_resnet', 'csn'])

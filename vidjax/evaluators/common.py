@@ -60,8 +60,7 @@ def select(predictions: dict[str, jax.Array], pred: str, where: str) -> jax.Arra
 def check_counted(indices: np.ndarray, counted: np.ndarray, num_examples: int, where: str) -> None:
   """Raises EvaluationCountError unless each of range(num_examples) appears exactly once
   among `indices[counted]` (scored or reported as undecodable)."""
-  seen = np.bincount(indices[counted], minlength=num_examples) if counted.any() else None
-  seen = np.zeros(num_examples, np.int64) if seen is None else seen
+  seen = np.bincount(indices[counted].astype(np.int64), minlength=num_examples)
   missing = np.flatnonzero(seen[:num_examples] == 0)
   repeated = np.flatnonzero(seen[:num_examples] > 1)
   extra = len(seen) > num_examples and seen[num_examples:].any()

@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.fusion import max_pool_ceil
 from vidjax.models.layers import Conv
 
@@ -77,6 +78,13 @@ class Model(nn.Module):
     fc6 = nn.relu(nn.Dense(self.fc_width, dtype=dtype, name='fc6')(x))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(fc6)
     fc7 = nn.relu(nn.Dense(self.fc_width, dtype=dtype, name='fc7')(x))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(fc7)
-    logits = nn.Dense(self.num_classes, dtype=dtype, name='fc8')(x)
-    return jnp.asarray(logits, jnp.float32), {'features': fc7, 'fc6': fc6}
+    return heads.classifier_output(
+      fc7,
+      {'fc6': fc6},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='fc8',
+      dtype=dtype,
+      kernel_init=nn.initializers.lecun_normal(),
+    )

@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import heads
 from vidjax.models.layers import Conv
 
 # variant -> (hidden size, heads, MLP size, spatial layers, temporal layers).
@@ -167,7 +168,7 @@ class Model(nn.Module):
       'frame_features': [B, T / t, D] (the spatial CLS output per temporal index)}.
     """
     dtype = jnp.dtype(self.dtype)
-    hidden, heads, mlp, spatial_layers, temporal_layers = VARIANTS[self.variant]
+    hidden, attention_heads, mlp, spatial_layers, temporal_layers = VARIANTS[self.variant]
     if self.temporal_layers is not None:
       temporal_layers = self.temporal_layers
     t, p = self.tubelet
@@ -178,7 +179,7 @@ class Model(nn.Module):
     )
     b, nt, nh, nw, d = x.shape
     encoder = dict(
-      num_heads=heads,
+      num_heads=attention_heads,
       mlp_dim=mlp,
       dropout_rate=self.dropout_rate,
       attention_dropout_rate=self.attention_dropout_rate,
@@ -191,8 +192,14 @@ class Model(nn.Module):
     features = Encoder(temporal_layers, **encoder, name='TemporalTransformer')(
       frames, deterministic=not train
     )
-    y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    logits = nn.Dense(
-      self.num_classes, dtype=dtype, kernel_init=nn.initializers.zeros, name='output_projection'
-    )(y)
-    return jnp.asarray(logits, jnp.float32), {'features': features, 'frame_features': frames}
+    # Scenic's ViViT starts its classifier at zero.
+    return heads.classifier_output(
+      features,
+      {'frame_features': frames},
+      num_classes=self.num_classes,
+      dropout_rate=self.dropout_rate,
+      train=train,
+      name='output_projection',
+      dtype=dtype,
+      kernel_init=nn.initializers.zeros,
+    )

@@ -1,0 +1,42 @@
+"""Every notebook in notebooks/ runs top to bottom in its smoke mode."""
+
+import glob
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, 'notebooks', '*.ipynb')))
+
+
+def test_there_are_notebooks():
+  assert NOTEBOOKS
+
+
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=os.path.basename)
+def test_notebook_runs_in_smoke_mode(path, synthetic_data_dir, monkeypatch, tmp_path):
+  # The kernel inherits the environment: smoke mode and the tests' tiny dataset.
+  monkeypatch.setenv('VIDJAX_NOTEBOOK_SMOKE', '1')
+  monkeypatch.setenv('TFDS_DATA_DIR', synthetic_data_dir)
+  monkeypatch.setenv('XLA_FLAGS', '')  # one device, as in a notebook
+  monkeypatch.setenv('VIDJAX_NOTEBOOK_WORKDIR', str(tmp_path / 'workdir'))
+  notebook = nbformat.read(path, as_version=4)
+  NotebookClient(notebook, timeout=600, resources={'metadata': {'path': REPO}}).execute()
+  errors = [
+    output
+    for cell in notebook.cells
+    if cell.cell_type == 'code'
+    for output in cell.outputs
+    if output.output_type == 'error'
+  ]
+  assert not errors
+  images = [
+    output
+    for cell in notebook.cells
+    if cell.cell_type == 'code'
+    for output in cell.outputs
+    if 'image/png' in output.get('data', {})
+  ]
+  assert len(images) == 2  # the metrics and the clips
