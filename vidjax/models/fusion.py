@@ -165,6 +165,8 @@ class Model(nn.Module):
     for name in ('fc6', 'fc7'):
       x = nn.relu(nn.Dense(self.fc_width, dtype=dtype, name=name)(x))
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    if self.num_classes == 0:  # the backbone alone: the FC7 features are the output
+      return x, x
     return nn.Dense(self.num_classes, dtype=dtype, name='fc8')(x), x
 
   @nn.compact
@@ -215,9 +217,11 @@ class Model(nn.Module):
         y = Tower(self.width, (None,) * 5, False, conv, name=name)(inp)
         streams.append(y.reshape(b * t, -1))
       logits, features = self._head(jnp.concatenate(streams, axis=-1), train, dtype)
+      features = jnp.mean(features.reshape(b, t, -1), axis=1)
+      if self.num_classes == 0:
+        return features, {'features': features}
       # Video prediction = average of per-frame probabilities, as in the paper's evaluation.
       log_probs = jax.nn.log_softmax(jnp.asarray(logits, jnp.float32)).reshape(b, t, -1)
       logits = jax.nn.logsumexp(log_probs, axis=1) - jnp.log(t)
-      features = jnp.mean(features.reshape(b, t, -1), axis=1)
     aux['features'] = features
     return jnp.asarray(logits, jnp.float32), aux

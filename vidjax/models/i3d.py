@@ -195,6 +195,8 @@ class Model(nn.Module):
     # The release average-pools 2x7x7 (stride 1), applies a 1x1x1 conv per time step and
     # averages the logits over time; all linear, so a global mean first is the same function.
     features = jnp.mean(x, axis=(1, 2, 3))
+    if self.num_classes == 0:  # the backbone alone
+      return features, {'features': features}
     y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
     logits = Conv(
       self.num_classes, (1, 1, 1), dtype=dtype, lowering=self.lowering, name='Logits/Conv3d_0c_1x1'
@@ -227,6 +229,8 @@ class ImageModel(nn.Module):
       False, self.width_multiplier, 'zeros', dtype, self.lowering, train, name='trunk'
     )(jnp.asarray(x, dtype))
     features = jnp.mean(x, axis=(1, 2))
+    if self.num_classes == 0:  # the backbone alone
+      return features, {'features': features}
     y = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
     logits = Conv(
       self.num_classes, (1, 1), dtype=dtype, lowering=self.lowering, name='Logits/Conv2d_0c_1x1'

@@ -106,6 +106,9 @@ class Model(nn.Module):
     fc6 = nn.Dropout(self.dropout_rate, deterministic=not train)(fc6).reshape(b, t, -1)
     # The recurrence runs in float32: bfloat16 state drifts over long sequences.
     h = nn.RNN(nn.OptimizedLSTMCell(self.hidden, name='lstm'))(jnp.asarray(fc6, jnp.float32))
+    if self.num_classes == 0:  # the backbone alone: time-averaged LSTM outputs
+      features = jnp.mean(h, axis=1)
+      return features, {'features': features}
     y = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
     step_logits = jnp.asarray(nn.Dense(self.num_classes, name='fc8')(y), jnp.float32)
     log_probs = jax.nn.log_softmax(step_logits)

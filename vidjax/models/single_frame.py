@@ -57,6 +57,9 @@ class Model(nn.Module):
     features = ResNet2D(self.depth, self.width, dtype, self.lowering, name='resnet')(
       frames, train=train
     )
+    if self.num_classes == 0:  # the backbone alone: frame-averaged features
+      pooled = jnp.mean(features.reshape(b, t, -1), axis=1)
+      return pooled, {'features': pooled}
     h = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
     # torchvision's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias starts at 0.
     frame_logits = nn.Dense(

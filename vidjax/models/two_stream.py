@@ -96,6 +96,9 @@ class Model(nn.Module):
 
     rgb_logits, rgb_aux = stream('rgb_stream')(video, train=train)
     flow_logits, flow_aux = stream('flow_stream')(flow, train=train)
+    if self.num_classes == 0:  # the backbones alone: both streams' features
+      features = jnp.concatenate([rgb_aux['features'], flow_aux['features']], -1)
+      return features, {'features': features}
     # Both streams' logits are log-probabilities: average the probabilities in log space.
     logits = jax.nn.logsumexp(jnp.stack([rgb_logits, flow_logits]), axis=0) - jnp.log(2.0)
     aux = {
