@@ -164,29 +164,35 @@ def _check_keys(config, schema, where: str, free_form=()) -> None:
 
 
 # The class each package's modules define (DESIGN.md, "Dispatch by module path").
-_DISPATCHED_CLASS = {'models': 'Model', 'tasks': 'Task', 'evaluators': 'Evaluator'}
+_DISPATCHED_CLASS = {
+  'models': 'Model',
+  'tasks': 'Task',
+  'evaluators': 'Evaluator',
+  'data.loaders': 'Loader',
+  'data.samplers': 'Sampler',
+}
 
 
-def load_module(package: str, name: str):
+def load_module(package: str, name: str, flag: str | None = None):
   """Imports `vidjax.<package>.<name>`, or `name` itself when it is a dotted module path
-  (a task or model of the user's own package); an unknown name lists the known ones."""
+  (a task or model of the user's own package); an unknown name lists the known ones,
+  naming `flag` (the config key that holds the name) when given."""
   module_name = name if '.' in name else f'vidjax.{package}.{name}'
   try:
     return importlib.import_module(module_name)
   except ModuleNotFoundError as e:
     if e.name != module_name:
       raise
-    directory = os.path.join(os.path.dirname(__file__), package)
+    directory = os.path.join(os.path.dirname(__file__), *package.split('.'))
     # A module counts when it defines the class concretely (tasks/base.py's is abstract).
-    defines = re.compile(rf'^class {_DISPATCHED_CLASS[package]}\((?!abc\.ABC\))', re.MULTILINE)
+    defines = re.compile(rf'^class {_DISPATCHED_CLASS[package]}\b(?!\(abc\.ABC\))', re.MULTILINE)
     known = sorted(
       f[:-3]
       for f in os.listdir(directory)
       if f.endswith('.py') and defines.search(pathlib.Path(directory, f).read_text())
     )
-    raise ValueError(
-      f'Unknown {package} name {name!r}; known names: {known} (or a dotted module path).'
-    ) from None
+    where = f'{flag}={name!r}' if flag else f'Unknown {package} name {name!r}'
+    raise ValueError(f'{where}; known names: {known} (or a dotted module path).') from None
 
 
 def to_dict(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ to the host for metrics that are not sums, such as mAP or J&F) and `metrics`.
 
 config.evals.<name> (the keys of `SPLIT_DEFAULTS` plus the evaluator's own):
   type: the evaluator module; split: e.g. 'validation', 'train[90%:]';
-  batch_size: global, in videos; every_steps;
+  batch_size: global, in videos; every_steps; num_clips, num_crops: the views of a video;
   pred: the output scored: 'logits', or 'aux/<name>' (e.g. 'aux/logits_audio');
   input: overrides of config.input for this evaluator (another dataset, sampling, crop,
     e.g. dict(dataset='vidjax_synthetic/images')); {} reads config.input as it is.
@@ -94,11 +94,10 @@ class SplitEvaluator(abc.ABC):
     model: nn.Module,
     task: base.Task,
     mesh: Mesh,
-    *,
-    num_clips: int,
-    num_crops: int,
   ):
     self.name = name
+    self.num_clips = eval_config.num_clips
+    self.num_crops = eval_config.num_crops
     self.every_steps = eval_config.every_steps
     self.pred = eval_config.pred
     self.input_config = eval_input_config(config.input, eval_config)
@@ -108,8 +107,8 @@ class SplitEvaluator(abc.ABC):
       self.input_config,
       eval_config.split,
       parallel.check_batch_size(eval_config.batch_size, f'evals.{name}.batch_size'),
-      num_clips,
-      num_crops,
+      self.num_clips,
+      self.num_crops,
       jax.process_index(),
       jax.process_count(),
     )

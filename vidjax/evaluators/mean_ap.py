@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
-from flax import linen as nn
-from jax.sharding import Mesh
 
 from vidjax.evaluators import common
-from vidjax.tasks import base
 
 DEFAULTS = common.SPLIT_DEFAULTS
 KEYS = ('type', 'split', 'batch_size', 'every_steps', 'num_clips', 'num_crops', *DEFAULTS)
@@ -45,26 +41,6 @@ def mean_average_precision(scores: np.ndarray, labels: np.ndarray) -> tuple[floa
 
 class Evaluator(common.SplitEvaluator):
   """mAP (in percent) of the view-averaged scores, and the sigmoid loss."""
-
-  def __init__(
-    self,
-    name: str,
-    eval_config: ml_collections.ConfigDict,
-    config: ml_collections.ConfigDict,
-    model: nn.Module,
-    task: base.Task,
-    mesh: Mesh,
-  ):
-    super().__init__(
-      name,
-      eval_config,
-      config,
-      model,
-      task,
-      mesh,
-      num_clips=eval_config.num_clips,
-      num_crops=eval_config.num_crops,
-    )
 
   @staticmethod
   def _multi_hot(labels: jax.Array, num_classes: int) -> jax.Array:

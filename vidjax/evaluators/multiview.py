@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-from flax import linen as nn
-from jax.sharding import Mesh
 
 from vidjax.evaluators import common
-from vidjax.tasks import base
 
 DEFAULTS = common.SPLIT_DEFAULTS
 KEYS = (
@@ -32,28 +28,6 @@ KEYS = (
 
 class Evaluator(common.SplitEvaluator):
   """Top-1 / top-5 and the loss of the view-averaged logits over every video of a split."""
-
-  def __init__(
-    self,
-    name: str,
-    eval_config: ml_collections.ConfigDict,
-    config: ml_collections.ConfigDict,
-    model: nn.Module,
-    task: base.Task,
-    mesh: Mesh,
-  ):
-    self.num_clips = eval_config.num_clips
-    self.num_crops = eval_config.num_crops
-    super().__init__(
-      name,
-      eval_config,
-      config,
-      model,
-      task,
-      mesh,
-      num_clips=eval_config.num_clips,
-      num_crops=eval_config.num_crops,
-    )
 
   def metric_names(self) -> dict[str, str]:
     views = f'{self.num_clips}x{self.num_crops}'

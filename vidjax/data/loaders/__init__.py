@@ -20,17 +20,12 @@ The label is optional: a dataset without one gives examples without 'label'.
 
 from __future__ import annotations
 
-import importlib
-import pathlib
 import types
+
+from vidjax import configs
 
 
 def module(name: str) -> types.ModuleType:
-  """The loader module `name`; an unknown name lists the known ones."""
-  try:
-    return importlib.import_module(f'{__name__}.{name}')
-  except ModuleNotFoundError as e:
-    if e.name != f'{__name__}.{name}':
-      raise
-    known = sorted(p.stem for p in pathlib.Path(__file__).parent.glob('[!_]*.py'))
-    raise ValueError(f'config.input.loader={name!r}; known loaders: {known}.') from None
+  """The loader module `name` (or a dotted module path of your own); an unknown name lists
+  the known ones."""
+  return configs.load_module('data.loaders', name, flag='config.input.loader')

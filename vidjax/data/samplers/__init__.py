@@ -17,14 +17,14 @@ whatever the video's rate) and `segments` (TSN: one frame per equal segment).
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pathlib
 import types
 from typing import Any, NamedTuple
 
 import ml_collections
 import numpy as np
+
+from vidjax import configs
 
 
 class VideoMeta(NamedTuple):
@@ -43,14 +43,9 @@ class Sample(NamedTuple):
 
 
 def module(name: str) -> types.ModuleType:
-  """The sampler module `name`; an unknown name lists the known ones."""
-  try:
-    return importlib.import_module(f'{__name__}.{name}')
-  except ModuleNotFoundError as e:
-    if e.name != f'{__name__}.{name}':
-      raise
-    known = sorted(p.stem for p in pathlib.Path(__file__).parent.glob('[!_]*.py'))
-    raise ValueError(f'config.input.sampling.mode={name!r}; known samplers: {known}.') from None
+  """The sampler module `name` (or a dotted module path of your own); an unknown name lists
+  the known ones."""
+  return configs.load_module('data.samplers', name, flag='config.input.sampling.mode')
 
 
 def build(sampling: ml_collections.ConfigDict):
