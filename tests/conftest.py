@@ -29,3 +29,12 @@ def synthetic_images_data_dir(synthetic_data_dir) -> str:
 
   synthetic.ensure_built(synthetic_data_dir, 'images')
   return synthetic_data_dir
+
+
+@pytest.fixture(scope='session')
+def synthetic_shapes_data_dir(synthetic_data_dir) -> str:
+  """`synthetic_data_dir` with `tiny_shapes` (one object per video, shape labels) built."""
+  from vidjax.data.builders import synthetic
+
+  synthetic.ensure_built(synthetic_data_dir, 'tiny_shapes')
+  return synthetic_data_dir

@@ -290,3 +290,12 @@ def test_images_config(tmp_path):
 
 def records_by_id(records):
   return {r['image_id'].decode(): r for r in records}
+
+
+def test_tiny_shapes_labels_each_video_by_its_one_object(synthetic_shapes_data_dir):
+  builder = tfds.builder('vidjax_synthetic/tiny_shapes', data_dir=synthetic_shapes_data_dir)
+  assert builder.info.features['label'].names == list(synthetic.SHAPE_NAMES)
+  records = _records(synthetic_shapes_data_dir, 'train', config='tiny_shapes')
+  assert all(len(r['object_shapes']) == 1 for r in records)
+  assert all(r['label'] == r['object_shapes'][0] for r in records)
+  assert len({int(r['label']) for r in records}) > 4  # several shape classes occur

@@ -64,6 +64,16 @@ _CONFIGS = (
     width=32,
   ),
   VidjaxSyntheticConfig(
+    name='tiny_shapes',
+    description='64/32 videos at 32x32 of one object, labelled by its shape (transfer tests).',
+    num_train=64,
+    num_validation=32,
+    height=32,
+    width=32,
+    objects_per_video=(1, 1),
+    label_kind='shape',
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
@@ -161,7 +171,8 @@ def _load_source(config: VidjaxSyntheticConfig, path: str) -> tuple[dict | None,
 
 def _claim_sources(root: str, config: VidjaxSyntheticConfig) -> None:
   """Records the generative parameters in `root`, or checks them against a previous build."""
-  base = {f.name for f in dataclasses.fields(tfds.core.BuilderConfig)}
+  # The label kind picks a label of the same rendered videos, so it is not a parameter of them.
+  base = {f.name for f in dataclasses.fields(tfds.core.BuilderConfig)} | {'label_kind'}
   params = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
   params = json.loads(json.dumps({k: v for k, v in params.items() if k not in base}))
   path = os.path.join(root, 'config.json')
@@ -229,7 +240,9 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
     else:
       features = {
         'video': tfds.features.Tensor(shape=(), dtype=np.object_),
-        'label': tfds.features.ClassLabel(names=ACTION_NAMES),
+        'label': tfds.features.ClassLabel(
+          names=SHAPE_NAMES if config.label_kind == 'shape' else ACTION_NAMES
+        ),
         'video_id': tfds.features.Text(),
         'num_frames': tfds.features.Tensor(shape=(), dtype=np.int32),
         'fps': tfds.features.Tensor(shape=(), dtype=np.float32),
@@ -279,7 +292,9 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         continue
       video_id = os.path.basename(path)[: -len('.mp4')]
       example = {'video_id': video_id, 'num_frames': config.num_frames, 'fps': config.fps}
-      yield video_id, {**example, **source}
+      if config.label_kind == 'shape':
+        example['label'] = int(source['object_shapes'][0])
+      yield video_id, {**source, **example}
     report = {
       'split': split,
       'num_examples': num_examples(config, split) - len(left_out),

@@ -89,6 +89,8 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     noise_std: std of the per-frame Gaussian pixel noise, in [0, 1] intensity units.
     audio_agreement: probability that the audio tone is the label's (else another's).
     view: 'video' or 'image' (single images, label = shape class).
+    label_kind: the videos' label: 'action' (the temporal classes) or 'shape' (object 0's
+      shape class, for transfer to another label set; use one object per video).
   """
 
   num_train: int = 1200
@@ -103,6 +105,7 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   noise_std: float = 0.02
   audio_agreement: float = 0.8
   view: str = 'video'
+  label_kind: str = 'action'
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
