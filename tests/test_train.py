@@ -70,17 +70,26 @@ def _cli(workdir, data_dir, *overrides):
   ]
 
 
-def _wait_for_step(workdir, step, process, timeout=300):
+def _wait_for(condition, process, timeout=300):
   deadline = time.time() + timeout
-  path = os.path.join(workdir, 'metrics.jsonl')
   while time.time() < deadline:
     assert process.poll() is None, process.communicate()[1][-3000:]
-    if os.path.exists(path) and any(
-      e['step'] >= step and 'train/loss' in e for e in logs.read_metrics(workdir)
-    ):
+    if condition():
       return
     time.sleep(0.2)
-  raise TimeoutError(f'step {step} not reached')
+  raise TimeoutError('the run did not get there')
+
+
+def _wait_for_step(workdir, step, process, key='train/loss'):
+  """Waits until `workdir`'s metrics log `key` at `step` or later."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  _wait_for(
+    lambda: (
+      os.path.exists(path)
+      and any(e['step'] >= step and key in e for e in logs.read_metrics(workdir))
+    ),
+    process,
+  )
 
 
 def _final_params(workdir, step):
@@ -97,11 +106,11 @@ def _final_state(workdir, step):
 def test_sigkill_then_resume_is_bitwise_identical_with_task_state(synthetic_data_dir, tmp_path):
   """A run killed with SIGKILL between an evaluation and the next checkpoint resumes to
   bitwise-equal parameters, batch statistics and task state. The task's state changes at
-  every evaluation (steps 2, 4, 6); checkpoints are written at steps 3 and 6, and the run
-  is killed after step 5, past step 4's evaluation."""
+  every evaluation (steps 2, 4, 6, 8); checkpoints are written at steps 5 and 8, and the
+  run is killed once step 6's evaluation is logged and step 5's checkpoint is complete."""
   steps = [
-    '--config.total_steps=6',
-    '--config.ckpt_every=3',
+    '--config.total_steps=8',
+    '--config.ckpt_every=5',
     '--config.evals.val.every_steps=2',
     '--config.task=tests.stateful_task',
   ]
@@ -119,16 +128,16 @@ def test_sigkill_then_resume_is_bitwise_identical_with_task_state(synthetic_data
     stderr=subprocess.PIPE,
     text=True,
   )
-  _wait_for_step(str(resumed), 5, process)
+  _wait_for_step(str(resumed), 6, process, key='eval/val/loss')
+  _wait_for(lambda: os.path.isdir(resumed / 'checkpoints' / '5'), process)
   process.send_signal(signal.SIGKILL)
   process.wait()
-  assert os.path.isdir(resumed / 'checkpoints' / '3')
-  assert not os.path.isdir(resumed / 'checkpoints' / '6')
+  assert not os.path.isdir(resumed / 'checkpoints' / '8')
   subprocess.run(
     _cli(resumed, synthetic_data_dir, *steps), cwd=REPO, env=env, check=True, capture_output=True
   )
-  expected, got = _final_state(str(reference), 6), _final_state(str(resumed), 6)
-  assert int(expected['task_state']['num_updates']) == 3  # one update per evaluation
+  expected, got = _final_state(str(reference), 8), _final_state(str(resumed), 8)
+  assert int(expected['task_state']['num_updates']) == 4  # one update per evaluation
   assert float(expected['task_state']['loss_weight']) != 1.0
   for part in ('params', 'batch_stats', 'task_state'):
     leaves_expected, leaves_got = jax_leaves(expected[part]), jax_leaves(got[part])
@@ -136,10 +145,10 @@ def test_sigkill_then_resume_is_bitwise_identical_with_task_state(synthetic_data
     for a, b in zip(leaves_expected, leaves_got, strict=True):
       np.testing.assert_array_equal(a, b)  # bitwise, not approximately
   entries = logs.read_metrics(str(resumed))
-  assert [e['step'] for e in entries if 'train/loss' in e] == list(range(1, 7))
+  assert [e['step'] for e in entries if 'train/loss' in e] == list(range(1, 9))
   # The weight that trained each step is the one the last evaluation before it set.
   weights = {e['step']: e['train/loss_weight'] for e in entries if 'train/loss_weight' in e}
-  assert weights[1] == weights[2] == 1.0 and weights[3] != 1.0 and weights[5] != weights[4]
+  assert weights[1] == weights[2] == 1.0 and weights[3] != 1.0 and weights[7] != weights[6]
 
 
 def jax_leaves(tree):
