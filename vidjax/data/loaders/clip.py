@@ -8,20 +8,14 @@ interface every loader implements.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import ml_collections
 import numpy as np
-from absl import logging
 from PIL import Image
 
-from vidjax.data import audio, decode, flow, samplers, sampling
+from vidjax.data import audio, decode, flow, loaders, samplers, sampling
 from vidjax.data.crop import Crop
-
-# Consecutive undecodable records tolerated before the run is stopped: one bad video is
-# replaced by the next, but a dataset of bad videos must not loop forever.
-MAX_CONSECUTIVE_DECODE_FAILURES = 16
 
 
 def flip_label_map(label_names: Sequence[str], swaps: Sequence[Sequence[str]]) -> np.ndarray:
@@ -91,7 +85,6 @@ class Loader:
   """
 
   def __init__(self, dataset, input_config: ml_collections.ConfigDict):
-    self._source = dataset.source
     self._sampler = samplers.build(input_config.sampling)
     self._pp = input_config.pp
     self._flow = input_config.flow
@@ -99,8 +92,7 @@ class Loader:
     self._input_config = input_config
     self._has_label = bool(dataset.label_names)
     self._flip_map = flip_label_map(dataset.label_names, self._pp.flip_label_swaps)
-    self._lock = threading.Lock()
-    self.decode_failures = 0
+    self._reader = loaders.RecordReader(dataset.source, 'video', 'video_id', (decode.DecodeError,))
 
   def _decode(
     self,
@@ -118,27 +110,23 @@ class Loader:
     A video that fails to decode is counted and logged; with `substitute` (training) the
     next decodable one takes its place, otherwise (evaluation) the DecodeError is raised.
     """
-    for attempt in range(MAX_CONSECUTIVE_DECODE_FAILURES if substitute else 1):
-      record = self._source[(index + attempt) % len(self._source)]
-      try:
-        sample = sample_of(samplers.VideoMeta(int(record['num_frames']), float(record['fps'])))
-        indices = np.asarray(sample.frames)
-        if self._flow.enabled:
-          # Each sampled frame is followed by the frames its flow fields reach (flow.py).
-          pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
-          indices = pairs.reshape(*pairs.shape[:-2], -1)
-        frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
-        return record, sample, frames.reshape(*np.shape(indices), *frames.shape[1:])
-      except decode.DecodeError as e:
-        with self._lock:
-          self.decode_failures += 1
-        logging.warning('Undecodable video %s: %s', record.get('video_id'), e)
-        if not substitute:
-          raise
-    raise RuntimeError(
-      f'{MAX_CONSECUTIVE_DECODE_FAILURES} consecutive videos from index {index} could not '
-      'be decoded; the dataset is likely corrupt: rebuild it (tools/prepare_dataset.py).'
-    )
+
+    def frames_of(record: Mapping):
+      sample = sample_of(samplers.VideoMeta(int(record['num_frames']), float(record['fps'])))
+      indices = np.asarray(sample.frames)
+      if self._flow.enabled:
+        # Each sampled frame is followed by the frames its flow fields reach (flow.py).
+        pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
+        indices = pairs.reshape(*pairs.shape[:-2], -1)
+      frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
+      return sample, frames.reshape(*np.shape(indices), *frames.shape[1:])
+
+    record, (sample, frames) = self._reader.read(index, frames_of, substitute=substitute)
+    return record, sample, frames
+
+  @property
+  def decode_failures(self) -> int:
+    return self._reader.decode_failures
 
   def _modalities(self, frames: np.ndarray) -> dict[str, np.ndarray]:
     """Splits cropped (and flipped) decoded frames into the example's visual inputs.

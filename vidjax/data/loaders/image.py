@@ -15,10 +15,9 @@ from collections.abc import Mapping
 import ml_collections
 import numpy as np
 import PIL
-from absl import logging
 from PIL import Image
 
-from vidjax.data import sampling
+from vidjax.data import loaders, sampling
 from vidjax.data.loaders import clip
 
 TRAIN_CROPS = clip.TRAIN_CROPS
@@ -55,26 +54,16 @@ class Loader:
   """Reads and crops images; see the module docstring."""
 
   def __init__(self, dataset, input_config: ml_collections.ConfigDict):
-    self._source = dataset.source
     self._pp = input_config.pp
     self._has_label = bool(dataset.label_names)
-    self.decode_failures = 0
+    self._reader = loaders.RecordReader(dataset.source, 'image', 'image_id', (ValueError,))
 
   def _decode(self, index: int, *, substitute: bool) -> tuple[Mapping, np.ndarray]:
-    attempts = clip.MAX_CONSECUTIVE_DECODE_FAILURES if substitute else 1
-    for attempt in range(attempts):
-      record = self._source[(index + attempt) % len(self._source)]
-      try:
-        return record, decode_image(record['image'])
-      except ValueError as e:
-        self.decode_failures += 1
-        logging.warning('Undecodable image %s: %s', record.get('image_id'), e)
-        if not substitute:
-          raise
-    raise RuntimeError(
-      f'{attempts} consecutive images from index {index} could not be decoded; the dataset '
-      'is likely corrupt: rebuild it (tools/prepare_dataset.py).'
-    )
+    return self._reader.read(index, lambda r: decode_image(r['image']), substitute=substitute)
+
+  @property
+  def decode_failures(self) -> int:
+    return self._reader.decode_failures
 
   def train_example(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One random crop (and flip) of image `index`: image uint8 [h, w, 3], label."""
