@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -17,9 +18,11 @@ from vidjax import configs, logs, train
 from vidjax.data import pipeline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every experiment file (a config with get_config; experiments/unidual/study.py is a runner).
 EXPERIMENTS = sorted(
   os.path.relpath(p, REPO)
   for p in glob.glob(os.path.join(REPO, 'experiments', '**', '*.py'), recursive=True)
+  if 'def get_config' in pathlib.Path(p).read_text()
 )
 
 
@@ -30,8 +33,8 @@ def _smoke_config(path: str, data_dir: str):
 
 
 @pytest.mark.parametrize('path', EXPERIMENTS)
-def test_every_experiment_smoke_runs(path, synthetic_data_dir, tmp_path):
-  config = _smoke_config(path, synthetic_data_dir)
+def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path):
+  config = _smoke_config(path, synthetic_images_data_dir)
   results = train.train_and_evaluate(config, str(tmp_path))
   entries = logs.read_metrics(str(tmp_path))
   train_losses = [e['train/loss'] for e in entries if 'train/loss' in e]

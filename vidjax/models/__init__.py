@@ -9,9 +9,20 @@ def model_inputs(model: Any, batch: Mapping[str, Any]) -> Any:
 
   A model reads the video array unless its class names the batch keys it needs in an
   `input_keys` attribute (multi-modal models, e.g. ('video', 'flow')): it then gets the dict
-  of those entries. The model states its inputs once, and the task, the evaluators and the
-  trainer's initialisation all build them here.
+  of those entries. A model that reads whichever of several keys a batch has (UniDual: a
+  video batch, an image batch or both) names them in `any_input_keys` instead, and gets the
+  dict of those present. The model states its inputs once, and the task, the evaluators and
+  the trainer's initialisation all build them here.
   """
+  any_keys = getattr(model, 'any_input_keys', None)
+  if any_keys is not None:
+    present = {k: batch[k] for k in any_keys if k in batch}
+    if not present:
+      raise KeyError(
+        f'{type(model).__module__}.Model reads any of the batch keys {list(any_keys)}; the '
+        f'input has {sorted(batch)}.'
+      )
+    return present
   keys = getattr(model, 'input_keys', None)
   if keys is None:
     return batch['video']
