@@ -16,6 +16,7 @@ import pytest
 
 from vidjax import configs, logs, train
 from vidjax.data import pipeline
+from vidjax.evaluators import common
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every experiment file (a config with get_config; experiments/unidual/study.py is a runner).
@@ -55,7 +56,8 @@ def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path):
     for name, eval_config in config.evals.items():
       manifest = recorded['datasets'][name]
       assert manifest['split'] == eval_config.split and manifest['num_examples'] == 32
-      assert manifest['dataset'] == 'vidjax_synthetic' and manifest['config'] == 'tiny'
+      dataset = common.eval_input_config(config.input, eval_config).dataset
+      assert [manifest['dataset'], manifest['config']] == dataset.split('/')
 
 
 def _cli(workdir, data_dir, *overrides):

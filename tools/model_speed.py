@@ -13,6 +13,7 @@ import optax
 
 from vidjax import model_size
 from vidjax.convert import torch_checkpoint
+from vidjax.models import unidual, video_resnet
 
 # Model mode: the zoo models whose PyTorch implementation (the one their published
 # checkpoints come from) is importable here, so that both are measured in the same run.
@@ -66,25 +67,47 @@ def jax_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'floa
   """The vidjax model's train step and forward pass as calls that block until done, and its
   FLOPs per clip."""
   model, _ = torch_checkpoint.build_model(arch)
-  model = model.clone(dtype=dtype)
   video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
+  return _jax_calls(model.clone(dtype=dtype), video, lambda outputs: outputs)
+
+
+def unidual_calls(depth: int, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+  """The calls of UniDual R(2+1)D-`depth` (Kinetics and ImageNet heads) on a video batch."""
+  model = unidual.Model(num_classes={'video': 400, 'image': 1000}, depth=depth, dtype=dtype)
+  video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
+  return _jax_calls(model, {'video': video}, lambda outputs: outputs['video'])
+
+
+def r2plus1d_calls(depth: int, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+  """The calls of the zoo's plain R(2+1)D-`depth` (torchvision's layout), 400 classes."""
+  model = video_resnet.Model(num_classes=400, depth=depth, block='r2plus1d', dtype=dtype)
+  video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
+  return _jax_calls(model, video, lambda outputs: outputs)
+
+
+def _jax_calls(model, inputs, logits_of) -> dict:
+  """Train step (SGD with momentum on a cross-entropy) and forward pass of `model` on
+  `inputs` (a batch, or a dict of batches), and its FLOPs per example."""
+  first = jax.tree.map(lambda x: x[:1], inputs)
+  batch = jax.tree.leaves(inputs)[0].shape[0]
   variables = model.init(
-    {'params': jax.random.key(0), 'dropout': jax.random.key(0)}, video[:1], train=False
+    {'params': jax.random.key(0), 'dropout': jax.random.key(0)}, first, train=False
   )
   labels = jnp.arange(batch) % 2
   tx = optax.sgd(0.01, momentum=0.9)
   opt_state = tx.init(variables['params'])
 
   @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
-  def train_step(params, batch_stats, opt_state, video):
+  def train_step(params, batch_stats, opt_state, inputs):
     def loss_fn(params):
-      (logits, _), new_state = model.apply(
+      (outputs, _), new_state = model.apply(
         {'params': params, 'batch_stats': batch_stats},
-        video,
+        inputs,
         train=True,
         rngs={'dropout': jax.random.key(0)},
         mutable=['batch_stats'],
       )
+      logits = logits_of(outputs)
       return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), new_state
 
     grads, new_state = jax.grad(loss_fn, has_aux=True)(params)
@@ -94,18 +117,18 @@ def jax_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'floa
   state = [variables['params'], variables.get('batch_stats', {}), opt_state]
 
   def train():
-    state[:] = train_step(*state, video)
+    state[:] = train_step(*state, inputs)
     jax.block_until_ready(state[0])
 
-  forward_fn = jax.jit(lambda v, x: model.apply(v, x, train=False)[0])
+  forward_fn = jax.jit(lambda v, x: logits_of(model.apply(v, x, train=False)[0]))
 
   def forward():
-    jax.block_until_ready(forward_fn({'params': state[0], 'batch_stats': state[1]}, video))
+    jax.block_until_ready(forward_fn({'params': state[0], 'batch_stats': state[1]}, inputs))
 
   return {
     'train': train,
     'forward': forward,
-    'gflops_per_clip': model_size.flops(model, variables, video[:1]) / 1e9,
+    'gflops_per_clip': model_size.flops(model, variables, first) / 1e9,
   }
 
 
@@ -192,7 +215,28 @@ def model_benchmark(
     device_peak_tflops = peak_tflops(device_kind, dtype)
   peak = matmul_gflops()
   rows = []
+
+  def _results(rows):
+    return {
+      'mode': 'model',
+      'backend': jax.default_backend(),
+      'device': device_kind,
+      'cpus': os.cpu_count(),
+      'matmul_fp32_gflops_per_s': round(peak, 1),
+      'device_peak_tflops': device_peak_tflops,
+      'rounds': rounds,
+      'repeats': repeats,
+      'models': rows,
+    }
+
   for name, arch in archs.items():
+    if name.startswith(UNIDUAL_PREFIX):
+      row = unidual_overhead(
+        name, batch, parse_shape(shape, (16, 112, 112, 3)), dtype, rounds, repeats
+      )
+      print(json.dumps(row), flush=True)
+      rows.append(row)
+      continue
     clip_shape = parse_shape(shape, arch.input_shape)
     vidjax_calls = jax_model_calls(arch, batch, clip_shape, dtype)
     gflops_per_clip = vidjax_calls.pop('gflops_per_clip')
@@ -226,21 +270,45 @@ def model_benchmark(
       row['forward_ratio_vs_torch'] = round(reference['forward'] / timings['forward'], 2)
     print(json.dumps(row), flush=True)
     rows.append(row)
-    results = {
-      'mode': 'model',
-      'backend': jax.default_backend(),
-      'device': device_kind,
-      'cpus': os.cpu_count(),
-      'matmul_fp32_gflops_per_s': round(peak, 1),
-      'device_peak_tflops': device_peak_tflops,
-      'rounds': rounds,
-      'repeats': repeats,
-      'models': rows,
-    }
-    if json_path:
-      with open(json_path, 'w') as f:
-        json.dump(results, f, indent=1)
+    results = _results(rows)
+    _write(results, json_path)
+  results = _results(rows)
+  _write(results, json_path)
   return results
+
+
+def _write(results: dict, json_path: str | None) -> None:
+  if json_path:
+    with open(json_path, 'w') as f:
+      json.dump(results, f, indent=1)
+
+
+# Model mode names 'unidual/r2plus1d_<depth>': UniDual's train step on a video batch against
+# the zoo's plain R(2+1)D of that depth, measured in the same rounds (its overhead per clip).
+UNIDUAL_PREFIX = 'unidual/r2plus1d_'
+
+
+def unidual_overhead(
+  name: str, batch: int, clip_shape: tuple[int, ...], dtype: str, rounds: int, repeats: int
+) -> dict:
+  """UniDual R(2+1)D against R(2+1)D on the same video batch: clips/s of both and the
+  overhead of UniDual per clip, (its time / R(2+1)D's) - 1."""
+  depth = int(name[len(UNIDUAL_PREFIX) :])
+  calls = {
+    'unidual': unidual_calls(depth, batch, clip_shape, dtype),
+    'r2plus1d': r2plus1d_calls(depth, batch, clip_shape, dtype),
+  }
+  gflops = {key: kinds.pop('gflops_per_clip') for key, kinds in calls.items()}
+  seconds = best_seconds(calls, rounds, repeats)
+  row = {'model': name, 'dtype': dtype, 'input': list(clip_shape), 'batch': batch}
+  for key in calls:
+    row[f'{key}_gflops_per_clip'] = round(gflops[key], 2)
+    for kind in ('train', 'forward'):
+      row[f'{key}_{kind}_clips_per_s'] = round(batch / seconds[key][kind], 2)
+  for kind in ('train', 'forward'):
+    overhead = seconds['unidual'][kind] / seconds['r2plus1d'][kind] - 1
+    row[f'unidual_{kind}_overhead_percent'] = round(100 * overhead, 1)
+  return row
 
 
 def parse_shape(shape: str, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -79,3 +79,19 @@ def test_default_models_name_converter_architectures():
   for name in model_speed.DEFAULT_MODELS:
     source, _, arch = name.partition('/')
     assert torch_checkpoint.find_arch(source, arch).torch_model is not None, name
+
+
+def test_unidual_is_measured_against_plain_r2plus1d_on_the_same_videos():
+  """unidual/r2plus1d_<depth>: both train steps in the same rounds; a video takes exactly
+  R(2+1)D's computation in UniDual, so the FLOPs per clip are equal."""
+  results = model_speed.model_benchmark(
+    {'unidual/r2plus1d_10': None}, batch=2, shape='4x32x32', repeats=1
+  )
+  (row,) = results['models']
+  assert row['input'] == [4, 32, 32, 3]
+  assert row['unidual_gflops_per_clip'] == row['r2plus1d_gflops_per_clip'] > 0
+  np.testing.assert_allclose(
+    row['unidual_train_overhead_percent'],
+    100 * (row['r2plus1d_train_clips_per_s'] / row['unidual_train_clips_per_s'] - 1),
+    atol=0.5,
+  )
