@@ -9,6 +9,11 @@ from nbclient import NotebookClient
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, 'notebooks', '*.ipynb')))
+# The pictures each notebook draws.
+FIGURES = {
+  'quickstart.ipynb': 2,  # the metrics and the clips
+  'unidual.ipynb': 3,  # both tasks' curves, images and clips with predictions
+}
 
 
 def test_there_are_notebooks():
@@ -16,10 +21,10 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize('path', NOTEBOOKS, ids=os.path.basename)
-def test_notebook_runs_in_smoke_mode(path, synthetic_data_dir, monkeypatch, tmp_path):
+def test_notebook_runs_in_smoke_mode(path, synthetic_images_data_dir, monkeypatch, tmp_path):
   # The kernel inherits the environment: smoke mode and the tests' tiny dataset.
   monkeypatch.setenv('VIDJAX_NOTEBOOK_SMOKE', '1')
-  monkeypatch.setenv('TFDS_DATA_DIR', synthetic_data_dir)
+  monkeypatch.setenv('TFDS_DATA_DIR', synthetic_images_data_dir)
   monkeypatch.setenv('XLA_FLAGS', '')  # one device, as in a notebook
   monkeypatch.setenv('VIDJAX_NOTEBOOK_WORKDIR', str(tmp_path / 'workdir'))
   notebook = nbformat.read(path, as_version=4)
@@ -39,4 +44,4 @@ def test_notebook_runs_in_smoke_mode(path, synthetic_data_dir, monkeypatch, tmp_
     for output in cell.outputs
     if 'image/png' in output.get('data', {})
   ]
-  assert len(images) == 2  # the metrics and the clips
+  assert len(images) == FIGURES[os.path.basename(path)]

@@ -47,7 +47,9 @@ def load_model(config: ml_collections.ConfigDict, workdir: str) -> tuple[nn.Modu
       'support models of the video alone.'
     )
   num_frames, size = config.input.sampling.num_frames, config.input.pp.crop_size
-  example = jax.ShapeDtypeStruct((1, num_frames, size, size, 3), jnp.float32)
+  example = models.model_inputs(
+    model, {'video': jax.ShapeDtypeStruct((1, num_frames, size, size, 3), jnp.float32)}
+  )
   abstract = model_size.abstract_variables(model, example)
   abstract = {k: v for k, v in abstract.items() if k in _COLLECTIONS}
   directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')
@@ -106,6 +108,9 @@ class Predictor:
     def apply(variables, video):
       batch = preprocess.model_batch({'video': video}, pp, train=False)
       logits, aux = model.apply(variables, models.model_inputs(model, batch), train=False)
+      if isinstance(logits, dict):
+        # A model with a head per modality (UniDual): the video task's.
+        return logits['video'], aux['features']['video']
       return logits, aux['features']
 
     self._apply = apply
