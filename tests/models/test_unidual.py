@@ -110,3 +110,27 @@ def test_bottleneck_depths_build():
 def test_bad_settings_are_named(kwargs, match):
   with pytest.raises(ValueError, match=match):
     unidual.Model(**kwargs)
+
+
+# depth -> (total, the video path's, the image path's own), docs/unidual.md's table.
+PARAMETER_COUNTS = {
+  18: (34_869_211, 31_505_325, 3_363_886),
+  152: (127_884_483, 118_226_785, 9_657_698),
+}
+
+
+@pytest.mark.parametrize('depth', sorted(PARAMETER_COUNTS))
+def test_parameter_counts(depth):
+  """The video path has plain R(2+1)D's parameters exactly (torchvision's R(2+1)D-18,
+  VMZ's R(2+1)D-152); the image path adds its 1x1 convolutions, norms and head."""
+  vmz = dict(midplanes_rule='conv', stem_pool=True, bn_epsilon=1e-3) if depth == 152 else {}
+  model = unidual.Model(num_classes=dict(video=400, image=1000), depth=depth, **vmz)
+  x = jax.ShapeDtypeStruct((1, 4, 112, 112, 3), jnp.float32)
+  params = jax.eval_shape(lambda x: model.init(jax.random.key(0), {'video': x}, train=False), x)
+  sizes = {
+    n: int(np.prod(a.shape))
+    for n, a in traverse_util.flatten_dict(params['params'], sep='/').items()
+  }
+  image_own = sum(size for name, size in sizes.items() if 'pointwise' in name or '_image' in name)
+  total = sum(sizes.values())
+  assert (total, total - image_own, image_own) == PARAMETER_COUNTS[depth]
