@@ -134,3 +134,9 @@ def test_parameter_counts(depth):
   image_own = sum(size for name, size in sizes.items() if 'pointwise' in name or '_image' in name)
   total = sum(sizes.values())
   assert (total, total - image_own, image_own) == PARAMETER_COUNTS[depth]
+
+
+def test_an_input_without_a_head_is_named():
+  model = unidual.Model(num_classes=dict(video=5), depth=10, width=4)
+  with pytest.raises(ValueError, match=r"inputs \['image'\]; this model has heads for \['video'\]"):
+    model.init(jax.random.key(0), {'image': IMAGE}, train=False)

@@ -37,6 +37,7 @@ one-modality runs (the separate baselines, the phases of pretrain-then-fine-tune
 joint runs have the same variables and their checkpoints load into each other.
 """
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,27 +65,27 @@ _SPATIAL_PAD = ((0, 0), (1, 1), (1, 1))
 _TEMPORAL_PAD = ((1, 1), (0, 0), (0, 0))
 
 
-class Path:
+@dataclasses.dataclass(frozen=True)
+class ModalityPath:
   """How one modality's input runs through the trunk: its norms and its branches.
 
   Attributes:
     modality: 'video' or 'image'.
     dual: the current stage's (2+1)D convolutions branch by modality.
     share_norm: both modalities use one set of norms.
-    norm: BatchNorm partial.
+    make_norm: BatchNorm partial.
   """
 
-  def __init__(self, modality: str, *, dual: bool, share_norm: bool, norm: ModuleDef):
-    self.modality, self.dual, self.share_norm, self._norm = modality, dual, share_norm, norm
-
-  def at_stage(self, dual: bool) -> 'Path':
-    return Path(self.modality, dual=dual, share_norm=self.share_norm, norm=self._norm)
+  modality: str
+  dual: bool
+  share_norm: bool
+  make_norm: ModuleDef
 
   def norm(self, name: str) -> nn.Module:
     """The modality's norm `name` (the video's keeps R(2+1)D's name)."""
     if self.share_norm or self.modality == 'video':
-      return self._norm(name=name)
-    return self._norm(name=f'{name}_{self.modality}')
+      return self.make_norm(name=name)
+    return self.make_norm(name=f'{name}_{self.modality}')
 
   @property
   def image_branch(self) -> bool:
@@ -108,7 +109,7 @@ class DualConv(nn.Module):
   conv: ModuleDef
 
   @nn.compact
-  def __call__(self, x: jax.Array, path: Path) -> jax.Array:
+  def __call__(self, x: jax.Array, path: ModalityPath) -> jax.Array:
     """[B, T, H, W, C] -> [B, T / st, H / ss, W / ss, features]."""
     st, ss = self.strides
     x = self.conv(self.mid_features, (1, 3, 3), (1, ss, ss), _SPATIAL_PAD, name='spatial')(x)
@@ -118,7 +119,9 @@ class DualConv(nn.Module):
     return self.conv(self.features, (3, 1, 1), (st, 1, 1), _TEMPORAL_PAD, name='temporal')(x)
 
 
-def _shortcut(x: jax.Array, features: int, stride: int, conv: ModuleDef, path: Path) -> jax.Array:
+def _shortcut(
+  x: jax.Array, features: int, stride: int, conv: ModuleDef, path: ModalityPath
+) -> jax.Array:
   """Identity, or a strided 1x1x1 conv + norm where the block changes the shape."""
   if stride == 1 and x.shape[-1] == features:
     return x
@@ -135,7 +138,7 @@ class BasicBlock(nn.Module):
   midplanes_rule: str = 'block'
 
   @nn.compact
-  def __call__(self, x: jax.Array, path: Path) -> jax.Array:
+  def __call__(self, x: jax.Array, path: ModalityPath) -> jax.Array:
     mid1 = midplanes(x.shape[-1], self.features)
     mid2 = mid1 if self.midplanes_rule == 'block' else midplanes(self.features, self.features)
     strides = (self.stride, self.stride)
@@ -155,7 +158,7 @@ class Bottleneck(nn.Module):
   midplanes_rule: str = 'block'
 
   @nn.compact
-  def __call__(self, x: jax.Array, path: Path) -> jax.Array:
+  def __call__(self, x: jax.Array, path: ModalityPath) -> jax.Array:
     mid_in = x.shape[-1] if self.midplanes_rule == 'block' else self.features
     mid = midplanes(mid_in, self.features)
     y = self.conv(self.features, (1, 1, 1), 1, 'VALID', name='conv1')(x)
@@ -177,7 +180,7 @@ class Stem(nn.Module):
   pool: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, path: Path) -> jax.Array:
+  def __call__(self, x: jax.Array, path: ModalityPath) -> jax.Array:
     mid = (45 * self.features + 32) // 64
     x = self.conv(mid, (1, 7, 7), (1, 2, 2), ((0, 0), (3, 3), (3, 3)), name='spatial')(x)
     x = nn.relu(path.norm('spatial_bn')(x))
@@ -258,8 +261,11 @@ class Model(nn.Module):
       ({modality: float32 logits [B, K] (features with K=0)}, aux {'features':
       {modality: pooled features}, 'feature_maps': {modality: the 4 stages' outputs}}).
     """
-    if not inputs:
-      raise ValueError(f'UniDual needs a batch of at least one of {MODALITIES}.')
+    if not inputs or not set(inputs) <= set(self.num_classes):
+      raise ValueError(
+        f'UniDual got inputs {sorted(inputs)}; this model has heads for '
+        f'{sorted(self.num_classes)} (config.model.num_classes).'
+      )
     dtype = jnp.dtype(self.dtype)
     conv, norm = make_conv_norm(train, dtype, self.lowering, self.bn_epsilon)
     # The modules are built once and called once per modality: both calls share their
@@ -289,12 +295,15 @@ class Model(nn.Module):
         batches[modality] = jnp.zeros((1, 1, 32, 32, 3), dtype)
     logits, aux = {}, {'features': {}, 'feature_maps': {}}
     for modality in sorted(batches):
-      path = Path(modality, dual=False, share_norm=self.share_norm, norm=norm)
-      x = stem(jnp.asarray(batches[modality], dtype), path.at_stage(0 in self.dual_stages))
+      paths = [
+        ModalityPath(modality, stage in self.dual_stages, self.share_norm, norm)
+        for stage in range(5)
+      ]
+      x = stem(jnp.asarray(batches[modality], dtype), paths[0])
       feature_maps = []
       for i, blocks in enumerate(stages):
         for layer in blocks:
-          x = layer(x, path.at_stage(i + 1 in self.dual_stages))
+          x = layer(x, paths[i + 1])
         feature_maps.append(x)
       features = jnp.mean(x, axis=(1, 2, 3))
       logits[modality], _ = heads.classifier_output(
