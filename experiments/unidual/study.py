@@ -36,8 +36,11 @@ RUNS = (
 METRICS = {'video@1': 'eval/video/video_top1_2x1', 'image top-1': 'eval/image/clip_top1'}
 
 
-def _command(variant: str, seed: int, workdir: str, init_from: str, extra: list[str]) -> list[str]:
+def _command(
+  variant: str, seed: int, workdir: str, init_from: str, extra: list[str], config_arg: str
+) -> list[str]:
   arg = f'variant={variant}' + (f',init_from={init_from}' if init_from else '')
+  arg += f',{config_arg}' if config_arg else ''
   return [
     sys.executable,
     '-m',
@@ -54,7 +57,7 @@ def _final_checkpoint(workdir: str) -> str:
   return os.path.join(workdir, 'checkpoints', str(max(steps)))
 
 
-def run_study(workdir: str, seeds: list[int], extra: list[str]) -> dict:
+def run_study(workdir: str, seeds: list[int], extra: list[str], config_arg: str = '') -> dict:
   runs = []
   for seed in seeds:
     for variant, pretrained in RUNS:
@@ -62,7 +65,7 @@ def run_study(workdir: str, seeds: list[int], extra: list[str]) -> dict:
       init_from = (
         _final_checkpoint(os.path.join(workdir, f'seed{seed}', pretrained)) if pretrained else ''
       )
-      command = _command(variant, seed, run_dir, init_from, extra)
+      command = _command(variant, seed, run_dir, init_from, extra, config_arg)
       results_path = os.path.join(run_dir, 'results.json')
       if not os.path.exists(results_path):
         print('$', ' '.join(command), flush=True)
@@ -88,7 +91,9 @@ def run_study(workdir: str, seeds: list[int], extra: list[str]) -> dict:
       )
       for name in METRICS
     }
-  study = dict(experiment=EXPERIMENT, seeds=seeds, runs=runs, summary=summary)
+  study = dict(
+    experiment=EXPERIMENT, config_arg=config_arg, seeds=seeds, runs=runs, summary=summary
+  )
   with open(os.path.join(workdir, 'study.json'), 'w') as f:
     json.dump(study, f, indent=2)
   return study
@@ -114,6 +119,11 @@ def main() -> None:
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--seeds', default='0,1,2', help='comma-separated seeds')
   parser.add_argument(
+    '--config_arg',
+    default='',
+    help="more of the experiment's arguments, e.g. video_labels=shape (the related tasks)",
+  )
+  parser.add_argument(
     'extra',
     nargs='*',
     help='flags passed to every run after "--", e.g. -- --config.input.data_dir=DIR',
@@ -121,7 +131,8 @@ def main() -> None:
   args = parser.parse_args()
   workdir = os.path.abspath(args.workdir)
   os.makedirs(workdir, exist_ok=True)
-  study = run_study(workdir, [int(s) for s in args.seeds.split(',')], args.extra)
+  seeds = [int(s) for s in args.seeds.split(',')]
+  study = run_study(workdir, seeds, args.extra, args.config_arg)
   print(table(study))
 
 

@@ -31,7 +31,9 @@ from vidjax.tasks import unidual
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, variant='joint', init_from='')
+  arg = configs.parse_arg(arg, smoke=False, variant='joint', init_from='', video_labels='action')
+  if arg.video_labels not in ('action', 'shape'):
+    raise ValueError(f"video_labels={arg.video_labels!r}: choose 'action' or 'shape'.")
   config = configs.base_config()
   config.total_steps = 300
   config.log_every = 25
@@ -45,10 +47,14 @@ def get_config(arg: str | None = None):
     batch_size=16,
     pp=dict(flip_label_swaps=configs.SYNTHETIC_FLIP_SWAPS),
   )
+  if arg.video_labels == 'shape':
+    # The related-task regime: videos labelled by the shape classes the images have.
+    video.update(dataset='vidjax_synthetic/shapes', pp=dict(flip_label_swaps=()))
   # Shapes keep their names under a flip; the image crop is the video crop (56 of 64).
   image = dict(dataset='vidjax_synthetic/images', loader='image', split='train', batch_size=32)
   config.model_name = 'unidual'
-  config.model = dict(num_classes=dict(video=10, image=8), depth=10, width=16)
+  num_video_classes = 10 if arg.video_labels == 'action' else 8
+  config.model = dict(num_classes=dict(video=num_video_classes, image=8), depth=10, width=16)
   config.task = 'unidual'
   config.task_kwargs = dict(loss_weights=dict(), source_probabilities=dict(), label_smoothing=0.0)
   config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=30)
@@ -71,9 +77,10 @@ def get_config(arg: str | None = None):
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.model.width = 8
-    video.update(dataset='vidjax_synthetic/tiny', split='train', batch_size=8)
+    tiny = 'vidjax_synthetic/tiny' + ('_shapes' if arg.video_labels == 'shape' else '')
+    video.update(dataset=tiny, split='train', batch_size=8)
     image.update(split='train[:64]', batch_size=8)
-    config.evals.video.input.update(dataset='vidjax_synthetic/tiny')
+    config.evals.video.input.update(dataset=tiny)
     config.evals.image.update(split='validation[:32]')
     config.evals.image.input.update(split='validation[:32]')
   unidual.configure(config, arg.variant, video=video, image=image, init_from=arg.init_from)

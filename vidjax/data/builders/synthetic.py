@@ -74,6 +74,15 @@ _CONFIGS = (
     label_kind='shape',
   ),
   VidjaxSyntheticConfig(
+    name='shapes',
+    description=(
+      '1200/300 videos, 64x64, of one object labelled by its shape: the appearance classes '
+      'of `images` in video (joint image/video training on related tasks).'
+    ),
+    objects_per_video=(1, 1),
+    label_kind='shape',
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
