@@ -99,7 +99,8 @@ class Model(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict[str, Any]]:
-    """log-mel [B, frames, mels] -> (logits [B, num_classes], aux {'features'})."""
+    """log-mel [B, frames, mels] -> (logits [B, num_classes], aux {'features', 'feature_map'
+    (the last stage's output, before the max-pool)})."""
     dtype = jnp.dtype(self.dtype)
     x = jnp.asarray(x, dtype)[..., None]
     x = nn.Conv(STEM_WIDTH, (3, 3), padding=1, dtype=dtype, name='conv1')(x)
@@ -118,7 +119,7 @@ class Model(nn.Module):
     features = jnp.max(x, axis=(1, 2))
     return heads.classifier_output(
       features,
-      {},
+      {'feature_map': x},
       num_classes=self.num_classes,
       dropout_rate=self.dropout_rate,
       train=train,
