@@ -316,13 +316,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer.close()
     preemption.close()
   if step == config.total_steps:
-    _write_results(workdir, 'results.json', step, last, evaluators)
+    task_state = jax.tree.map(lambda x: np.asarray(x).tolist(), jax.device_get(state.task_state))
+    _write_results(workdir, 'results.json', step, {**last, 'task_state': task_state}, evaluators)
   return last
 
 
 def _write_results(workdir: str, filename: str, step: int, results: dict, evaluators) -> None:
-  """Final metrics plus the manifest of every evaluated split, so that a number in a
-  table can be traced to exactly the examples it was computed on."""
+  """Final metrics (and, after training, the final task state, e.g. Gradient Blending's
+  weights) plus the manifest of every evaluated split, so that a number in a table can be
+  traced to exactly the examples it was computed on."""
   if jax.process_index() != 0:
     return
   datasets = {name: evaluator.dataset_manifest for name, evaluator in evaluators.items()}

@@ -11,7 +11,8 @@ to the host for metrics that are not sums, such as mAP or J&F) and `metrics`.
 config.evals.<name> (the keys of `SPLIT_DEFAULTS` plus the evaluator's own):
   type: the evaluator module; split: e.g. 'validation', 'train[90%:]';
   batch_size: global, in videos; every_steps; num_clips, num_crops: the views of a video;
-  pred: the output scored: 'logits', or 'aux/<name>' (e.g. 'aux/logits_audio');
+  pred: the output scored: 'logits', or 'aux/<name>' (e.g. 'aux/logits/audio'); a name
+    ending in '/' scores every output under it (e.g. 'aux/logits/', each head);
   input: overrides of config.input for this evaluator (another dataset, sampling, crop,
     e.g. dict(dataset='vidjax_synthetic/images')); {} reads config.input as it is.
 """
@@ -50,8 +51,17 @@ def eval_input_config(
   )
 
 
-def select(predictions: dict[str, jax.Array], pred: str, where: str) -> jax.Array:
-  """The output named `pred` among a task's predictions ('logits', 'aux/<name>')."""
+def select(predictions: dict[str, Any], pred: str, where: str) -> Any:
+  """The output named `pred` among a task's predictions ('logits', 'aux/<name>'), or, for
+  a `pred` ending in '/', the dict of every output under it ({'video': ..., 'fused': ...}
+  for 'aux/logits/')."""
+  if pred.endswith('/'):
+    selected = {k[len(pred) :]: v for k, v in predictions.items() if k.startswith(pred)}
+    if not selected:
+      raise KeyError(
+        f'{where}.pred={pred!r}: no output under it; the model produces {sorted(predictions)}.'
+      )
+    return selected
   if pred not in predictions:
     raise KeyError(f'{where}.pred={pred!r}: the model produces {sorted(predictions)}.')
   return predictions[pred]
@@ -122,7 +132,7 @@ class SplitEvaluator(abc.ABC):
       predictions = task.predict(model, state.variables, task.preprocess(flat, ctx), ctx)
       output = select(predictions, self.pred, where)
       # The views of a video are averaged (logits, as PySlowFast's multi-view test).
-      output = output.reshape(-1, num_views, *output.shape[1:]).mean(axis=1)
+      output = jax.tree.map(lambda x: x.reshape(-1, num_views, *x.shape[1:]).mean(axis=1), output)
       counted = {
         'index': batch['index'],
         'mask': batch['mask'],

@@ -15,6 +15,7 @@ a 1x1 projection + BatchNorm on the shortcut where the width or the stride chang
 after the sum. Time and frequency are the image axes; the input has one channel.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -97,10 +98,15 @@ class Model(nn.Module):
       raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(STAGE_SIZES)}.')
     super().__post_init__()
 
+  # The model reads the batch's log-mel ('audio'); a fusion model passes it the array.
+  input_keys = ('audio',)
+
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict[str, Any]]:
-    """log-mel [B, frames, mels] -> (logits [B, num_classes], aux {'features', 'feature_map'
-    (the last stage's output, before the max-pool)})."""
+    """log-mel [B, frames, mels] (or {'audio': it}) -> (logits [B, num_classes], aux
+    {'features', 'feature_map' (the last stage's output, before the max-pool)})."""
+    if isinstance(x, Mapping):
+      x = x['audio']
     dtype = jnp.dtype(self.dtype)
     x = jnp.asarray(x, dtype)[..., None]
     x = nn.Conv(STEM_WIDTH, (3, 3), padding=1, dtype=dtype, name='conv1')(x)
