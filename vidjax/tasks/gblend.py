@@ -53,6 +53,17 @@ from vidjax.tasks import base
 
 ESTIMATES = ('none', 'offline', 'online')
 
+# VMZ's published weights (c2/tutorials/gradient_blending.md) for its settings, as fixed
+# weights of the heads (audio, video, fused); `task_kwargs.weights=PRESETS[name]`.
+PRESETS = {
+  'k400_r3d_50': dict(audio=0.014, video=0.630, fused=0.356),
+  'k400_ip_csn_152': dict(audio=0.009, video=0.485, fused=0.506),
+  'k400_ip_csn_152_ig65m': dict(audio=0.070, video=0.485, fused=0.445),
+  'audioset_r2plus1d_101': dict(audio=0.239, video=0.384, fused=0.377),
+  'epic_noun': dict(audio=0.175, video=0.460, fused=0.364),
+  'epic_verb': dict(audio=0.524, video=0.247, fused=0.229),
+}
+
 
 def ogr_weights(
   previous: np.ndarray, current: np.ndarray, min_overfitting: float
