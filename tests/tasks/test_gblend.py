@@ -111,3 +111,33 @@ def test_the_loss_is_the_weighted_sum_of_the_heads_losses():
 def test_bad_settings_are_named(kwargs, match):
   with pytest.raises(ValueError, match=match):
     gblend.Task(**kwargs)
+
+
+def test_online_weights_resume_exactly_after_a_kill_between_estimate_and_checkpoint(
+  synthetic_data_dir, tmp_path
+):
+  """Estimates at steps 4 and 6 (windows of 2), checkpoints at 3 and 6: a run killed after
+  the step-4 estimate, before the step-6 checkpoint, resumes from step 3 and ends with the
+  uninterrupted run's weights and parameters."""
+  import os
+  import shutil
+
+  from tests.test_train import _final_state, jax_leaves
+  from vidjax import configs, train
+
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  path = os.path.join(repo, 'experiments', 'gblend', 'synthetic.py')
+  config = configs.load_config_file(f'{path}:smoke,variant=online')
+  config.input.data_dir = synthetic_data_dir
+  config.total_steps, config.ckpt_every = 6, 3
+  config.evals.val.every_steps = 6  # only G-Blend's evaluations in between
+  reference, resumed = tmp_path / 'reference', tmp_path / 'resumed'
+  train.train_and_evaluate(config, str(reference))
+  shutil.copytree(reference, resumed)
+  shutil.rmtree(resumed / 'checkpoints' / '6')
+  os.remove(resumed / 'results.json')
+  train.train_and_evaluate(config, str(resumed))
+  expected, got = _final_state(str(reference), 6), _final_state(str(resumed), 6)
+  assert int(expected['task_state']['num_estimates']) == 2
+  for a, b in zip(jax_leaves(expected), jax_leaves(got), strict=True):
+    np.testing.assert_array_equal(a, b)
