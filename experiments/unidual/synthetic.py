@@ -20,8 +20,9 @@ multi-task learning, one trunk); video_only / image_only (separate models); and
 image_then_video / video_then_image (pretrain, then fine-tune from its checkpoint).
 Every run evaluates both tasks at its end: eval/video/video_top1_2x1 on the 300
 validation videos, eval/image/clip_top1 on the 500 validation images.
-Hardware: 2 CPU cores, no accelerator. Wall-clock: about 1.5 min per run, 25 min for the
-study over 3 seeds (dataset built by the quickstart).
+Hardware: 2 CPU cores, no accelerator. Wall-clock: 1-2.5 min per run (image_only is the
+fastest, joint the slowest), 32 min for the study over 3 seeds (dataset built by the
+quickstart).
 Expected: docs/results.md, "UniDual in miniature", gives every variant's mean and spread.
 Smoke test: experiments/unidual/synthetic.py:smoke (any variant)
 """
