@@ -19,7 +19,8 @@ then train one of (variant=):
 Backbones: ip-CSN-152 (VMZ, 32x224x224) or R(2+1)D-34 (VMZ, 32x112x112); the audio tower is
 VMZ's on a 100 x 40 log-mel of the clip's span. Training reads train[:90%]; V is
 train[90%:], T is train[:10%]; video@1 over 10 clips on validation.
-Hardware: 32 GPUs (A100-class) or a TPU v4-64 for ip-CSN-152, about 3 days; not yet run.
+Hardware: 32 GPUs (A100-class) or a TPU v4-64 for ip-CSN-152. Time: not measured yet (no
+accelerator run).
 Expected: the paper reports 79.1 % video@1 for G-Blend ip-CSN-152 RGB+audio trained on
 Kinetics from scratch, above both its RGB-only model and naive RGB+audio training.
 Smoke test: experiments/gblend/kinetics400_av.py:smoke

@@ -26,8 +26,8 @@ steps, which is 8.5 ImageNet epochs. Evaluations: video@1 over 10 clips on Kinet
 validation and top-1 on ImageNet val (centre 112 crop of the short-side-128 image).
 R(2+1)D-152 is VMZ's (bottlenecks, per-convolution mid widths, stem max-pool, BN epsilon
 1e-3).
-Hardware: R(2+1)D-18: 8 GPUs (A100-class) or a TPU v4-8, about 2 days; R(2+1)D-152: a
-TPU v4-32 or 32 GPUs, batch split over every device, about 4 days. Not yet run.
+Hardware: R(2+1)D-18: 8 GPUs (A100-class) or a TPU v4-8; R(2+1)D-152: a TPU v4-32 or 32
+GPUs; the batch is split over every device. Time: not measured yet (no accelerator run).
 Expected: the paper reports joint UniDual above separate models, multi-task learning and
 pretrain-then-fine-tune on both tasks, and +1.5 % video@1 on Kinetics for R(2+1)D-152
 (abstract). Plain R(2+1)D-18 with this recipe: 67.5 % video@1 (torchvision's card).
