@@ -48,6 +48,7 @@ import tempfile
 import time
 
 import av
+import ml_collections
 import model_speed  # tools/model_speed.py, beside this script
 import numpy as np
 import tensorflow_datasets as tfds
@@ -163,6 +164,20 @@ def data_benchmark(input_config, num_clips: int) -> dict:
   vidjax_cpu_ms = (time.process_time() - cpu) / num_clips * 1e3
   vidjax_wall_ms = (time.perf_counter() - wall) / num_clips * 1e3
 
+  # The same clips with their audio: the span's decode and the log-mel on top of the video.
+  with_audio = ml_collections.ConfigDict(input_config.to_dict())
+  with_audio.audio.enabled = True
+  audio_loader = pipeline.make_train_input(
+    with_audio, seed=0, per_host_batch_size=1, process_index=0, process_count=1
+  ).loader
+  audio_loader.train_example(int(indices[0]), np.random.default_rng(0))
+  cpu, clips_with_audio = time.process_time(), 0
+  for k, index in enumerate(indices):
+    clips_with_audio += bool(
+      audio_loader.train_example(int(index), np.random.default_rng(k))['has_audio']
+    )
+  audio_cpu_ms = (time.process_time() - cpu) / num_clips * 1e3
+
   # The naive loader reads the same records. It is slower by an order of magnitude, so it
   # is timed on a tenth of the clips.
   naive_clips = max(num_clips // 10, 5)
@@ -193,6 +208,9 @@ def data_benchmark(input_config, num_clips: int) -> dict:
     'vidjax_wall_ms_per_clip_one_thread': round(vidjax_wall_ms, 2),
     'naive_cpu_ms_per_clip': round(naive_cpu_ms, 2),
     'naive_over_vidjax_cpu': round(naive_cpu_ms / vidjax_cpu_ms, 2),
+    'vidjax_with_audio_cpu_ms_per_clip': round(audio_cpu_ms, 2),
+    'audio_share_of_clip_cost': round(audio_cpu_ms / vidjax_cpu_ms - 1, 3),
+    'clips_with_audio': clips_with_audio,
     'pipeline_clips_per_s': round(clips_per_s, 1),
     'pipeline_threads': input_config.num_threads,
     'cpus': os.cpu_count(),

@@ -28,6 +28,13 @@ def test_data_benchmark_reports_both_loaders(synthetic_data_dir):
     results['naive_cpu_ms_per_clip'] / results['vidjax_cpu_ms_per_clip'],
     rtol=0.01,
   )
+  # Every synthetic video has a soundtrack, so every clip was measured with its audio.
+  assert results['clips_with_audio'] == 10 and results['vidjax_with_audio_cpu_ms_per_clip'] > 0
+  assert np.isclose(
+    results['audio_share_of_clip_cost'],
+    results['vidjax_with_audio_cpu_ms_per_clip'] / results['vidjax_cpu_ms_per_clip'] - 1,
+    rtol=0.02,
+  )
 
 
 def test_naive_clip_equals_the_same_frames_of_a_full_decode(synthetic_data_dir):
