@@ -71,20 +71,6 @@ def jax_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'floa
   return _jax_calls(model.clone(dtype=dtype), video, lambda outputs: outputs)
 
 
-def unidual_calls(depth: int, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
-  """The calls of UniDual R(2+1)D-`depth` (Kinetics and ImageNet heads) on a video batch."""
-  model = unidual.Model(num_classes={'video': 400, 'image': 1000}, depth=depth, dtype=dtype)
-  video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
-  return _jax_calls(model, {'video': video}, lambda outputs: outputs['video'])
-
-
-def r2plus1d_calls(depth: int, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
-  """The calls of the zoo's plain R(2+1)D-`depth` (torchvision's layout), 400 classes."""
-  model = video_resnet.Model(num_classes=400, depth=depth, block='r2plus1d', dtype=dtype)
-  video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
-  return _jax_calls(model, video, lambda outputs: outputs)
-
-
 def _jax_calls(model, inputs, logits_of) -> dict:
   """Train step (SGD with momentum on a cross-entropy) and forward pass of `model` on
   `inputs` (a batch, or a dict of batches), and its FLOPs per example."""
@@ -236,6 +222,7 @@ def model_benchmark(
       )
       print(json.dumps(row), flush=True)
       rows.append(row)
+      _write(_results(rows), json_path)
       continue
     clip_shape = parse_shape(shape, arch.input_shape)
     vidjax_calls = jax_model_calls(arch, batch, clip_shape, dtype)
@@ -270,11 +257,8 @@ def model_benchmark(
       row['forward_ratio_vs_torch'] = round(reference['forward'] / timings['forward'], 2)
     print(json.dumps(row), flush=True)
     rows.append(row)
-    results = _results(rows)
-    _write(results, json_path)
-  results = _results(rows)
-  _write(results, json_path)
-  return results
+    _write(_results(rows), json_path)
+  return _results(rows)
 
 
 def _write(results: dict, json_path: str | None) -> None:
@@ -294,9 +278,12 @@ def unidual_overhead(
   """UniDual R(2+1)D against R(2+1)D on the same video batch: clips/s of both and the
   overhead of UniDual per clip, (its time / R(2+1)D's) - 1."""
   depth = int(name[len(UNIDUAL_PREFIX) :])
+  video = jax.random.normal(jax.random.key(1), (batch, *clip_shape), jnp.float32)
+  dual = unidual.Model(num_classes={'video': 400, 'image': 1000}, depth=depth, dtype=dtype)
+  plain = video_resnet.Model(num_classes=400, depth=depth, block='r2plus1d', dtype=dtype)
   calls = {
-    'unidual': unidual_calls(depth, batch, clip_shape, dtype),
-    'r2plus1d': r2plus1d_calls(depth, batch, clip_shape, dtype),
+    'unidual': _jax_calls(dual, {'video': video}, lambda outputs: outputs['video']),
+    'r2plus1d': _jax_calls(plain, video, lambda outputs: outputs),
   }
   gflops = {key: kinds.pop('gflops_per_clip') for key, kinds in calls.items()}
   seconds = best_seconds(calls, rounds, repeats)

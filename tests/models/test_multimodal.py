@@ -57,3 +57,10 @@ def test_a_linear_fused_head():
 def test_bad_towers_are_named(towers, match):
   with pytest.raises(ValueError, match=match):
     multimodal.Model(towers=towers, num_classes=5)
+
+
+def test_an_unknown_tower_names_its_config_key():
+  towers = dict(TOWERS, audio=dict(model_name='nope'))
+  model = multimodal.Model(towers=towers, num_classes=5)
+  with pytest.raises(ValueError, match=r'config.model.towers.audio.model_name'):
+    model.init(jax.random.key(0), models.model_inputs(model, BATCH), train=False)

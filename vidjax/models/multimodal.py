@@ -20,7 +20,6 @@ fused head's logits; aux has 'logits/<modality>' and 'logits/fused' for every he
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax import configs
 from vidjax.models import heads
 
 FUSED_HEADS = ('mlp', 'linear')
@@ -80,7 +80,8 @@ class Model(nn.Module):
     aux, features = {}, []
     for modality in self.input_keys:
       kwargs = dict(self.towers[modality])
-      module = importlib.import_module(f'vidjax.models.{kwargs.pop("model_name")}')
+      flag = f'config.model.towers.{modality}.model_name'
+      module = configs.load_module('models', kwargs.pop('model_name'), flag)
       tower = module.Model(num_classes=0, **kwargs, name=f'{modality}_tower')
       pooled, _ = tower(inputs[modality], train=train)
       aux[f'features/{modality}'] = pooled
