@@ -207,15 +207,24 @@ def _make_evaluators(config, model, task, mesh) -> dict:
 def _run_evals(evaluators, state, constants, step: int, total_steps: int, *, force: bool) -> dict:
   results = {}
   for name, evaluator in evaluators.items():
-    if force or step % evaluator.every_steps == 0 or step == total_steps:
+    due = evaluator.at_start if step == 0 else step % evaluator.every_steps == 0
+    if force or due or step == total_steps:
       metrics = evaluator.run(state, constants)
       results.update({f'eval/{name}/{k}': v for k, v in metrics.items()})
       logging.info('Eval %s at step %d: %s', name, step, metrics)
   return results
 
 
-def _update_task_state(task, state: TrainState, step: int, eval_results: dict, mesh) -> TrainState:
-  """`Task.update_state` on the host, after a step's evaluations; back onto the mesh."""
+def _evaluate(
+  evaluators, task, state: TrainState, constants, step: int, total_steps: int, writer, last, mesh
+) -> TrainState:
+  """The evaluations due at `step`, logged (and recorded in `last`), then
+  `Task.update_state` from their results on the host, back onto the mesh."""
+  eval_results = _run_evals(evaluators, state, constants, step, total_steps, force=False)
+  if not eval_results:
+    return state
+  writer.write(step, eval_results)
+  last.update(eval_results)
   task_state = task.update_state(jax.device_get(state.task_state), step, eval_results)
   return state.replace(task_state=jax.device_put(task_state, parallel.replicated(mesh)))
 
@@ -281,6 +290,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   pending, pending_from = [], start_step + 1
   step = start_step
   try:
+    if step == 0:  # the evaluations with at_start
+      state = _evaluate(evaluators, task, state, constants, 0, config.total_steps, writer, last, mesh)
     while step < config.total_steps:
       batch = parallel.to_global(next(train_input.iterator), mesh)
       state, metrics = train_step(state, batch, constants)
@@ -300,11 +311,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         pending, pending_from = [], step + 1
       # Evaluations, then the task's update from their results, then the checkpoint: a
       # checkpoint always holds the task state that the results of its step produced.
-      eval_results = _run_evals(evaluators, state, constants, step, config.total_steps, force=False)
-      if eval_results:
-        writer.write(step, eval_results)
-        last.update(eval_results)
-        state = _update_task_state(task, state, step, eval_results, mesh)
+      state = _evaluate(
+        evaluators, task, state, constants, step, config.total_steps, writer, last, mesh
+      )
       if step % config.ckpt_every == 0 or step == config.total_steps or stop:
         checkpointer.save(step, state, train_input.iterator.get_state(), force=stop)
       if stop:

@@ -116,14 +116,15 @@ def test_bad_settings_are_named(kwargs, match):
 def test_online_weights_resume_exactly_after_a_kill_between_estimate_and_checkpoint(
   synthetic_data_dir, tmp_path
 ):
-  """Estimates at steps 4 and 6 (windows of 2), checkpoints at 3 and 6: a run killed after
-  the step-4 estimate, before the step-6 checkpoint, resumes from step 3 and ends with the
-  uninterrupted run's weights and parameters."""
+  """Estimates at steps 2, 4 and 6 (windows of 2 from the evaluation at step 0),
+  checkpoints at 3 and 6: a run killed after the step-4 estimate, before the step-6
+  checkpoint, resumes from step 3 and ends with the uninterrupted run's weights and
+  parameters."""
   import os
   import shutil
 
   from tests.test_train import _final_state, jax_leaves
-  from vidjax import configs, train
+  from vidjax import configs, logs, train
 
   repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   path = os.path.join(repo, 'experiments', 'gblend', 'synthetic.py')
@@ -138,6 +139,10 @@ def test_online_weights_resume_exactly_after_a_kill_between_estimate_and_checkpo
   os.remove(resumed / 'results.json')
   train.train_and_evaluate(config, str(resumed))
   expected, got = _final_state(str(reference), 6), _final_state(str(resumed), 6)
-  assert int(expected['task_state']['num_estimates']) == 2
+  assert int(expected['task_state']['num_estimates']) == 3
+  for workdir in (reference, resumed):
+    entries = logs.read_metrics(str(workdir))
+    evaluated = [e['step'] for e in entries if 'eval/gblend_v/loss/fused' in e]
+    assert evaluated == [0, 2, 4, 6]  # at_start: the first window starts at initialisation
   for a, b in zip(jax_leaves(expected), jax_leaves(got), strict=True):
     np.testing.assert_array_equal(a, b)

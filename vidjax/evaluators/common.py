@@ -2,7 +2,7 @@
 outputs, and the check that every example was counted exactly once.
 
 An evaluator is `vidjax.evaluators.<type>.Evaluator(name, eval_config, config, model,
-task, mesh)` with `every_steps`, `run(state, constants) -> metrics`, `dataset_manifest`
+task, mesh)` with `every_steps`, `at_start`, `run(state, constants) -> metrics`, `dataset_manifest`
 and `decode_failures` (the ids of the videos that could not be decoded at its last run).
 `SplitEvaluator` gives all of it for evaluators that go once over a split; a subclass
 defines `sums` (summed over the split on the device), optionally `per_example` (gathered
@@ -11,6 +11,8 @@ to the host for metrics that are not sums, such as mAP or J&F) and `metrics`.
 config.evals.<name> (the keys of `SPLIT_DEFAULTS` plus the evaluator's own):
   type: the evaluator module; split: e.g. 'validation', 'train[90%:]';
   batch_size: global, in videos; every_steps; num_clips, num_crops: the views of a video;
+  at_start: also evaluate the initial model, before the first step of a fresh run (logged
+    at step 0; e.g. Gradient Blending's first window then starts at initialisation);
   pred: the output scored: 'logits', or 'aux/<name>' (e.g. 'aux/logits/audio'); a name
     ending in '/' scores every output under it (e.g. 'aux/logits/', each head);
   input: overrides of config.input for this evaluator (another dataset, sampling, crop,
@@ -35,7 +37,7 @@ from vidjax.data import pipeline, preprocess
 from vidjax.tasks import base
 
 # Keys every split evaluator reads; `configs.validate` fills the missing ones in.
-SPLIT_DEFAULTS = dict(pred='logits', input=dict())
+SPLIT_DEFAULTS = dict(pred='logits', input=dict(), at_start=False)
 
 
 class EvaluationCountError(RuntimeError):
@@ -109,6 +111,7 @@ class SplitEvaluator(abc.ABC):
     self.num_clips = eval_config.num_clips
     self.num_crops = eval_config.num_crops
     self.every_steps = eval_config.every_steps
+    self.at_start = eval_config.at_start
     self.pred = eval_config.pred
     self.input_config = eval_input_config(config.input, eval_config)
     self.decode_failures: list[str] = []
