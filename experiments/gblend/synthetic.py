@@ -100,6 +100,10 @@ def get_config(arg: str | None = None):
       weights = _weights_from(arg.weights_from)
     estimate = {'estimate': 'offline', 'online': 'online'}.get(arg.variant, 'none')
     config.task_kwargs = dict(heads=HEADS, weights=weights, estimate=estimate)
+    # Each head's validation accuracy at the end, next to the fused head's multiview.
+    config.evals.val_heads = dict(
+      type='head_losses', split='validation', batch_size=64, every_steps=config.total_steps
+    )
     for name, split in (('gblend_v', 'train[90%:]'), ('gblend_t', 'train[:10%]')):
       config.evals[name] = dict(
         type='head_losses', split=split, batch_size=60, every_steps=WINDOW, at_start=True

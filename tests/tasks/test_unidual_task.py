@@ -125,15 +125,18 @@ def test_pretrain_then_fine_tune_starts_from_the_other_tasks_run(
 
 
 def test_the_study_runs_every_variant_and_summarises_the_seeds(tmp_path, monkeypatch):
-  """experiments/unidual/study.py: the pretrain-then-fine-tune runs start from the same
-  seed's separate run; finished runs are not run again; mean and spread per variant."""
+  """experiments/unidual/study.py on vidjax/study.py: the pretrain-then-fine-tune runs
+  start from the same seed's separate run; finished runs are not run again; mean and
+  spread per variant."""
   import importlib.util
 
+  from vidjax import study
+
   spec = importlib.util.spec_from_file_location(
-    'study', os.path.join(REPO, 'experiments', 'unidual', 'study.py')
+    'unidual_study', os.path.join(REPO, 'experiments', 'unidual', 'study.py')
   )
-  study = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(study)
+  unidual_study = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(unidual_study)
   commands = []
 
   def fake_run(command, check, cwd):
@@ -145,7 +148,17 @@ def test_the_study_runs_every_variant_and_summarises_the_seeds(tmp_path, monkeyp
       json.dump({'eval/video/video_top1_2x1': 50.0 + seed, 'eval/image/clip_top1': 10.0}, f)
 
   monkeypatch.setattr(study.subprocess, 'run', fake_run)
-  result = study.run_study(str(tmp_path), [0, 1], [])
+
+  def run():
+    return study.run_study(
+      experiment=unidual_study.EXPERIMENT,
+      runs=unidual_study.RUNS,
+      metrics=unidual_study.METRICS,
+      workdir=str(tmp_path),
+      seeds=[0, 1],
+    )
+
+  result = run()
   assert len(commands) == 12
   fine_tune = next(
     c for c in commands if 'variant=image_then_video' in c[3] and c[-1] == '--config.seed=1'
@@ -154,6 +167,7 @@ def test_the_study_runs_every_variant_and_summarises_the_seeds(tmp_path, monkeyp
   assert result['summary']['joint']['video@1'] == dict(
     mean=50.5, std=np.std([50, 51], ddof=1), values=[50.0, 51.0]
   )
-  assert '| joint | 50.5 ± 0.7 (50.0, 51.0) | 10.0 ± 0.0 (10.0, 10.0) |' in study.table(result)
-  study.run_study(str(tmp_path), [0, 1], [])
+  table = study.table(result, list(unidual_study.METRICS))
+  assert '| joint | 50.5 ± 0.7 (50.0, 51.0) | 10.0 ± 0.0 (10.0, 10.0) |' in table
+  run()
   assert len(commands) == 12  # everything had finished
