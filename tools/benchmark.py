@@ -99,6 +99,7 @@ flags.DEFINE_float(
 BENCH_SIZE = (240, 320)
 BENCH_FPS = 25
 BENCH_SECONDS = 10
+BENCH_AUDIO_RATE = 48000
 
 
 def make_videos(directory: str) -> list[str]:
@@ -117,8 +118,22 @@ def make_videos(directory: str) -> list[str]:
   return paths
 
 
+def _soundtrack(seed: int) -> np.ndarray:
+  """BENCH_SECONDS of stereo sound at BENCH_AUDIO_RATE: float32 [2, samples], noise under
+  a tone that changes every half second (what the decoder and the log-mel see of speech
+  or music is a full spectrum, never silence)."""
+  rng = np.random.default_rng(seed)
+  num_samples = BENCH_AUDIO_RATE * BENCH_SECONDS
+  pitch = np.repeat(rng.uniform(200, 2000, 2 * BENCH_SECONDS), BENCH_AUDIO_RATE // 2)
+  tone = 0.3 * np.sin(2 * np.pi * np.cumsum(pitch) / BENCH_AUDIO_RATE)
+  noise = 0.05 * rng.standard_normal((2, num_samples))
+  return (tone[None] + noise).astype(np.float32)
+
+
 def _loop_to_length(source: str, path: str, offset: int) -> None:
-  """Re-encodes `source` at 320x240, looped (starting `offset` frames in) to 10 s."""
+  """Re-encodes `source` at 320x240, looped (starting `offset` frames in) to 10 s, with a
+  48 kHz stereo AAC soundtrack (the rate and codec of bigbuckbunny's own, and of most of
+  Kinetics)."""
   with av.open(source) as container:
     frames = [
       f.reformat(BENCH_SIZE[1], BENCH_SIZE[0], format='yuv420p') for f in container.decode(video=0)
@@ -127,11 +142,16 @@ def _loop_to_length(source: str, path: str, offset: int) -> None:
     stream = output.add_stream('libx264', rate=BENCH_FPS, options={'preset': 'medium'})
     stream.height, stream.width = BENCH_SIZE
     stream.pix_fmt = 'yuv420p'
+    audio = output.add_stream('aac', rate=BENCH_AUDIO_RATE, layout='stereo')
     for index in range(BENCH_FPS * BENCH_SECONDS):
       frame = frames[(offset + index) % len(frames)]
       frame.pts, frame.time_base = index, fractions.Fraction(1, BENCH_FPS)
       output.mux(stream.encode(frame))
     output.mux(stream.encode(None))
+    sound = av.AudioFrame.from_ndarray(_soundtrack(offset), format='fltp', layout='stereo')
+    sound.sample_rate, sound.pts = BENCH_AUDIO_RATE, 0
+    output.mux(audio.encode(sound))
+    output.mux(audio.encode(None))
 
 
 def _naive_clip(record: dict, rng: np.random.Generator, input_config) -> np.ndarray:
