@@ -102,6 +102,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _check_names(
     config.task_kwargs, _constructor_args(task_class), f'config.task_kwargs ({config.task})'
   )
+  sampler_class = load_module(
+    'data.samplers', config.input.sampling.mode, 'config.input.sampling.mode'
+  ).Sampler
+  _check_names(
+    config.input.sampling,
+    set(schema.input.sampling) | _constructor_args(sampler_class),
+    f'config.input.sampling (mode {config.input.sampling.mode!r})',
+  )
   _check_names(config.optim, set(schema.optim) | _OPTIMISER_VARIANT_KEYS, 'config.optim')
   _check_names(
     config.optim.schedule,
@@ -130,7 +138,7 @@ def finalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 # Keys whose contents are another module's constructor kwargs or a per-run choice.
-_FREE_FORM = ('model', 'task_kwargs', 'optim', 'evals', 'input.sources')
+_FREE_FORM = ('model', 'task_kwargs', 'optim', 'evals', 'input.sources', 'input.sampling')
 _OPTIMISER_VARIANT_KEYS = {'b1', 'b2', 'eps'}  # adamw
 _SCHEDULE_VARIANT_KEYS = {'boundaries', 'decay_factor'}  # 'step'
 

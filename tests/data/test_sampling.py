@@ -139,7 +139,8 @@ def test_sampler_fields_are_merged_into_the_example(synthetic_data_dir, monkeypa
       return samplers.Sample(np.arange(4) * speed, {'speed': np.int32(speed)})
 
     def eval(self, meta, num_views):
-      return samplers.Sample(np.tile(np.arange(4) * 2, (num_views, 1)), {'speed': np.int32(2)})
+      views = np.tile(np.arange(4) * 2, (num_views, 1))
+      return samplers.Sample(views, {'speed': np.full(num_views, 2, np.int32)})
 
   monkeypatch.setattr(samplers, 'build', lambda sampling: EveryOtherFrame())
   input_config = configs.base_config().input
@@ -151,11 +152,11 @@ def test_sampler_fields_are_merged_into_the_example(synthetic_data_dir, monkeypa
   example = pipeline.make_eval_input(input_config, 'validation', 2, 3, 1, 0, 1).loader.eval_example(
     0, 3, 1
   )
-  assert example['speed'] == 2 and example['video'].shape == (3, 4, 28, 28, 3)
+  assert example['speed'].tolist() == [2, 2, 2] and example['video'].shape == (3, 4, 28, 28, 3)
 
 
 def test_an_unknown_sampler_lists_the_known_ones():
   with pytest.raises(
-    ValueError, match=r"mode='dense'; known names: \['fps', 'segments', 'stride'\]"
+    ValueError, match=r"mode='dense'; known names: \['avts', 'fps', 'segments', 'stride'\]"
   ):
     samplers.build(_sampling_config(mode='dense'))

@@ -299,3 +299,45 @@ def test_tiny_shapes_labels_each_video_by_its_one_object(synthetic_shapes_data_d
   assert all(len(r['object_shapes']) == 1 for r in records)
   assert all(r['label'] == r['object_shapes'][0] for r in records)
   assert len({int(r['label']) for r in records}) > 4  # several shape classes occur
+
+
+def test_events_flash_an_object_as_a_click_sounds():
+  """The `events` scenes: at each stored time one object turns bright for a frame and a
+  click starts; everything else is the scene without events."""
+  config = dataclasses.replace(TINY, name='tiny_events', num_frames=32, events_per_second=1.0)
+  plain = dataclasses.replace(config, events_per_second=0.0)
+  rate, fps = synthetic_scenes.AUDIO_SAMPLE_RATE, config.fps
+  for index in range(4):
+    example = synthetic.render_video(config, 'train', index)
+    times, objects = example['event_times'], example['event_objects']
+    frames = np.rint(times * fps).astype(int)
+    assert len(times) >= 1 and np.all(np.diff(frames) >= synthetic_scenes.MIN_EVENT_GAP_FRAMES)
+    assert frames.min() >= 1 and frames.max() <= config.num_frames - 2
+    without = synthetic.render_video(plain, 'train', index)
+    assert 'event_times' not in without
+    changed = np.flatnonzero((example['frames'] != without['frames']).any(axis=(1, 2, 3)))
+    assert set(changed) <= set(frames)
+    for frame, obj in zip(frames, objects, strict=True):
+      inside = example['masks'][frame] == obj + 1
+      brightness = lambda f: f[inside].astype(float).mean()  # noqa: E731
+      assert brightness(example['frames'][frame]) > brightness(without['frames'][frame]) + 20
+    # The click: 20 ms after each event carry far more energy than the scene's own audio.
+    added = example['audio'] - without['audio']
+    for time_s in times:
+      start = round(time_s * rate)
+      burst = np.mean(added[start : start + rate // 50] ** 2)
+      assert burst > 100 * np.mean(added[start - rate // 20 : start] ** 2) + 1e-3
+
+
+def test_a_parameter_added_later_matches_old_sources_at_its_default(tmp_path):
+  small = dataclasses.replace(TINY, name='small', num_train=4, num_validation=2)
+  root = synthetic.sources_dir(str(tmp_path), 'small')
+  synthetic._claim_sources(root, small)
+  with open(os.path.join(root, 'config.json')) as f:
+    params = json.load(f)
+  del params['events_per_second']  # as written before the parameter existed
+  with open(os.path.join(root, 'config.json'), 'w') as f:
+    json.dump(params, f)
+  synthetic._claim_sources(root, small)
+  with pytest.raises(ValueError, match='delete that folder'):
+    synthetic._claim_sources(root, dataclasses.replace(small, events_per_second=1.0))

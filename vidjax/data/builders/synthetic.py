@@ -7,6 +7,8 @@ other factor is constant at a value drawn from the same per-frame marginal distr
 that the changing factor sweeps. A single frame therefore carries no information about
 the class and temporal modelling is necessary. The audio track is a tone whose frequency
 names a class: the video's class with probability `audio_agreement`, another otherwise.
+The `events` config adds audio-visual events: an object flashes for a frame as a click
+sounds, at times stored in `event_times` (audio-visual synchronisation, AVTS).
 
 The builder works like a real-dataset builder: it first renders every video into a
 sources folder, `sources_dir(data_dir, config_name)`, which is
@@ -83,6 +85,15 @@ _CONFIGS = (
     label_kind='shape',
   ),
   VidjaxSyntheticConfig(
+    name='events',
+    description=(
+      '1200/300 videos, 64x64, 32 frames (4 s): the default scenes with audio-visual events '
+      '(a flash and a click, about one per second) for audio-visual synchronisation.'
+    ),
+    num_frames=32,
+    events_per_second=1.0,
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
@@ -105,6 +116,11 @@ def _video_id(split: str, index: int) -> str:
 
 _ANNOTATION_KEYS = ('label', 'audio_label', 'object_actions', 'object_shapes', 'boxes')
 _ANNOTATION_KEYS += ('object_visible', 'masks')
+_EVENT_KEYS = ('event_times', 'event_objects')
+
+
+def _annotation_keys(config: VidjaxSyntheticConfig) -> tuple[str, ...]:
+  return _ANNOTATION_KEYS + (_EVENT_KEYS if config.events_per_second > 0 else ())
 
 
 def _threaded_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -> Iterator[Any]:
@@ -130,7 +146,7 @@ def _write_source(config: VidjaxSyntheticConfig, split: str, index: int, directo
     return
   example = render_video(config, split, index)
   annotation = io.BytesIO()
-  np.savez_compressed(annotation, **{k: example[k] for k in _ANNOTATION_KEYS})
+  np.savez_compressed(annotation, **{k: example[k] for k in _annotation_keys(config)})
   video = encode.encode_video(example['frames'], config.fps, example['audio'], AUDIO_SAMPLE_RATE)
   for suffix, data in (('.npz', annotation.getvalue()), ('.mp4', video)):
     # Write-then-rename: an interrupted build never leaves a partial file that looks done.
@@ -169,7 +185,7 @@ def _load_source(config: VidjaxSyntheticConfig, path: str) -> tuple[dict | None,
     # Decoding every frame catches corrupt packets that the container still indexes.
     decode.decode_frames(video, range(info.num_frames))
     with np.load(path[: -len('.mp4')] + '.npz') as annotation:
-      example = {k: annotation[k] for k in _ANNOTATION_KEYS}
+      example = {k: annotation[k] for k in _annotation_keys(config)}
     t, h, w = config.num_frames, config.height, config.width
     if example['masks'].shape != (t, h, w) or example['boxes'].shape[1:] != (t, 4):
       raise ValueError(f'annotation shapes {example["masks"].shape}, {example["boxes"].shape}')
@@ -188,7 +204,11 @@ def _claim_sources(root: str, config: VidjaxSyntheticConfig) -> None:
   if os.path.exists(path):
     with open(path) as f:
       previous = json.load(f)
-    if previous != params:
+    # A parameter added after these sources were rendered matches them at its default,
+    # which renders what the builds before it rendered.
+    defaults = {f.name: f.default for f in dataclasses.fields(VidjaxSyntheticConfig)}
+    added = {k for k in params if k not in previous and params[k] == defaults[k]}
+    if previous != {k: v for k, v in params.items() if k not in added}:
       raise ValueError(
         f'{root} holds sources rendered with {previous}, not {params}: delete that folder '
         f'or give the config another name.'
@@ -265,6 +285,9 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
           shape=(t, h, w), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB
         ),
       }
+      if config.events_per_second > 0:
+        features['event_times'] = tfds.features.Tensor(shape=(None,), dtype=np.float32)
+        features['event_objects'] = tfds.features.Tensor(shape=(None,), dtype=np.int64)
       supervised_keys = ('video', 'label')
     return self.dataset_info_from_configs(
       description=__doc__.split('\n\n')[1],

@@ -91,6 +91,9 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     view: 'video' or 'image' (single images, label = shape class).
     label_kind: the videos' label: 'action' (the temporal classes) or 'shape' (object 0's
       shape class, for transfer to another label set; use one object per video).
+    events_per_second: audio-visual events (0: none): at each, one object flashes white
+      for a frame and a click sounds at that frame's time, so that sound and picture can
+      be synchronised (AVTS); the event times are stored as `event_times`.
   """
 
   num_train: int = 1200
@@ -106,6 +109,7 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   audio_agreement: float = 0.8
   view: str = 'video'
   label_kind: str = 'action'
+  events_per_second: float = 0.0
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
@@ -231,6 +235,43 @@ def _audio(rng, config: VidjaxSyntheticConfig, label: int) -> tuple[np.ndarray, 
   return np.clip(wave, -1, 1).astype(np.float32), audio_label
 
 
+# Events are at least this many frames apart, and never on the first or last frame.
+MIN_EVENT_GAP_FRAMES = 3
+# The click: a burst of noise decaying with this time constant, this loud.
+CLICK_DECAY_S, CLICK_AMPLITUDE = 0.01, 0.6
+# A flashing object's colour moves this far towards white.
+FLASH_STRENGTH = 0.8
+
+
+def _event_frames(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
+  """The frames of a video's events, sorted: about `events_per_second` per second (at
+  least one), `MIN_EVENT_GAP_FRAMES` apart. Drawn from their own stream, so adding events
+  leaves the rest of a scene as the same config without events renders it."""
+  rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 1])
+  duration_s = config.num_frames / config.fps
+  wanted = max(1, rng.poisson(config.events_per_second * duration_s))
+  candidates = rng.permutation(np.arange(1, config.num_frames - 1))
+  chosen = []
+  for frame in candidates:
+    if all(abs(frame - c) >= MIN_EVENT_GAP_FRAMES for c in chosen):
+      chosen.append(int(frame))
+    if len(chosen) == wanted:
+      break
+  return np.sort(np.asarray(chosen, np.int64))
+
+
+def _add_clicks(rng, audio: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+  """`audio` with a click (decaying noise burst) starting at each of `times_s`."""
+  length = round(6 * CLICK_DECAY_S * AUDIO_SAMPLE_RATE)
+  decay = np.exp(-np.arange(length) / (CLICK_DECAY_S * AUDIO_SAMPLE_RATE))
+  audio = audio.copy()
+  for time_s in times_s:
+    start = round(time_s * AUDIO_SAMPLE_RATE)
+    piece = audio[start : start + length]
+    piece += (CLICK_AMPLITUDE * decay * rng.standard_normal(length))[: len(piece)]
+  return np.clip(audio, -1, 1).astype(np.float32)
+
+
 def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[str, np.ndarray]:
   """Renders example `index` of `split`; a pure function of (config, split, index).
 
@@ -239,7 +280,9 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     `label`, `audio_label`, `object_actions` `[N]`, `object_shapes` `[N]`, `boxes`
     float32 `[N, T, 4]` (normalised ymin, xmin, ymax, xmax, clipped to the frame),
     `object_visible` bool `[N, T]` and `masks` uint8 `[T, H, W]` (0 = background,
-    i + 1 = object i, later objects in front).
+    i + 1 = object i, later objects in front); with events, `event_times` float32 [E]
+    (seconds: the flashing frame's index / fps, when its click starts) and
+    `event_objects` int64 [E].
   """
   rng = _rng(config, split, index)
   n = num_examples(config, split)
@@ -263,12 +306,21 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   boxes = np.zeros((num_objects, num_frames, 4), np.float32)
   visible = np.zeros((num_objects, num_frames), bool)
   noise = config.noise_std * rng.standard_normal(frames.shape, dtype=np.float32)
+  events = {}
+  if config.events_per_second > 0:
+    event_frames = _event_frames(config, split, index)
+    event_rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 2])
+    events = dict(zip(event_frames.tolist(), event_rng.integers(0, num_objects, len(event_frames))))
   for t in range(num_frames):
     frame = background.copy()
     for i in range(num_objects):
       x, y, angle, scale, opacity = (tracks[f][i, t] for f in _FACTORS)
       polygons = _POLYGONS[SHAPE_NAMES[shapes[i]]]
-      drawn = _draw(frame, polygons, colours[i], stripes[i], x, y, angle, scale, opacity)
+      colour = colours[i]
+      if events.get(t) == i:
+        colour = colour + FLASH_STRENGTH * (1.0 - colour)
+        opacity = 1.0  # a flash shows even on an object that is fading
+      drawn = _draw(frame, polygons, colour, stripes[i], x, y, angle, scale, opacity)
       if drawn is None or not drawn[0].any():
         continue
       coverage, (y0, x0) = drawn
@@ -281,7 +333,16 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     frame += noise[t]
     frames[t] = np.clip(np.rint(frame * 255), 0, 255).astype(np.uint8)
   audio, audio_label = _audio(rng, config, label)
+  annotations = {}
+  if events:
+    event_times = np.asarray(sorted(events), np.float32) / np.float32(config.fps)
+    audio = _add_clicks(event_rng, audio, event_times)
+    annotations = {
+      'event_times': event_times,
+      'event_objects': np.asarray([events[t] for t in sorted(events)], np.int64),
+    }
   return {
+    **annotations,
     'frames': frames,
     'audio': audio,
     'label': label,

@@ -151,17 +151,25 @@ class Loader:
     }
 
   def _clip_audio(
-    self, record: Mapping, indices: np.ndarray, repeats: int = 1
+    self, record: Mapping, sample: samplers.Sample, repeats: int = 1
   ) -> dict[str, np.ndarray]:
-    """'audio' and 'has_audio' of the clips in `indices`, or nothing with audio disabled.
+    """'audio' and 'has_audio' of the sample's clips (and any other audio its
+    `audio_frames` names), or nothing with audio disabled.
 
     The features of clip i are repeated `repeats` times along the first axis, so that
     they line up with clip-major views (every crop of a clip hears the same audio).
     """
     if not self._audio.enabled:
       return {}
-    features, has_audio = audio.clip_audio(record, indices, self._audio)
-    return {'audio': np.repeat(features, repeats, axis=0), 'has_audio': np.bool_(has_audio)}
+    spans = sample.audio_frames or {'audio': sample.frames}
+    # One decode of the soundtrack covers every span.
+    stacked = np.stack([np.asarray(indices) for indices in spans.values()])
+    features, has_audio = audio.clip_audio(record, stacked, self._audio)
+    example = {
+      key: np.repeat(value, repeats, axis=0) if repeats > 1 else value
+      for key, value in zip(spans, features, strict=True)
+    }
+    return {**example, 'has_audio': np.bool_(has_audio)}
 
   def train_example(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One random clip, random crop and flip: video uint8 [T, h, w, 3], the label (swapped
@@ -176,14 +184,15 @@ class Loader:
       label = {'label': np.int32(self._flip_map[label['label']])}
     return {
       **self._modalities(frames),
-      **self._clip_audio(record, sample.frames),
+      **self._clip_audio(record, sample),
       **label,
       **sample.fields,
     }
 
   def eval_example(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
     """All T x S views of video `index`: video uint8 [T*S, t, h, w, 3] (clip-major), the
-    label when the dataset has one, 'index', and 'mask' / 'decode_failed': a video that
+    label when the dataset has one, the sampler's fields ([T*S, ...]: its test-time
+    fields are per clip), 'index', and 'mask' / 'decode_failed': a video that
     cannot be decoded gives zeros with mask False and decode_failed True, never another
     video (evaluation must score every example of the split exactly once)."""
     try:
@@ -198,9 +207,10 @@ class Loader:
       )
     return {
       **self._modalities(test_views(clips, self._pp, num_crops)),
-      **self._clip_audio(record, sample.frames, repeats=num_crops),
+      **self._clip_audio(record, sample, repeats=num_crops),
       **label_of(record),
-      **sample.fields,
+      # A sampler's test-time fields are per clip; every crop of a clip shares them.
+      **{key: np.repeat(value, num_crops, axis=0) for key, value in sample.fields.items()},
       'index': np.int32(index),
       'mask': np.bool_(True),
       'decode_failed': np.bool_(False),
@@ -214,7 +224,12 @@ class Loader:
       key: np.zeros(shape, np.float32 if key == 'audio' else np.uint8)
       for key, shape in shapes.items()
     }
+    # The sampler's fields and audio spans, as zeros shaped like a real example's.
+    probe = self._sampler.eval(samplers.VideoMeta(num_frames=10_000, fps=25.0), num_views)
+    example.update({key: np.zeros_like(value) for key, value in probe.fields.items()})
     if self._audio.enabled:
+      for key in probe.audio_frames or ():
+        example[key] = np.zeros_like(example['audio'])
       example['has_audio'] = np.bool_(False)
     if self._has_label:
       example['label'] = np.int32(0)

@@ -10,15 +10,18 @@ and each sampler takes those its constructor names. A sampler module defines:
 
 `meta` is the record's `VideoMeta(num_frames, fps)`. `Sample.fields` holds what the
 sampler decided (a speed, an order, an audio offset): the loader merges it into the
-example, so the labels of pretext tasks come from samplers, not from the records.
+example, so the labels of pretext tasks come from samplers, not from the records. At
+test time each field has a leading axis of one entry per clip [num_views, ...].
 Built in: `stride` (a clip of frames every `stride` frames), `fps` (at `target_fps`
-whatever the video's rate) and `segments` (TSN: one frame per equal segment).
+whatever the video's rate), `segments` (TSN: one frame per equal segment) and `avts` (a
+clip, its audio and the same video's audio shifted in time).
 """
 
 from __future__ import annotations
 
 import inspect
 import types
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import ml_collections
@@ -35,11 +38,14 @@ class VideoMeta(NamedTuple):
 
 
 class Sample(NamedTuple):
-  """The frame indices to decode and the fields the sampler decided (merged into the
-  example, e.g. {'speed': np.int32(2)})."""
+  """The frame indices to decode, the fields the sampler decided (merged into the
+  example, e.g. {'speed': np.int32(2)}) and, when audio is enabled, whose time spans the
+  audio features cover: {example key: frame indices shaped like `frames`}; None: 'audio'
+  under `frames` (AVTS adds 'audio_shifted', the same video's audio at another time)."""
 
   frames: np.ndarray
   fields: dict[str, Any]
+  audio_frames: Mapping[str, np.ndarray] | None = None
 
 
 def module(name: str) -> types.ModuleType:
