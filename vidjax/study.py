@@ -86,7 +86,9 @@ def run_study(
     for run in runs:
       run_dir = os.path.join(seed_dir, run.variant)
       arg = ','.join(
-        a for a in (f'variant={run.variant}', run.depends and run.depends(seed_dir), config_arg) if a
+        a
+        for a in (f'variant={run.variant}', run.depends and run.depends(seed_dir), config_arg)
+        if a
       )
       cmd = command(experiment, arg, seed, run_dir, extra)
       results_path = os.path.join(run_dir, 'results.json')

@@ -291,7 +291,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   step = start_step
   try:
     if step == 0:  # the evaluations with at_start
-      state = _evaluate(evaluators, task, state, constants, 0, config.total_steps, writer, last, mesh)
+      state = _evaluate(
+        evaluators, task, state, constants, 0, config.total_steps, writer, last, mesh
+      )
     while step < config.total_steps:
       batch = parallel.to_global(next(train_input.iterator), mesh)
       state, metrics = train_step(state, batch, constants)

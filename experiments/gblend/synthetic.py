@@ -18,8 +18,8 @@ its T, both scored every `WINDOW` steps by `head_losses` evaluations.
 Variants: rgb and audio (each modality alone: its zoo model and the classification task),
 naive (the fused model trained with the fused head's loss alone, the paper's baseline),
 estimate (one window from initialisation with uniform weights and one OGR estimate,
-recorded in the run's results.json as task_state.weights), offline (the fused model with those weights, fixed),
-online (re-estimated every window).
+recorded in the run's results.json as task_state.weights), offline (the fused model with
+those weights, fixed), online (re-estimated every window).
 Hardware: 2 CPU cores. Wall-clock: not yet measured (the miniature study is to come).
 Expected: the paper's ordering, naive joint < best single modality < G-Blend; not yet
 measured here.

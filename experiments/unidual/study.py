@@ -43,5 +43,7 @@ if __name__ == '__main__':
     experiment=EXPERIMENT,
     runs=RUNS,
     metrics=METRICS,
-    config_arg_help="more of the experiment's arguments, e.g. video_labels=shape (the related tasks)",
+    config_arg_help=(
+      "more of the experiment's arguments, e.g. video_labels=shape (the related tasks)"
+    ),
   )

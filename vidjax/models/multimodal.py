@@ -30,6 +30,18 @@ import jax.numpy as jnp
 from vidjax import configs
 from vidjax.models import heads
 
+
+def tower(modality: str, tower_config: Mapping[str, Any]) -> nn.Module:
+  """The backbone of one modality: `tower_config['model_name']`'s zoo model with the
+  rest of `tower_config` and num_classes=0 (pooled features), named '<modality>_tower'."""
+  kwargs = dict(tower_config)
+  if 'model_name' not in kwargs:
+    raise ValueError(f'towers.{modality} needs model_name (a module of vidjax.models).')
+  flag = f'config.model.towers.{modality}.model_name'
+  module = configs.load_module('models', kwargs.pop('model_name'), flag)
+  return module.Model(num_classes=0, **kwargs, name=f'{modality}_tower')
+
+
 FUSED_HEADS = ('mlp', 'linear')
 FUSED = 'fused'
 
@@ -62,8 +74,8 @@ class Model(nn.Module):
         f'towers={sorted(self.towers)}: give two or more modalities (batch keys such as '
         f"'video', 'flow', 'audio'); {FUSED!r} names the fused head."
       )
-    for modality, tower in self.towers.items():
-      if 'model_name' not in tower:
+    for modality, tower_config in self.towers.items():
+      if 'model_name' not in tower_config:
         raise ValueError(f'towers.{modality} needs model_name (a module of vidjax.models).')
     super().__post_init__()
 
@@ -79,11 +91,7 @@ class Model(nn.Module):
     dtype = jnp.dtype(self.dtype)
     aux, features = {}, []
     for modality in self.input_keys:
-      kwargs = dict(self.towers[modality])
-      flag = f'config.model.towers.{modality}.model_name'
-      module = configs.load_module('models', kwargs.pop('model_name'), flag)
-      tower = module.Model(num_classes=0, **kwargs, name=f'{modality}_tower')
-      pooled, _ = tower(inputs[modality], train=train)
+      pooled, _ = tower(modality, self.towers[modality])(inputs[modality], train=train)
       aux[f'features/{modality}'] = pooled
       aux[f'logits/{modality}'], _ = self._head(pooled, f'fc_{modality}', train, dtype)
       features.append(pooled)

@@ -310,7 +310,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   if config.events_per_second > 0:
     event_frames = _event_frames(config, split, index)
     event_rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 2])
-    events = dict(zip(event_frames.tolist(), event_rng.integers(0, num_objects, len(event_frames))))
+    flashing = event_rng.integers(0, num_objects, len(event_frames))
+    events = dict(zip(event_frames.tolist(), flashing.tolist(), strict=True))
   for t in range(num_frames):
     frame = background.copy()
     for i in range(num_objects):

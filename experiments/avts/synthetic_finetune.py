@@ -1,0 +1,61 @@
+r"""AVTS transfer on the embedded data: the MC3 video tower fine-tuned for action recognition.
+
+The video network of an `experiments/avts/synthetic.py` run (init_from= its checkpoint)
+or a random initialisation (init_from='') is trained on `labelled_percent` % of the
+`events` training videos with their action labels and tested on the validation videos:
+pretraining helps when the pretrained network beats the random one with few labels.
+
+  python -m vidjax.main --workdir workdirs/avts/finetune --config \
+      experiments/avts/synthetic_finetune.py:init_from=workdirs/avts/curriculum/checkpoints/900
+  python -m vidjax.main --workdir workdirs/avts/scratch \
+      --config experiments/avts/synthetic_finetune.py
+
+Arguments: init_from (an AVTS checkpoint step directory; its 'video_tower/...' variables
+load into the classifier's backbone, the classifier starts fresh), labelled_percent (10).
+Hardware: 2 CPU cores.
+Smoke test: experiments/avts/synthetic_finetune.py:smoke
+"""
+
+import importlib.util
+import os
+
+from vidjax import configs
+from vidjax.models import video_resnet
+
+# The pretraining experiment's video tower, so that the two stay the same network.
+_spec = importlib.util.spec_from_file_location(
+  'avts_synthetic', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'synthetic.py')
+)
+avts_synthetic = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(avts_synthetic)
+
+
+def get_config(arg: str | None = None):
+  arg = configs.parse_arg(arg, smoke=False, init_from='', labelled_percent=10)
+  if not 0 < arg.labelled_percent <= 100:
+    raise ValueError(f'labelled_percent={arg.labelled_percent}: a percentage in (0, 100].')
+  config = configs.base_config()
+  config.total_steps = 400
+  config.log_every = 25
+  config.ckpt_every = 200
+  config.input.dataset = 'vidjax_synthetic/events'
+  config.input.split = f'train[:{arg.labelled_percent}%]'
+  config.input.batch_size = 32
+  config.input.sampling.update(num_frames=8, stride=1, policy='pad')
+  config.input.pp.crop_size = 56
+  config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
+  tower = dict(avts_synthetic.video_tower(smoke=arg.smoke))
+  config.model_name = tower.pop('model_name')
+  config.model = dict(tower, num_classes=10)
+  if arg.init_from:
+    config.init_from.path = arg.init_from
+    config.init_from.rename = ((r'(.+)', r'video_tower/\1'),)
+    config.init_from.dont_load = (video_resnet.CLASSIFIER,)
+  config.optim.schedule = dict(name='cosine', base_lr=0.05, warmup_steps=25)
+  config.evals.val = dict(
+    type='multiview', split='validation', batch_size=60, num_clips=2, num_crops=1, every_steps=200
+  )
+  if arg.smoke:
+    configs.smoke_on_tiny_synthetic(config)
+    config.input.split = 'train'
+  return config

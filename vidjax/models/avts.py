@@ -1,0 +1,83 @@
+"""AVTS's two-stream network: a video tower and an audio tower, each to an embedding.
+
+Audio-visual temporal synchronisation (Korbar, Tran & Torresani, arXiv 1807.00230) trains
+a video network and an audio network so that the embeddings of a clip and of the sound
+under it are close and those of a clip and a sound from another video, or from another
+moment of the same video, are at least a margin apart (`tasks/avts.py`). The paper's video
+network is an MC3 (3D convolutions in the first stages, 2D after: `video_resnet` with
+block='mc3'); its audio network a small convolutional network on a log-mel spectrogram
+(here VMZ's `audio_resnet`, the tower that Gradient Blending uses too). Each tower's pooled
+features go through a linear layer to `embed_dim`, L2-normalised by default so that the
+margin is on a fixed scale (distances lie in [0, 2]).
+
+config.model = dict(
+    towers=dict(video=dict(model_name='video_resnet', depth=18, block='mc3'),
+                audio=dict(model_name='audio_resnet', depth=18)),
+    embed_dim=128)
+
+The towers are built as in `models/multimodal.py`, with the same variable names
+('video_tower/...', 'audio_tower/...'), so a pretrained tower loads into a classifier by a
+rename (`experiments/avts/synthetic_finetune.py`). The model reads 'video' and 'audio'
+(whose batch sizes may differ: the task embeds several sounds per clip at evaluation); its
+output is the video embedding, and aux has 'embedding/<modality>' and
+'features/<modality>' (the pooled tower output, e.g. for a linear probe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vidjax.models import multimodal
+
+MODALITIES = ('audio', 'video')
+
+# The projections to the embedding (for config.init_from.dont_load when fine-tuning).
+CLASSIFIER = r'embed_.*/.*'
+
+
+class Model(nn.Module):
+  """Video and audio towers with a linear embedding each.
+
+  Attributes:
+    towers: {'video': dict(model_name=..., ...), 'audio': dict(model_name=..., ...)}.
+    embed_dim: width of the shared embedding space.
+    normalize: L2-normalise the embeddings.
+    dtype: computation dtype name of the projections (each tower takes its own `dtype`).
+  """
+
+  towers: Mapping[str, Mapping[str, Any]]
+  embed_dim: int = 128
+  normalize: bool = True
+  dtype: Any = 'float32'
+  input_keys = MODALITIES
+
+  def __post_init__(self):
+    if sorted(self.towers) != list(MODALITIES):
+      raise ValueError(f'towers={sorted(self.towers)}: AVTS has exactly the towers {MODALITIES}.')
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(
+    self, inputs: Mapping[str, jax.Array], *, train: bool
+  ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """{'video': [B, T, H, W, 3], 'audio': [B', frames, mels]} -> (video embedding [B, D],
+    aux with both embeddings and both towers' pooled features)."""
+    aux = {}
+    for modality in MODALITIES:
+      pooled, _ = multimodal.tower(modality, self.towers[modality])(inputs[modality], train=train)
+      embedding = nn.Dense(self.embed_dim, dtype=jnp.dtype(self.dtype), name=f'embed_{modality}')(
+        pooled
+      )
+      embedding = embedding.astype(jnp.float32)
+      if self.normalize:
+        embedding = embedding / jnp.maximum(
+          jnp.linalg.norm(embedding, axis=-1, keepdims=True), 1e-6
+        )
+      aux[f'features/{modality}'] = pooled
+      aux[f'embedding/{modality}'] = embedding
+    return aux['embedding/video'], aux

@@ -1,0 +1,152 @@
+"""AVTS: audio-visual temporal synchronisation (Korbar, Tran & Torresani, arXiv 1807.00230).
+
+Each training example becomes one pair of a clip and a sound, labelled in sync or not:
+
+  positive       the clip and the sound under it ('audio');
+  easy negative  the clip and the sound of another video (the next example's 'audio' in
+                 the batch);
+  hard negative  the clip and its own video's sound at least `min_shift_s` earlier or
+                 later ('audio_shifted', from the `avts` sampler).
+
+A `positive_fraction` of the examples are positives. The curriculum: for the first
+`curriculum_steps` steps every negative is easy; from then on a `hard_fraction` of them
+are hard (a video too short for a shift gives an easy one instead). `curriculum_steps=0`
+mixes hard negatives in from the start, `hard_fraction=0` never does. The choice is drawn
+from the 'pairs' stream, a function of (seed, step), so a resumed run draws the same
+pairs. Pairs whose sounds are missing ('has_audio' False) are left out of the loss.
+
+The loss is the contrastive loss of the paper (Hadsell et al.'s), on the distance d
+between the clip's and the sound's embeddings (`models/avts.py`):
+
+  y d^2 + (1 - y) max(margin - d, 0)^2,      y = 1 for a pair in sync,
+
+with the paper's margin of 0.99. A pair is judged in sync when d < margin / 2
+(`decision_threshold`), which the train metric 'sync_accuracy' and the `synchronisation`
+evaluator use.
+
+`predict` embeds every clip with its own sound, its shifted sound and the next clip's
+sound, giving 'aux/distance/positive', 'aux/distance/easy', 'aux/distance/hard', the
+embeddings and the towers' pooled features ('aux/features/audio', 'aux/features/video')
+for linear probes.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from vidjax import models
+from vidjax.tasks import base
+
+POSITIVE, EASY, HARD = 0, 1, 2
+KINDS = ('positive', 'easy', 'hard')
+
+
+def contrastive_loss(distance: jax.Array, in_sync: jax.Array, margin: float) -> jax.Array:
+  """Per pair: d^2 for pairs in sync, max(margin - d, 0)^2 for the others."""
+  return jnp.where(in_sync, distance**2, jnp.maximum(margin - distance, 0.0) ** 2)
+
+
+def distance(a: jax.Array, b: jax.Array) -> jax.Array:
+  """Euclidean distance of rows, with a gradient at zero."""
+  return jnp.sqrt(jnp.sum((a - b) ** 2, axis=-1) + 1e-12)
+
+
+class Task(base.Task):
+  """Synchronised or not: the contrastive loss over positives, easy and hard negatives."""
+
+  batch_keys = ('video', 'audio', 'audio_shifted', 'has_audio', 'has_shifted_audio')
+  rng_names = ('pairs',)
+
+  def __init__(
+    self,
+    *,
+    margin: float = 0.99,
+    positive_fraction: float = 0.5,
+    hard_fraction: float = 0.25,
+    curriculum_steps: int = 0,
+  ):
+    """Args:
+    margin: of the contrastive loss (the paper's 0.99; embeddings are unit vectors).
+    positive_fraction: of the examples that are pairs in sync.
+    hard_fraction: of the negatives that are hard once the curriculum allows them.
+    curriculum_steps: steps with easy negatives only.
+    """
+    for name, value in (('positive_fraction', positive_fraction), ('hard_fraction', hard_fraction)):
+      if not 0 <= value <= 1:
+        raise ValueError(f'config.task_kwargs.{name}={value}: a fraction in [0, 1].')
+    if not margin > 0 or curriculum_steps < 0:
+      raise ValueError(
+        f'config.task_kwargs: margin={margin} must be positive and curriculum_steps='
+        f'{curriculum_steps} at least 0.'
+      )
+    self.margin = margin
+    self.positive_fraction = positive_fraction
+    self.hard_fraction = hard_fraction
+    self.curriculum_steps = curriculum_steps
+
+  @property
+  def decision_threshold(self) -> float:
+    """A pair is judged in sync when its distance is below this."""
+    return self.margin / 2
+
+  def pair_kinds(self, rng: jax.Array, step: jax.Array, has_shifted_audio: jax.Array) -> jax.Array:
+    """POSITIVE, EASY or HARD for each example: int32 [B]."""
+    positive_rng, hard_rng = jax.random.split(rng)
+    batch_size = has_shifted_audio.shape[0]
+    positive = jax.random.uniform(positive_rng, (batch_size,)) < self.positive_fraction
+    hard = (
+      (jax.random.uniform(hard_rng, (batch_size,)) < self.hard_fraction)
+      & (step >= self.curriculum_steps)
+      & has_shifted_audio
+    )
+    return jnp.where(positive, POSITIVE, jnp.where(hard, HARD, EASY)).astype(jnp.int32)
+
+  def loss_and_metrics(
+    self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
+  ) -> tuple[jax.Array, tuple[dict, dict[str, jax.Array]]]:
+    kinds = self.pair_kinds(ctx.rngs['pairs'], ctx.step, batch['has_shifted_audio'])
+    other_video = jnp.roll(batch['audio'], 1, axis=0)
+    chosen = {POSITIVE: batch['audio'], EASY: other_video, HARD: batch['audio_shifted']}
+    select = lambda kind: (kinds == kind)[:, None, None]  # noqa: E731
+    sound = jnp.where(select(POSITIVE), chosen[POSITIVE], chosen[EASY])
+    sound = jnp.where(select(HARD), chosen[HARD], sound)
+    has_audio = batch['has_audio']
+    valid = has_audio & jnp.where(kinds == EASY, jnp.roll(has_audio, 1), True)
+    (_, aux), model_state = self.apply(model, variables, {**batch, 'audio': sound}, ctx)
+    d = distance(aux['embedding/video'], aux['embedding/audio'])
+    in_sync = kinds == POSITIVE
+    weights = valid.astype(jnp.float32)
+    count = jnp.maximum(weights.sum(), 1.0)
+    loss = jnp.sum(weights * contrastive_loss(d, in_sync, self.margin)) / count
+    correct = (d < self.decision_threshold) == in_sync
+    metrics = {'loss': loss, 'sync_accuracy': jnp.sum(weights * correct) / count}
+    for kind, name in enumerate(KINDS):
+      is_kind = weights * (kinds == kind)
+      metrics[f'fraction/{name}'] = is_kind.sum() / count
+      metrics[f'distance/{name}'] = jnp.sum(is_kind * d) / jnp.maximum(is_kind.sum(), 1.0)
+    return loss, (model_state, metrics)
+
+  def predict(
+    self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
+  ) -> dict[str, jax.Array]:
+    """Distances of every clip to its own sound, its shifted sound and the next clip's
+    sound (the batch's next example: a single view per video keeps it another video)."""
+    sounds = batch['audio']
+    shifted = batch['audio_shifted'].reshape(sounds.shape)
+    inputs = models.model_inputs(model, {**batch, 'audio': jnp.concatenate([sounds, shifted])})
+    _, aux = model.apply(variables, inputs, train=False)
+    video, audio = aux['embedding/video'], aux['embedding/audio']
+    own, other_time = jnp.split(audio, 2)
+    num = len(sounds)
+    return {
+      'logits': video,
+      'aux/distance/positive': distance(video, own),
+      'aux/distance/easy': distance(video, jnp.roll(own, 1, axis=0)),
+      'aux/distance/hard': distance(video, other_time),
+      'aux/embedding/video': video,
+      'aux/embedding/audio': own,
+      'aux/features/video': aux['features/video'],
+      'aux/features/audio': aux['features/audio'][:num],
+    }
