@@ -1,0 +1,50 @@
+r"""The AVTS miniature study: experiments/avts/synthetic.py and its transfer, over seeds.
+
+  python experiments/avts/study.py --workdir workdirs/avts_study --seeds 0,1,2
+
+Runs, for each seed: AVTS pretraining with the curriculum, without it (hard negatives
+from the start) and with easy negatives only, each scored on held-out pairs of the
+validation videos (easy and hard negatives apart) and by linear probes of its frozen
+audio and video features; then the video tower fine-tuned on 10 % of the labels from the
+curriculum run and from a random initialisation (experiments/avts/synthetic_finetune.py).
+One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
+WORKDIR/study.json and prints the table of docs/results.md).
+
+Hardware: 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from vidjax import study  # noqa: E402
+
+EXPERIMENT = 'experiments/avts/synthetic.py'
+FINETUNE = 'experiments/avts/synthetic_finetune.py'
+
+
+def _from_curriculum(seed_dir: str) -> str:
+  return f'init_from={study.final_checkpoint(os.path.join(seed_dir, "curriculum"))}'
+
+
+RUNS = (
+  study.Run('curriculum'),
+  study.Run('no_curriculum'),
+  study.Run('easy_only'),
+  study.Run('finetune_pretrained', depends=_from_curriculum, experiment=FINETUNE),
+  study.Run('finetune_scratch', experiment=FINETUNE),
+)
+METRICS = {
+  'sync easy': 'eval/sync/sync_accuracy/easy',
+  'sync hard': 'eval/sync/sync_accuracy/hard',
+  'ranking hard': 'eval/sync/ranking/hard',
+  'audio probe': 'eval/audio_probe/top1',
+  'video probe': 'eval/video_probe/top1',
+  'fine-tuned top-1': 'eval/val/video_top1_2x1',
+}
+
+if __name__ == '__main__':
+  study.main(__doc__.split('\n\n')[0], experiment=EXPERIMENT, runs=RUNS, metrics=METRICS)
