@@ -27,17 +27,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class Run:
   """One variant of the experiment.
 
-  variant: the experiment's `variant=`.
+  variant: the run's name (its directory and row), and the experiment's `variant=`
+    unless `experiment` is given.
   depends: more of the experiment's arguments, from the seed's directory (where the
     other variants of the same seed ran), e.g. a checkpoint or a workdir this run starts
     from; runs are executed in the order given, so a dependency comes first.
   in_table: whether the variant is a row of the table (False for a helper run, such as
     offline Gradient Blending's estimating run).
+  experiment: another experiment file for this run (e.g. the fine-tuning after a
+    pretraining), which is then given no `variant=`.
   """
 
   variant: str
   depends: Callable[[str], str] | None = None
   in_table: bool = True
+  experiment: str | None = None
 
 
 def final_checkpoint(workdir: str) -> str:
@@ -85,12 +89,11 @@ def run_study(
     seed_dir = os.path.join(workdir, f'seed{seed}')
     for run in runs:
       run_dir = os.path.join(seed_dir, run.variant)
+      own_variant = '' if run.experiment else f'variant={run.variant}'
       arg = ','.join(
-        a
-        for a in (f'variant={run.variant}', run.depends and run.depends(seed_dir), config_arg)
-        if a
+        a for a in (own_variant, run.depends and run.depends(seed_dir), config_arg) if a
       )
-      cmd = command(experiment, arg, seed, run_dir, extra)
+      cmd = command(run.experiment or experiment, arg, seed, run_dir, extra)
       results_path = os.path.join(run_dir, 'results.json')
       if not os.path.exists(results_path):
         print('$', ' '.join(cmd), flush=True)
