@@ -13,6 +13,7 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, 'notebooks', '*.ipynb')))
 FIGURES = {
   'quickstart.ipynb': 2,  # the metrics and the clips
   'unidual.ipynb': 3,  # both tasks' curves, images and clips with predictions
+  'gradient_blending.ipynb': 3,  # per-head V and T losses, weights, final comparison
 }
 
 

@@ -87,7 +87,9 @@ def get_config(arg: str | None = None):
     every_steps=window,
   )
   for name, split in (('gblend_v', 'train[90%:]'), ('gblend_t', 'train[:10%]')):
-    config.evals[name] = dict(type='head_losses', split=split, batch_size=256, every_steps=window)
+    config.evals[name] = dict(
+      type='head_losses', split=split, batch_size=256, every_steps=window, at_start=True
+    )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'

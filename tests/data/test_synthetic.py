@@ -321,12 +321,16 @@ def test_events_flash_an_object_as_a_click_sounds():
       inside = example['masks'][frame] == obj + 1
       flashed, unflashed = example['frames'][frame][inside], without['frames'][frame][inside]
       assert flashed.astype(float).mean() > unflashed.astype(float).mean() + 20
-    # The click: 20 ms after each event carry far more energy than the scene's own audio.
+    # The sound: it starts at the event, and its pitch names the flashing object's shape.
     added = example['audio'] - without['audio']
-    for time_s in times:
+    for time_s, obj in zip(times, objects, strict=True):
       start = round(time_s * rate)
-      burst = np.mean(added[start : start + rate // 50] ** 2)
-      assert burst > 100 * np.mean(added[start - rate // 20 : start] ** 2) + 1e-3
+      assert np.mean(added[start : start + rate // 50] ** 2) > 1e-3
+      assert not added[max(0, start - rate // 20) : start].any() or start < rate // 20
+      sound = added[start : start + rate // 10] * np.hanning(rate // 10)
+      spectrum = np.abs(np.fft.rfft(sound, n=rate))  # 1 Hz bins
+      pitch = synthetic_scenes.OBJECT_PITCH_HZ[example['object_shapes'][obj]]
+      assert abs(np.argmax(spectrum[100:]) + 100 - pitch) < 0.03 * pitch
 
 
 def test_a_parameter_added_later_matches_old_sources_at_its_default(tmp_path):

@@ -7,8 +7,9 @@ other factor is constant at a value drawn from the same per-frame marginal distr
 that the changing factor sweeps. A single frame therefore carries no information about
 the class and temporal modelling is necessary. The audio track is a tone whose frequency
 names a class: the video's class with probability `audio_agreement`, another otherwise.
-The `events` config adds audio-visual events: an object flashes for a frame as a click
-sounds, at times stored in `event_times` (audio-visual synchronisation, AVTS).
+The `events` config adds audio-visual events: an object flashes for a frame as it makes
+its sound (a click and a tone whose pitch names its shape), at times stored in
+`event_times` (audio-visual synchronisation, AVTS).
 
 The builder works like a real-dataset builder: it first renders every video into a
 sources folder, `sources_dir(data_dir, config_name)`, which is
@@ -88,10 +89,11 @@ _CONFIGS = (
     name='events',
     description=(
       '1200/300 videos, 64x64, 32 frames (4 s): the default scenes with audio-visual events '
-      '(a flash and a click, about one per second) for audio-visual synchronisation.'
+      "(an object flashes and makes its shape's sound, about two per second) for "
+      'audio-visual synchronisation.'
     ),
     num_frames=32,
-    events_per_second=1.0,
+    events_per_second=2.0,
   ),
   VidjaxSyntheticConfig(
     name='images',

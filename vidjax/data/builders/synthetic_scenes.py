@@ -92,8 +92,9 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     label_kind: the videos' label: 'action' (the temporal classes) or 'shape' (object 0's
       shape class, for transfer to another label set; use one object per video).
     events_per_second: audio-visual events (0: none): at each, one object flashes white
-      for a frame and a click sounds at that frame's time, so that sound and picture can
-      be synchronised (AVTS); the event times are stored as `event_times`.
+      for a frame and makes its sound at that frame's time (a click and a short tone
+      whose pitch names the object's shape), so that sound and picture can be
+      synchronised (AVTS); the event times are stored as `event_times`.
   """
 
   num_train: int = 1200
@@ -237,8 +238,11 @@ def _audio(rng, config: VidjaxSyntheticConfig, label: int) -> tuple[np.ndarray, 
 
 # Events are at least this many frames apart, and never on the first or last frame.
 MIN_EVENT_GAP_FRAMES = 3
-# The click: a burst of noise decaying with this time constant, this loud.
-CLICK_DECAY_S, CLICK_AMPLITUDE = 0.01, 0.6
+# An event's sound: a click (a burst of noise) marking its time, and a decaying tone whose
+# pitch names the flashing object's shape (each kind of object has its own sound).
+CLICK_DECAY_S, CLICK_AMPLITUDE = 0.005, 0.4
+CHIRP_DECAY_S, CHIRP_AMPLITUDE = 0.04, 0.5
+OBJECT_PITCH_HZ = tuple(600.0 * 2.0 ** (0.4 * k) for k in range(len(SHAPE_NAMES)))
 # A flashing object's colour moves this far towards white.
 FLASH_STRENGTH = 0.8
 
@@ -260,15 +264,20 @@ def _event_frames(config: VidjaxSyntheticConfig, split: str, index: int) -> np.n
   return np.sort(np.asarray(chosen, np.int64))
 
 
-def _add_clicks(rng, audio: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-  """`audio` with a click (decaying noise burst) starting at each of `times_s`."""
-  length = round(6 * CLICK_DECAY_S * AUDIO_SAMPLE_RATE)
-  decay = np.exp(-np.arange(length) / (CLICK_DECAY_S * AUDIO_SAMPLE_RATE))
+def _add_event_sounds(
+  rng, audio: np.ndarray, times_s: np.ndarray, shapes: np.ndarray
+) -> np.ndarray:
+  """`audio` with, from each of `times_s`, a click and a chirp at the pitch of `shapes`."""
+  length = round(6 * CHIRP_DECAY_S * AUDIO_SAMPLE_RATE)
+  t = np.arange(length) / AUDIO_SAMPLE_RATE
   audio = audio.copy()
-  for time_s in times_s:
+  for time_s, shape in zip(times_s, shapes, strict=True):
+    click = CLICK_AMPLITUDE * np.exp(-t / CLICK_DECAY_S) * rng.standard_normal(length)
+    pitch = OBJECT_PITCH_HZ[shape]
+    chirp = CHIRP_AMPLITUDE * np.exp(-t / CHIRP_DECAY_S) * np.sin(2 * np.pi * pitch * t)
     start = round(time_s * AUDIO_SAMPLE_RATE)
     piece = audio[start : start + length]
-    piece += (CLICK_AMPLITUDE * decay * rng.standard_normal(length))[: len(piece)]
+    piece += (click + chirp)[: len(piece)]
   return np.clip(audio, -1, 1).astype(np.float32)
 
 
@@ -337,11 +346,9 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   annotations = {}
   if events:
     event_times = np.asarray(sorted(events), np.float32) / np.float32(config.fps)
-    audio = _add_clicks(event_rng, audio, event_times)
-    annotations = {
-      'event_times': event_times,
-      'event_objects': np.asarray([events[t] for t in sorted(events)], np.int64),
-    }
+    event_objects = np.asarray([events[t] for t in sorted(events)], np.int64)
+    audio = _add_event_sounds(event_rng, audio, event_times, shapes[event_objects])
+    annotations = {'event_times': event_times, 'event_objects': event_objects}
   return {
     **annotations,
     'frames': frames,
