@@ -321,12 +321,17 @@ def test_events_flash_an_object_as_a_click_sounds():
       inside = example['masks'][frame] == obj + 1
       flashed, unflashed = example['frames'][frame][inside], without['frames'][frame][inside]
       assert flashed.astype(float).mean() > unflashed.astype(float).mean() + 20
-    # The sound: it starts at the event, and its pitch names the flashing object's shape.
+    # Every object hums its shape's pitch; at an event the flashing object's sound starts,
+    # at its pitch, far louder than the hum.
     added = example['audio'] - without['audio']
+    hum_spectrum = np.abs(np.fft.rfft(added[: rate // 4] * np.hanning(rate // 4), n=rate))
+    for shape in example['object_shapes']:
+      pitch = round(synthetic_scenes.OBJECT_PITCH_HZ[shape])
+      assert hum_spectrum[pitch - 5 : pitch + 6].max() > 10 * np.median(hum_spectrum)
     for time_s, obj in zip(times, objects, strict=True):
       start = round(time_s * rate)
-      assert np.mean(added[start : start + rate // 50] ** 2) > 1e-3
-      assert not added[max(0, start - rate // 20) : start].any() or start < rate // 20
+      before = np.mean(added[max(0, start - rate // 20) : start] ** 2)
+      assert np.mean(added[start : start + rate // 50] ** 2) > 10 * before
       sound = added[start : start + rate // 10] * np.hanning(rate // 10)
       spectrum = np.abs(np.fft.rfft(sound, n=rate))  # 1 Hz bins
       pitch = synthetic_scenes.OBJECT_PITCH_HZ[example['object_shapes'][obj]]

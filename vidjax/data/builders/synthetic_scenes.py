@@ -91,10 +91,11 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     view: 'video' or 'image' (single images, label = shape class).
     label_kind: the videos' label: 'action' (the temporal classes) or 'shape' (object 0's
       shape class, for transfer to another label set; use one object per video).
-    events_per_second: audio-visual events (0: none): at each, one object flashes white
-      for a frame and makes its sound at that frame's time (a click and a short tone
-      whose pitch names the object's shape), so that sound and picture can be
-      synchronised (AVTS); the event times are stored as `event_times`.
+    events_per_second: audio-visual events (0: none): every object hums a pitch naming
+      its shape, and at each event one object flashes white for a frame and makes its
+      sound loudly at that frame's time (a click and a short tone at its pitch), so that
+      sound and picture can be matched (which objects) and synchronised (which flashes
+      when: AVTS); the event times are stored as `event_times`.
   """
 
   num_train: int = 1200
@@ -238,11 +239,14 @@ def _audio(rng, config: VidjaxSyntheticConfig, label: int) -> tuple[np.ndarray, 
 
 # Events are at least this many frames apart, and never on the first or last frame.
 MIN_EVENT_GAP_FRAMES = 3
-# An event's sound: a click (a burst of noise) marking its time, and a decaying tone whose
-# pitch names the flashing object's shape (each kind of object has its own sound).
+# Each kind of object has its own sound, a pitch naming its shape: every object hums it
+# quietly all along, and at an event the flashing object makes it loudly, after a click
+# (a burst of noise) that marks the time. What is seen and heard thus matches at every
+# moment (which objects), and at the events in time (which flashes when).
+OBJECT_PITCH_HZ = tuple(600.0 * 2.0 ** (0.4 * k) for k in range(len(SHAPE_NAMES)))
+HUM_AMPLITUDE = 0.05
 CLICK_DECAY_S, CLICK_AMPLITUDE = 0.005, 0.4
 CHIRP_DECAY_S, CHIRP_AMPLITUDE = 0.04, 0.5
-OBJECT_PITCH_HZ = tuple(600.0 * 2.0 ** (0.4 * k) for k in range(len(SHAPE_NAMES)))
 # A flashing object's colour moves this far towards white.
 FLASH_STRENGTH = 0.8
 
@@ -264,13 +268,18 @@ def _event_frames(config: VidjaxSyntheticConfig, split: str, index: int) -> np.n
   return np.sort(np.asarray(chosen, np.int64))
 
 
-def _add_event_sounds(
-  rng, audio: np.ndarray, times_s: np.ndarray, shapes: np.ndarray
+def _add_object_sounds(
+  rng, audio: np.ndarray, object_shapes: np.ndarray, times_s: np.ndarray, shapes: np.ndarray
 ) -> np.ndarray:
-  """`audio` with, from each of `times_s`, a click and a chirp at the pitch of `shapes`."""
+  """`audio` with every object's hum, and from each of `times_s` a click and a chirp at
+  the pitch of the flashing object's shape (`shapes`)."""
+  whole = np.arange(len(audio)) / AUDIO_SAMPLE_RATE
+  audio = audio.copy()
+  for shape in object_shapes:
+    phase = rng.uniform(0, 2 * np.pi)
+    audio += HUM_AMPLITUDE * np.sin(2 * np.pi * OBJECT_PITCH_HZ[shape] * whole + phase)
   length = round(6 * CHIRP_DECAY_S * AUDIO_SAMPLE_RATE)
   t = np.arange(length) / AUDIO_SAMPLE_RATE
-  audio = audio.copy()
   for time_s, shape in zip(times_s, shapes, strict=True):
     click = CLICK_AMPLITUDE * np.exp(-t / CLICK_DECAY_S) * rng.standard_normal(length)
     pitch = OBJECT_PITCH_HZ[shape]
@@ -347,7 +356,7 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   if events:
     event_times = np.asarray(sorted(events), np.float32) / np.float32(config.fps)
     event_objects = np.asarray([events[t] for t in sorted(events)], np.int64)
-    audio = _add_event_sounds(event_rng, audio, event_times, shapes[event_objects])
+    audio = _add_object_sounds(event_rng, audio, shapes, event_times, shapes[event_objects])
     annotations = {'event_times': event_times, 'event_objects': event_objects}
   return {
     **annotations,
