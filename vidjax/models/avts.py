@@ -7,8 +7,13 @@ moment of the same video, are at least a margin apart (`tasks/avts.py`). The pap
 network is an MC3 (3D convolutions in the first stages, 2D after: `video_resnet` with
 block='mc3'); its audio network a small convolutional network on a log-mel spectrogram
 (here VMZ's `audio_resnet`, the tower that Gradient Blending uses too). Each tower's pooled
-features go through a linear layer to `embed_dim`, L2-normalised by default so that the
-margin is on a fixed scale (distances lie in [0, 2]).
+features go through a linear layer to `embed_dim`, a BatchNorm without scale or offset,
+and an L2 normalisation. The normalisation puts the margin on a fixed scale (distances lie
+in [0, 2]); the BatchNorm keeps every dimension's spread over the batch at one, so the
+embeddings cannot all collapse to one point, the trivial minimum of the contrastive loss
+(all distances at margin / 2). Without it, the towers' pooled ReLU features share one
+dominant direction and training on the embedded data sat at that minimum from step 50 on
+(docs/avts.md). Both are this implementation's choices, not the paper's.
 
 config.model = dict(
     towers=dict(video=dict(model_name='video_resnet', depth=18, block='mc3'),
@@ -46,12 +51,15 @@ class Model(nn.Module):
   Attributes:
     towers: {'video': dict(model_name=..., ...), 'audio': dict(model_name=..., ...)}.
     embed_dim: width of the shared embedding space.
+    embed_batch_norm: standardise each embedding dimension over the batch (BatchNorm
+      without scale or offset) before the L2 normalisation.
     normalize: L2-normalise the embeddings.
     dtype: computation dtype name of the projections (each tower takes its own `dtype`).
   """
 
   towers: Mapping[str, Mapping[str, Any]]
   embed_dim: int = 128
+  embed_batch_norm: bool = True
   normalize: bool = True
   dtype: Any = 'float32'
   input_keys = MODALITIES
@@ -74,6 +82,13 @@ class Model(nn.Module):
         pooled
       )
       embedding = embedding.astype(jnp.float32)
+      if self.embed_batch_norm:
+        embedding = nn.BatchNorm(
+          use_running_average=not train,
+          use_bias=False,
+          use_scale=False,
+          name=f'embed_{modality}_bn',
+        )(embedding)
       if self.normalize:
         embedding = embedding / jnp.maximum(
           jnp.linalg.norm(embedding, axis=-1, keepdims=True), 1e-6
