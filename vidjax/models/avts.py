@@ -12,8 +12,8 @@ and an L2 normalisation. The normalisation puts the margin on a fixed scale (dis
 in [0, 2]); the BatchNorm keeps every dimension's spread over the batch at one, so the
 embeddings cannot all collapse to one point, the trivial minimum of the contrastive loss
 (all distances at margin / 2). Without it, the towers' pooled ReLU features share one
-dominant direction and training on the embedded data sat at that minimum from step 50 on
-(docs/avts.md). Both are this implementation's choices, not the paper's.
+dominant direction and training on the embedded data reached that minimum by step 50 and
+stayed there (docs/avts.md). Both are this implementation's choices, not the paper's.
 
 config.model = dict(
     towers=dict(video=dict(model_name='video_resnet', depth=18, block='mc3'),
