@@ -50,7 +50,7 @@ QUICKSTART = os.path.join(REPO, 'experiments/quickstart.py')
 def test_load_module_lists_only_modules_that_define_the_class():
   with pytest.raises(ValueError) as error:
     configs.load_module('tasks', 'nope')
-  assert "['classification', 'gblend', 'unidual']" in str(error.value)  # not abstract 'base'
+  assert "['avts', 'classification', 'gblend', 'unidual']" in str(error.value)  # not 'base'
 
 
 def _quickstart():

@@ -10,7 +10,8 @@ curriculum run and from a random initialisation (experiments/avts/synthetic_fine
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores. Not run yet: the pretraining does not learn synchronisation yet on
+the embedded data (docs/avts.md).
 """
 
 from __future__ import annotations

@@ -20,7 +20,11 @@ Evaluations: 'sync' (synchronisation on the validation videos: easy and hard neg
 apart, `evaluators/synchronisation.py`) and, at the end, linear probes of the frozen audio
 and video features on the action labels ('audio_probe', 'video_probe'; the tone names the
 action in 80 % of the videos).
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores. Wall-clock: 500 steps took 19 minutes while another training job
+shared the cores; no 900-step run has finished yet.
+Expected (the paper's qualitative result): pairs in sync told from easy negatives well
+above chance, from hard ones less so, and the curriculum helping. Not reached yet: a pilot
+of variant=curriculum was at chance (ranking 50-53 %) at steps 150-450 (docs/avts.md).
 Smoke test: experiments/avts/synthetic.py:smoke
 """
 

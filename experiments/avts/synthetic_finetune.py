@@ -12,7 +12,8 @@ pretraining helps when the pretrained network beats the random one with few labe
 
 Arguments: init_from (an AVTS checkpoint step directory; its 'video_tower/...' variables
 load into the classifier's backbone, the classifier starts fresh), labelled_percent (10).
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores. Wall-clock and result: not measured yet (the pretraining does not
+learn synchronisation yet on the embedded data, docs/avts.md).
 Smoke test: experiments/avts/synthetic_finetune.py:smoke
 """
 
