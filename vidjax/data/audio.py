@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 import ml_collections
 import numpy as np
+import scipy.sparse
 from absl import logging
 
 from vidjax.data import decode
@@ -120,7 +121,7 @@ def log_mel_spectrogram(
   """
   window, hop = window_and_hop(sample_rate, window_ms, hop_ms)
   fft_size = 1 << (window - 1).bit_length()
-  filters = mel_filterbank(sample_rate, fft_size, num_mels, float(min_hz), float(max_hz))
+  filters = _sparse_filterbank(sample_rate, fft_size, num_mels, float(min_hz), float(max_hz))
   num_frames = num_spectrogram_frames(len(waveform), window, hop)
   if num_frames == 0:
     return np.zeros((0, num_mels), np.float32)
@@ -130,7 +131,15 @@ def log_mel_spectrogram(
   frames = np.lib.stride_tricks.sliding_window_view(waveform, window)[::hop][:num_frames]
   spectrum = np.fft.rfft(frames * _hann(window), n=fft_size)
   power = spectrum.real**2 + spectrum.imag**2
-  return np.log(power @ filters + np.float32(LOG_OFFSET))
+  return np.log((filters @ power.T).T + np.float32(LOG_OFFSET))
+
+
+@functools.lru_cache(maxsize=8)
+def _sparse_filterbank(*args) -> scipy.sparse.csr_matrix:
+  """`mel_filterbank(*args).T` as a sparse matrix [num_mels, bins]. Each filter covers a
+  few bins, and the product stays off BLAS, whose worker threads, woken once per clip,
+  cost more than the product itself when training shares the cores."""
+  return scipy.sparse.csr_matrix(mel_filterbank(*args).T)
 
 
 @functools.lru_cache(maxsize=8)
