@@ -22,6 +22,8 @@ INSTALL_REQUIRES = [
   'absl-py>=2.1,<3',
   'tensorboardX>=2.6,<3',
   'numpy>=1.26',
+  # The audio path's resampling (polyphase) and sparse mel filterbank.
+  'scipy>=1.11',
   'pillow>=10',
   'tqdm>=4.60',
   'opencv-python-headless>=4.8',
