@@ -2,14 +2,35 @@
 one tiny embedded dataset per test session."""
 
 import os
+import tempfile
 
 # Must precede the first `import jax` anywhere in the test process.
 os.environ['XLA_FLAGS'] = (
   os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=8'
 ).strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# One persistent compilation cache for the whole session: the xdist workers, and the
+# training runs and notebook kernels that tests start as subprocesses, inherit it from the
+# controller, which imports this file first. Many tests compile the same smoke programs
+# (a run and its resumption, a notebook and the experiment it drives), and compiling is
+# most of a smoke run's time on the CPU.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  _SESSION_CACHE_DIR = tempfile.mkdtemp(prefix='vidjax-jax-cache-')
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = _SESSION_CACHE_DIR
+else:
+  _SESSION_CACHE_DIR = None  # the user's own, or the controller's in a worker
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.2')
+
+import shutil  # noqa: E402
 
 import pytest  # noqa: E402
+
+
+def pytest_unconfigure(config):
+  """The process that made the session's compilation cache removes it at the end."""
+  del config
+  if _SESSION_CACHE_DIR is not None:
+    shutil.rmtree(_SESSION_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

@@ -144,10 +144,10 @@ def test_logistic_regression_separates_separable_classes():
 def test_the_pretrained_video_tower_loads_into_the_classifier(synthetic_data_dir, tmp_path):
   pretrain = configs.load_config_file(os.path.join(REPO, 'experiments/avts/synthetic.py:smoke'))
   pretrain.input.data_dir = synthetic_data_dir
-  pretrain.total_steps = 2
+  # The smoke run's own steps, so its compiled training step is shared with the smoke test.
   pretrain.evals = {}
   train.train_and_evaluate(pretrain, str(tmp_path / 'pretrain'))
-  step_dir = str(tmp_path / 'pretrain' / 'checkpoints' / '2')
+  step_dir = str(tmp_path / 'pretrain' / 'checkpoints' / str(pretrain.total_steps))
   finetune = configs.load_config_file(
     os.path.join(REPO, f'experiments/avts/synthetic_finetune.py:smoke,init_from={step_dir}')
   )
