@@ -159,6 +159,34 @@ def test_clip_features_do_not_depend_on_decoding_only_the_clips():
   np.testing.assert_allclose(power, expected_power, rtol=0, atol=5e-3 * expected_power.max())
 
 
+def test_stored_pcm_gives_the_features_of_the_decoded_mp4():
+  # 44.1 kHz AAC, as many downloaded videos carry: the stored track was
+  # resampled once at prepare time, the decode path resamples each span.
+  data = _chirp_video(6.0, rate=44100)
+  pcm = audio.soundtrack_pcm(data)
+  assert len(pcm) == 2 * len(decode.decode_audio(data, audio.PCM_SAMPLE_RATE)[0])
+  config = _audio_config(spectrogram_frames=100)
+  clips = np.stack([np.arange(0, 8), np.arange(20, 28), np.arange(40, 48)])
+  decoded, _ = audio.clip_audio(_record(data, 48, 8.0, True), clips, config)
+  stored, has_audio = audio.clip_audio({**_record(data, 48, 8.0, True), 'audio_pcm': pcm}, clips, config)
+  assert has_audio
+  # Mel power within 0.5 % of the peak: 16-bit rounding, and the decode path's resampling
+  # of a span (the filter sees the span's edges) against the whole track's.
+  power, decoded_power = np.exp(stored), np.exp(decoded)
+  np.testing.assert_allclose(power, decoded_power, rtol=0, atol=5e-3 * decoded_power.max())
+
+
+def test_stored_pcm_is_read_without_the_mp4():
+  data = _chirp_video(2.0)
+  record = {**_record(b'not an mp4', 16, 8.0, True), 'audio_pcm': audio.soundtrack_pcm(data)}
+  config = _audio_config(spectrogram_frames=50)
+  features, has_audio = audio.clip_audio(record, np.arange(4), config)
+  assert has_audio and features.max() > 0
+  # Another rate than the stored one decodes the mp4 (here garbage: silence and the flag).
+  features, has_audio = audio.clip_audio(record, np.arange(4), _audio_config(sample_rate=8000))
+  assert not has_audio and not features.any()
+
+
 def test_span_shorter_than_the_output_is_padded_with_silence():
   data = encode.encode_video(_frames(16), 8.0, _tone(1000.0, 2.0), RATE)
   config = _audio_config(spectrogram_frames=100)
@@ -201,7 +229,8 @@ def test_synthetic_record_peaks_at_its_label_tone(input_config):
     record = dataset.source[i]
     # The whole 2 s video as one clip: frames 0..15 at 8 fps.
     features, has_audio = audio.clip_audio(record, np.arange(16), config)
-    assert has_audio
+    # The stored track: 2 s at 16 kHz, 2 bytes a sample, and AAC's last frame's padding.
+    assert has_audio and 2 * 2 * audio.PCM_SAMPLE_RATE <= len(record['audio_pcm']) < 70000
     tone_hz = synthetic_scenes.TONE_HZ[int(record['audio_label'])]
     # The tone is the label's within +-2 %, so its bin may be a neighbour of the nominal one.
     assert abs(int(features.mean(axis=0).argmax()) - _nearest_mel_bin(tone_hz, config)) <= 1

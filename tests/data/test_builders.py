@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import shutil
 
 import av
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from vidjax.data import decode, encode, pipeline
+from vidjax.data import audio, decode, encode, pipeline
 from vidjax.data.builders import (
   hmdb51,
   image_folder,
@@ -145,6 +146,9 @@ def check_video(example: dict, short_side: int) -> None:
   assert info.height % 2 == info.width % 2 == 0
   assert (info.num_frames, info.has_audio) == (example['num_frames'], example['has_audio'])
   assert example['fps'] == pytest.approx(info.fps)
+  # The stored soundtrack is the mp4's, as the audio path would decode it.
+  pcm = audio.soundtrack_pcm(example['video']) if info.has_audio else b''
+  assert example['audio_pcm'] == pcm
 
 
 def check_manifest(builder, data_dir: str) -> None:
@@ -521,6 +525,33 @@ def test_video_folder_class_folders(tmp_path):
   # A user config is read back from the prepared files.
   assert len(tfds.data_source('video_folder/my_videos', split='val', data_dir=data_dir)) == 4
   check_manifest(builder, data_dir)
+
+
+def test_a_cache_without_soundtracks_gets_them_without_a_new_transcode(tmp_path):
+  root, data_dir = str(tmp_path / 'mine'), str(tmp_path / 'tfds')
+  for name in ('cat', 'dog'):
+    write_video(os.path.join(root, 'train', name, 'clip.mp4'), audio=True)
+  config = video_common.VideoConfig(name='mine', short_side=32)
+  first = records(prepare(video_folder.VideoFolder, root, data_dir, config), 'train')
+  # As a cache written before the soundtracks were stored: the videos alone.
+  cache = os.path.join(data_dir, 'downloads', 'vidjax_transcoded')
+  stored = [
+    os.path.join(directory, name)
+    for directory, _, names in os.walk(cache)
+    for name in names
+    if name.endswith(video_common.PCM_SUFFIX)
+  ]
+  assert len(stored) == 2
+  for path in stored:
+    os.remove(path)
+  shutil.rmtree(os.path.join(data_dir, 'video_folder'))
+  builder = prepare(video_folder.VideoFolder, root, data_dir, config)
+  report = video_common.read_report(data_dir, 'video_folder/mine')
+  assert report['transcoding'] == {'reused': 2, 'transcoded': 0, 'failed': 0}
+  second = records(builder, 'train')
+  for video_id, example in second.items():
+    assert example['audio_pcm'] and example['audio_pcm'] == first[video_id]['audio_pcm']
+  assert all(os.path.exists(path) for path in stored)
 
 
 def test_video_folder_csv(tmp_path):

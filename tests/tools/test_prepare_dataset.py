@@ -103,7 +103,7 @@ def test_resumes_after_an_interruption(tmp_path, monkeypatch):
   missing = os.path.join(manual_dir, 'UCF-101/Bowling/v_Bowling_g03_c01.avi')
   assert f'missing: {missing}' in output
   assert 'left out: ' + os.path.join(manual_dir, 'UCF-101/Bowling/v_Bowling_g01_c01.avi') in output
-  version_dir = os.path.join(data_dir, 'ucf101', 'split1', '1.0.0')
+  version_dir = os.path.join(data_dir, 'ucf101', 'split1', str(video_common.VideoBuilder.VERSION))
   for filename in (video_common.REPORT_FILENAME, video_common.MANIFEST_FILENAME):
     path = os.path.join(version_dir, filename)
     assert os.path.exists(path) and path in output
@@ -132,7 +132,7 @@ def test_user_named_video_folder(tmp_path):
       _video(os.path.join(manual_dir, split, name, 'clip.mp4'))
   common = [f'--manual_dir={manual_dir}', f'--data_dir={data_dir}', '--workers=1']
   output = _run('--dataset=video_folder', '--config=my_clips', '--short_side=32', *common).stdout
-  assert 'video_folder/my_clips 1.0.0' in output
+  assert f'video_folder/my_clips {video_common.VideoBuilder.VERSION}' in output
   assert 'val: 2 examples of 2 listed, 0 missing, 0 left out' in output
   manifest = video_common.read_manifest(data_dir, 'video_folder/my_clips')
   assert manifest['config'] == {'name': 'my_clips', 'short_side': 32, 'min_frames': 8}

@@ -15,6 +15,14 @@ log(1e-6). A record without an audio stream, or whose audio cannot be decoded, g
 all-zero features and `has_audio=False`, never an error, so that audio-visual models can
 mask it.
 
+The soundtrack is read from the record's `audio_pcm` when it has one and the config asks
+for its rate: the whole track as 16 kHz mono 16-bit PCM (`PCM_SAMPLE_RATE`), which the
+builders store next to the mp4 when they prepare a dataset (`soundtrack_pcm`, the same
+decode and resampling as at training time, done once). A clip's audio is then a slice of
+it: no container to open, nothing to decode or resample. Records without it (prepared
+before it existed) and other rates decode the span from the mp4 instead, the same
+waveform up to the 16-bit rounding.
+
 config.input.audio:
   enabled: add 'audio' and 'has_audio' to the examples.
   sample_rate: Hz the audio is resampled to.
@@ -34,6 +42,11 @@ import scipy.sparse
 from absl import logging
 
 from vidjax.data import decode
+
+# The rate and format of the soundtrack stored in records ('audio_pcm'): VMZ's and most
+# audio models' 16 kHz, 16-bit little-endian mono, 32 KB per second of video.
+PCM_SAMPLE_RATE = 16000
+PCM_SCALE = 2.0**15  # FFmpeg's full scale of s16
 
 # Added to the mel energies before the log: silence maps to log(1e-6) ~ -13.8 instead of
 # -inf, well below the energy of any audible sound at 16-bit scale.
@@ -202,7 +215,7 @@ def clip_audio(
 
   Args:
     record: a dataset record with 'video' (the mp4 bytes), 'fps', 'num_frames',
-      'has_audio'.
+      'has_audio', and optionally 'audio_pcm' (see the module docstring).
     indices: int [..., num_frames], the frame indices of one clip or of several.
     config: config.input.audio.
 
@@ -220,7 +233,7 @@ def clip_audio(
   # One decode covers every clip; only their span of the soundtrack is decoded.
   first_s, last_s = min(start for start, _ in spans), max(end for _, end in spans)
   try:
-    waveform, rate = decode.decode_audio(record['video'], config.sample_rate, first_s, last_s)
+    waveform, rate = _soundtrack_span(record, config.sample_rate, first_s, last_s)
   except decode.DecodeError as e:
     logging.warning('Audio of %s replaced by silence: %s', record.get('video_id'), e)
     return np.zeros(shape, np.float32), False
@@ -228,3 +241,28 @@ def clip_audio(
     clip_log_mel(waveform, rate, start - first_s, end - first_s, config) for start, end in spans
   ]
   return np.stack(features).reshape(shape), True
+
+
+def soundtrack_pcm(video: bytes) -> bytes:
+  """The whole first audio stream of an encoded video as `PCM_SAMPLE_RATE` mono s16le
+  bytes (what builders store as 'audio_pcm').
+
+  Raises:
+    DecodeError: the video has no audio stream or its audio cannot be decoded.
+  """
+  waveform, _ = decode.decode_audio(video, PCM_SAMPLE_RATE)
+  samples = np.clip(np.round(waveform * PCM_SCALE), -PCM_SCALE, PCM_SCALE - 1)
+  return samples.astype('<i2').tobytes()
+
+
+def _soundtrack_span(
+  record: Mapping, sample_rate: int, start_s: float, end_s: float
+) -> tuple[np.ndarray, int]:
+  """The mono waveform from `start_s` to `end_s` (shorter where the track ends): a slice
+  of the record's stored PCM when it has one at `sample_rate`, else decoded from the mp4."""
+  pcm = record.get('audio_pcm', b'')
+  if len(pcm) and sample_rate == PCM_SAMPLE_RATE:
+    samples = np.frombuffer(pcm, '<i2')  # a view: only the span is converted
+    span = samples[round(start_s * sample_rate) : round(end_s * sample_rate)]
+    return span.astype(np.float32) / np.float32(PCM_SCALE), sample_rate
+  return decode.decode_audio(record['video'], sample_rate, start_s, end_s)

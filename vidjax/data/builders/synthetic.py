@@ -45,7 +45,7 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from vidjax.data import decode, encode
+from vidjax.data import audio, decode, encode
 from vidjax.data.builders.synthetic_scenes import (
   ACTION_NAMES,
   AUDIO_SAMPLE_RATE,
@@ -191,9 +191,10 @@ def _load_source(config: VidjaxSyntheticConfig, path: str) -> tuple[dict | None,
     t, h, w = config.num_frames, config.height, config.width
     if example['masks'].shape != (t, h, w) or example['boxes'].shape[1:] != (t, 4):
       raise ValueError(f'annotation shapes {example["masks"].shape}, {example["boxes"].shape}')
+    audio_pcm = audio.soundtrack_pcm(video) if info.has_audio else b''
   except (decode.DecodeError, OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
     return None, f'{type(e).__name__}: {e}'
-  return {**example, 'video': video, 'has_audio': info.has_audio}, None
+  return {**example, 'video': video, 'has_audio': info.has_audio, 'audio_pcm': audio_pcm}, None
 
 
 def _claim_sources(root: str, config: VidjaxSyntheticConfig) -> None:
@@ -239,10 +240,11 @@ def ensure_built(
 class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
   """Procedural videos whose action classes need temporal modelling (see module doc)."""
 
-  VERSION = tfds.core.Version('1.1.0')
+  VERSION = tfds.core.Version('1.2.0')
   RELEASE_NOTES = {
     '1.0.0': 'Initial release.',
     '1.1.0': 'images: PNG bytes with image_id, height and width, as image_folder stores them.',
+    '1.2.0': 'audio_pcm: the soundtrack as 16 kHz mono s16le, as the video builders store it.',
   }
   BUILDER_CONFIGS = list(_CONFIGS)
   DEFAULT_CONFIG_NAME = 'default'
@@ -278,6 +280,7 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         'num_frames': tfds.features.Tensor(shape=(), dtype=np.int32),
         'fps': tfds.features.Tensor(shape=(), dtype=np.float32),
         'has_audio': tfds.features.Tensor(shape=(), dtype=np.bool_),
+        'audio_pcm': tfds.features.Tensor(shape=(), dtype=np.object_),
         'audio_label': tfds.features.Tensor(shape=(), dtype=np.int64),
         'object_actions': tfds.features.Tensor(shape=(None,), dtype=np.int64),
         'object_shapes': tfds.features.Tensor(shape=(None,), dtype=np.int64),

@@ -46,7 +46,7 @@ from absl import logging
 from etils import epath
 from tensorflow_datasets.core import registered
 
-from vidjax.data import decode, encode
+from vidjax.data import audio, decode, encode
 
 REPORT_FILENAME = 'vidjax_report.json'
 MANIFEST_FILENAME = 'vidjax_manifest.json'
@@ -56,6 +56,8 @@ CRF = 23
 KEYFRAME_INTERVAL_S = 1.0
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov')
+# Next to each cached video: its soundtrack as the records store it ('audio_pcm').
+PCM_SUFFIX = '.s16le'
 
 
 class _Builders(registered.DatasetBuilderProvider):
@@ -187,11 +189,33 @@ def _transcode_job(job: tuple[str, str, str, int]) -> str | None:
     return f'{type(e).__name__}: {e}'
   # Failing to write (a full disk) stops the prepare rather than leaving the video out.
   os.makedirs(os.path.dirname(destination), exist_ok=True)
-  # The metadata goes first: a video file in the cache always has its metadata.
+  # The metadata and the soundtrack go first: a video file in the cache always has them.
   metadata = {'example_id': example_id, 'source': source, 'info': dataclasses.asdict(info)}
   _write_atomic(destination + '.json', json.dumps(metadata).encode())
+  _write_atomic(destination + PCM_SUFFIX, _soundtrack_pcm(data, info.has_audio))
   _write_atomic(destination, data)
   return None
+
+
+def _pcm_job(destination: str) -> None:
+  """Adds the soundtrack to a video cached before the cache held soundtracks."""
+  with open(destination, 'rb') as f:
+    data = f.read()
+  with open(destination + '.json') as f:
+    has_audio = json.load(f)['info']['has_audio']
+  _write_atomic(destination + PCM_SUFFIX, _soundtrack_pcm(data, has_audio))
+
+
+def _soundtrack_pcm(video: bytes, has_audio: bool) -> bytes:
+  """The record's 'audio_pcm'; empty without audio, or when the audio does not decode
+  (the loader then tries the mp4 itself, and reads silence if that fails too)."""
+  if not has_audio:
+    return b''
+  try:
+    return audio.soundtrack_pcm(video)
+  except decode.DecodeError as e:
+    logging.warning('No stored soundtrack: %s', e)
+    return b''
 
 
 class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -305,6 +329,8 @@ def video_features() -> dict[str, tfds.features.FeatureConnector]:
     'num_frames': scalar(np.int32),
     'fps': scalar(np.float32),
     'has_audio': scalar(np.bool_),
+    # The soundtrack as 16 kHz mono s16le (empty without audio): `data/audio.py`.
+    'audio_pcm': scalar(np.object_),
     'height': scalar(np.int32),
     'width': scalar(np.int32),
   }
@@ -313,6 +339,11 @@ def video_features() -> dict[str, tfds.features.FeatureConnector]:
 class VideoBuilder(ManualBuilder):
   """Transcodes the videos of `_list_sources` through the cache and yields them."""
 
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '1.1.0': 'audio_pcm: the soundtrack as 16 kHz mono s16le, read by the audio path.',
+  }
   HOMEPAGE = ''
   CITATION = ''
 
@@ -376,6 +407,13 @@ class VideoBuilder(ManualBuilder):
     for job, error in parallel_map(_transcode_job, jobs, self._workers, desc, self._progress):
       if error is not None:
         errors[job[0]] = error
+    # A cache written before soundtracks were stored gets them, without a new transcode.
+    cached = [_cache_path(cache_dir, s.example_id) for s in existing]
+    without_pcm = [c for c in cached if os.path.exists(c) and not os.path.exists(c + PCM_SUFFIX)]
+    if without_pcm:
+      pcm_desc = f'{self.name}/{self.builder_config.name}: soundtracks of cached videos'
+      for _ in parallel_map(_pcm_job, without_pcm, self._workers, pcm_desc, self._progress):
+        pass
     self._report['cache_dir'] = cache_dir
     self._report['transcoding'] = {
       'reused': len(existing) - len(jobs),
@@ -407,6 +445,8 @@ class VideoBuilder(ManualBuilder):
         continue
       with open(cached, 'rb') as f:
         video = f.read()
+      with open(cached + PCM_SUFFIX, 'rb') as f:
+        audio_pcm = f.read()
       example_ids.append(source.example_id)
       yield (
         source.example_id,
@@ -417,6 +457,7 @@ class VideoBuilder(ManualBuilder):
           'num_frames': info['num_frames'],
           'fps': info['fps'],
           'has_audio': info['has_audio'],
+          'audio_pcm': audio_pcm,
           'height': info['height'],
           'width': info['width'],
         },
