@@ -40,6 +40,20 @@ def test_degenerate_windows_follow_the_documented_rule():
   np.testing.assert_array_equal(nothing, [0.0, 0.0, 0.0])
 
 
+def test_the_relative_floor_bounds_a_head_whose_gap_shrank():
+  previous = np.array([[2.0, 2.0, 2.0], [1.9, 1.9, 1.9]])
+  # O: audio 0.4, video -0.1 (the gap shrank), fused 0.2; G: 0.4, 0.5, 0.4.
+  current = np.array([[1.6, 1.5, 1.6], [1.1, 1.5, 1.3]])
+  weights, g, o, notes = gblend.ogr_weights(
+    previous, current, min_overfitting=1e-4, relative_min_overfitting=0.25
+  )
+  np.testing.assert_allclose(o, [0.4, -0.1, 0.2], atol=1e-12)
+  # The video head's O is taken as 0.25 x 0.4 = 0.1, not 1e-4.
+  ratios = np.array([0.4 / 0.4**2, 0.5 / 0.1**2, 0.4 / 0.2**2])  # 2.5, 50, 10
+  np.testing.assert_allclose(weights, ratios / ratios.sum())
+  assert len(notes) == 1 and 'head 1' in notes[0] and '0.1' in notes[0]
+
+
 def _evals(v, t):
   return {
     **{f'eval/gblend_v/loss/{h}': x for h, x in zip(HEADS, v, strict=True)},
@@ -56,7 +70,10 @@ def test_weights_are_reestimated_online_and_estimated_once_offline(estimate):
   np.testing.assert_allclose(state['weights'], [1 / 3] * 3, rtol=1e-6)  # one point: no window
   state = task.update_state(state, 200, _evals([1.5, 1.8, 1.2], [1.2, 1.2, 0.6]))
   first, _, _, _ = gblend.ogr_weights(
-    np.array([[2.0, 2.0, 2.0], [1.9, 1.8, 1.5]]), np.array([[1.5, 1.8, 1.2], [1.2, 1.2, 0.6]]), 1e-4
+    np.array([[2.0, 2.0, 2.0], [1.9, 1.8, 1.5]]),
+    np.array([[1.5, 1.8, 1.2], [1.2, 1.2, 0.6]]),
+    min_overfitting=1e-4,
+    relative_min_overfitting=0.25,
   )
   np.testing.assert_allclose(state['weights'], first, rtol=1e-6)
   state = task.update_state(state, 300, _evals([1.0, 1.7, 1.1], [0.9, 1.0, 0.3]))

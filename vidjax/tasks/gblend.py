@@ -19,9 +19,14 @@ evaluation at step N to the next one at N + n:
 
 Degenerate windows, by this rule (each logged when it fires):
   G_k <= 0: the head did not generalise better in the window; w_k = 0.
-  O_k < `min_overfitting` (the gap did not grow, or shrank): O_k is taken as
-    `min_overfitting` (1e-4 by default, MultiBench's floor): a head that improves without
-    overfitting gets a large weight, as the formula intends, but a finite one.
+  O_k below the floor (the gap did not grow, or shrank): O_k is taken as the floor,
+    max(`min_overfitting`, `relative_min_overfitting` x the window's largest O). A head
+    that improves without overfitting gets a large weight, as the formula intends, but a
+    bounded one: at most (1 / relative_min_overfitting)^2 = 16 times (at the default 0.25)
+    the weight per unit of G of the head that overfits most. With the absolute floor
+    alone (1e-4, MultiBench's; `relative_min_overfitting=0`) such a head took all the
+    weight in the miniature (G/O^2 about 10^8) and the fused head was no longer trained
+    (docs/results.md).
   every w_k = 0: the weights are kept as they were.
 
 estimate:
@@ -66,14 +71,18 @@ PRESETS = {
 
 
 def ogr_weights(
-  previous: np.ndarray, current: np.ndarray, min_overfitting: float
+  previous: np.ndarray,
+  current: np.ndarray,
+  min_overfitting: float,
+  relative_min_overfitting: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
   """Gradient Blending's weights from two measurements of every head's losses.
 
   Args:
     previous: [2, H]: the validation (V) and train (T) loss of each head at step N.
     current: the same at step N + n.
-    min_overfitting: the floor of O_k.
+    min_overfitting: the absolute floor of O_k.
+    relative_min_overfitting: the floor as a fraction of the largest O_k of the window.
 
   Returns:
     (w [H] normalised, or all zero when no head generalised; G [H]; O [H] as measured;
@@ -83,9 +92,10 @@ def ogr_weights(
   generalisation = valid_before - valid_after
   overfitting = (valid_after - train_after) - (valid_before - train_before)
   notes = []
-  floored = np.maximum(overfitting, min_overfitting)
-  for k in np.flatnonzero(overfitting < min_overfitting):
-    notes.append(f'head {k}: O={overfitting[k]:.3g} < {min_overfitting:g}, taken as the floor')
+  floor = max(min_overfitting, relative_min_overfitting * float(overfitting.max()))
+  floored = np.maximum(overfitting, floor)
+  for k in np.flatnonzero(overfitting < floor):
+    notes.append(f'head {k}: O={overfitting[k]:.3g} < {floor:.3g}, taken as the floor')
   ratio = np.where(generalisation > 0, generalisation / floored**2, 0.0)
   for k in np.flatnonzero(generalisation <= 0):
     notes.append(f'head {k}: G={generalisation[k]:.3g} <= 0, weight 0')
@@ -108,13 +118,15 @@ class Task(base.Task):
     validation_eval: str = 'gblend_v',
     train_eval: str = 'gblend_t',
     min_overfitting: float = 1e-4,
+    relative_min_overfitting: float = 0.25,
   ):
     """Args:
     heads: the heads, as named in aux['logits/<head>'] (e.g. ('audio', 'video', 'fused')).
     weights: {head: w}, the fixed or initial weights (normalised); uniform by default.
     estimate: 'none', 'offline' or 'online' (see the module docstring).
     validation_eval, train_eval: the names of the two `head_losses` evaluations (V, T).
-    min_overfitting: the floor of O_k.
+    min_overfitting, relative_min_overfitting: the floor of O_k, absolute and as a
+      fraction of the window's largest O_k (see the module docstring).
     """
     if estimate not in ESTIMATES:
       raise ValueError(f'config.task_kwargs.estimate={estimate!r}; choose one of {ESTIMATES}.')
@@ -130,6 +142,7 @@ class Task(base.Task):
     self.estimate = estimate
     self.validation_eval, self.train_eval = validation_eval, train_eval
     self.min_overfitting = min_overfitting
+    self.relative_min_overfitting = relative_min_overfitting
 
   def init_state(self) -> dict[str, Any]:
     num_heads = len(self.heads)
@@ -189,7 +202,10 @@ class Task(base.Task):
     frozen = self.estimate == 'offline' and int(state['num_estimates']) > 0
     if bool(state['has_last_losses']) and not frozen:
       weights, generalisation, overfitting, notes = ogr_weights(
-        np.asarray(state['last_losses']), current, self.min_overfitting
+        np.asarray(state['last_losses']),
+        current,
+        self.min_overfitting,
+        self.relative_min_overfitting,
       )
       for note in notes:
         logging.info('Gradient Blending at step %d: %s (heads %s).', step, note, self.heads)
