@@ -1,8 +1,9 @@
 r"""AVTS on the embedded data: learn whether a clip and a sound are in sync, without labels.
 
 `vidjax_synthetic/events`: 4 s videos in which an object flashes as a click sounds, about
-once a second (besides the scene's tone). A 1 s clip (8 frames) and the log-mel of the
-sound under it (100 x 40) are embedded by an MC3-10 video tower and VMZ's audio tower
+twice a second (besides the scene's tone). A 2 s clip (16 frames, every frame, so that no
+flash is skipped) and the log-mel of the sound under it (200 x 40) are embedded by an
+MC3-10 video tower and VMZ's audio tower
 (`models/avts.py`); the contrastive loss of `tasks/avts.py` pulls synchronised pairs
 together and pushes other videos' sounds (easy negatives) and the same video's sound at
 least 0.5 s away (hard negatives: same tone, other click times) beyond the margin.
@@ -20,11 +21,15 @@ Evaluations: 'sync' (synchronisation on the validation videos: easy and hard neg
 apart, `evaluators/synchronisation.py`) and, at the end, linear probes of the frozen audio
 and video features on the action labels ('audio_probe', 'video_probe'; the tone names the
 action in 80 % of the videos).
-Hardware: 2 CPU cores. Wall-clock: 500 steps took 19 minutes while another training job
-shared the cores; no 900-step run has finished yet.
+Why 2 s: an action's motion spans the whole 4 s video, and the same MC3-10 trained with
+labels on 1 s clips stayed at chance (9.0 % at step 200) where 2 s clips reached 47.7 %
+(docs/avts.md), so 1 s clips hid the action, and with it the tone that names it, from
+the video tower.
+Hardware: 2 CPU cores. Wall-clock: about 3 s a step while another training job shared the
+cores; no 900-step run has finished yet.
 Expected (the paper's qualitative result): pairs in sync told from easy negatives well
-above chance, from hard ones less so, and the curriculum helping. Not reached yet: a pilot
-of variant=curriculum was at chance (ranking 50-53 %) at steps 150-450 (docs/avts.md).
+above chance, from hard ones less so, and the curriculum helping. Not reached yet: every
+run so far stayed at chance (ranking 46-56 %) up to step 300-450 (docs/avts.md).
 Smoke test: experiments/avts/synthetic.py:smoke
 """
 
@@ -50,11 +55,13 @@ def get_config(arg: str | None = None):
   config.ckpt_every = WINDOW
   config.input.dataset = 'vidjax_synthetic/events'
   config.input.batch_size = 32
-  config.input.sampling.update(mode='avts', num_frames=8, stride=1, policy='pad', min_shift_s=0.5)
+  config.input.sampling.update(
+    mode='avts', num_frames=16, stride=1, policy='pad', min_shift_s=0.5
+  )
   config.input.pp.crop_size = 56
-  # 1 s of sound under the 1 s clip: 100 frames of 10 ms x 40 mel bins.
+  # The 2 s of sound under the clip: 200 frames of 10 ms x 40 mel bins.
   config.input.audio.update(
-    enabled=True, num_mels=40, spectrogram_frames=100, window_ms=25.0, hop_ms=10.0
+    enabled=True, num_mels=40, spectrogram_frames=200, window_ms=25.0, hop_ms=10.0
   )
   config.model_name = 'avts'
   config.model = dict(

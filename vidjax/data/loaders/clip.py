@@ -166,8 +166,7 @@ class Loader:
     stacked = np.stack([np.asarray(indices) for indices in spans.values()])
     features, has_audio = audio.clip_audio(record, stacked, self._audio)
     example = {
-      key: np.repeat(value, repeats, axis=0) if repeats > 1 else value
-      for key, value in zip(spans, features, strict=True)
+      key: np.repeat(value, repeats, axis=0) for key, value in zip(spans, features, strict=True)
     }
     return {**example, 'has_audio': np.bool_(has_audio)}
 
