@@ -24,9 +24,8 @@ Hardware: 2 CPU cores: 5-20 minutes per 400-step run, depending on what else sha
 cores (experiments/gblend/study.py ran its 18 runs beside other jobs).
 Expected (docs/results.md, 3 seeds): naive joint well below RGB alone (about 84 against
 99 % top-1); offline G-Blend recovers most of it (about 96 %) with a small audio weight
-(about 0.06); RGB alone is at the ceiling, so G-Blend does not beat it here; online
-G-Blend can put all the weight on one head after a window where that head's
-train-validation gap shrank (seed 1: fused prediction 69 %, video head 99 %).
+(about 0.06), online G-Blend all of it (98.0 %); RGB alone is at the ceiling, so G-Blend
+does not beat it here.
 Smoke test: experiments/gblend/synthetic.py:smoke (any variant)
 """
 
