@@ -55,9 +55,7 @@ def get_config(arg: str | None = None):
   config.ckpt_every = WINDOW
   config.input.dataset = 'vidjax_synthetic/events'
   config.input.batch_size = 32
-  config.input.sampling.update(
-    mode='avts', num_frames=16, stride=1, policy='pad', min_shift_s=0.5
-  )
+  config.input.sampling.update(mode='avts', num_frames=16, stride=1, policy='pad', min_shift_s=0.5)
   config.input.pp.crop_size = 56
   # The 2 s of sound under the clip: 200 frames of 10 ms x 40 mel bins.
   config.input.audio.update(

@@ -168,7 +168,9 @@ def test_stored_pcm_gives_the_features_of_the_decoded_mp4():
   config = _audio_config(spectrogram_frames=100)
   clips = np.stack([np.arange(0, 8), np.arange(20, 28), np.arange(40, 48)])
   decoded, _ = audio.clip_audio(_record(data, 48, 8.0, True), clips, config)
-  stored, has_audio = audio.clip_audio({**_record(data, 48, 8.0, True), 'audio_pcm': pcm}, clips, config)
+  stored, has_audio = audio.clip_audio(
+    {**_record(data, 48, 8.0, True), 'audio_pcm': pcm}, clips, config
+  )
   assert has_audio
   # Mel power within 0.5 % of the peak: 16-bit rounding, and the decode path's resampling
   # of a span (the filter sees the span's edges) against the whole track's.
