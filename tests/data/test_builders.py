@@ -24,6 +24,7 @@ from vidjax.data.builders import (
   image_folder,
   kinetics,
   ssv2,
+  transcode_cache,
   ucf101,
   video_common,
   video_folder,
@@ -539,7 +540,7 @@ def test_a_cache_without_soundtracks_gets_them_without_a_new_transcode(tmp_path)
     os.path.join(directory, name)
     for directory, _, names in os.walk(cache)
     for name in names
-    if name.endswith(video_common.PCM_SUFFIX)
+    if name.endswith(transcode_cache.PCM_SUFFIX)
   ]
   assert len(stored) == 2
   for path in stored:

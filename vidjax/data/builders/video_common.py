@@ -46,18 +46,12 @@ from absl import logging
 from etils import epath
 from tensorflow_datasets.core import registered
 
-from vidjax.data import audio, decode, encode
+from vidjax.data.builders import transcode_cache
 
 REPORT_FILENAME = 'vidjax_report.json'
 MANIFEST_FILENAME = 'vidjax_manifest.json'
 
-# x264 quality of the stored videos: visually transparent at these resolutions.
-CRF = 23
-KEYFRAME_INTERVAL_S = 1.0
-
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov')
-# Next to each cached video: its soundtrack as the records store it ('audio_pcm').
-PCM_SUFFIX = '.s16le'
 
 
 class _Builders(registered.DatasetBuilderProvider):
@@ -171,51 +165,6 @@ def parallel_map(
           item = pending.pop(future)
           bar.update()
           yield item, future.result()
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-  # Write-then-rename: an interrupted prepare never leaves a partial file that looks done.
-  with open(path + '.tmp', 'wb') as f:
-    f.write(data)
-  os.replace(path + '.tmp', path)
-
-
-def _transcode_job(job: tuple[str, str, str, int]) -> str | None:
-  """Transcodes one source into the cache; returns the error, or None on success."""
-  example_id, source, destination, short_side = job
-  try:
-    data, info = encode.transcode(source, short_side, KEYFRAME_INTERVAL_S, CRF)
-  except decode.DecodeError as e:
-    return f'{type(e).__name__}: {e}'
-  # Failing to write (a full disk) stops the prepare rather than leaving the video out.
-  os.makedirs(os.path.dirname(destination), exist_ok=True)
-  # The metadata and the soundtrack go first: a video file in the cache always has them.
-  metadata = {'example_id': example_id, 'source': source, 'info': dataclasses.asdict(info)}
-  _write_atomic(destination + '.json', json.dumps(metadata).encode())
-  _write_atomic(destination + PCM_SUFFIX, _soundtrack_pcm(data, info.has_audio))
-  _write_atomic(destination, data)
-  return None
-
-
-def _pcm_job(destination: str) -> None:
-  """Adds the soundtrack to a video cached before the cache held soundtracks."""
-  with open(destination, 'rb') as f:
-    data = f.read()
-  with open(destination + '.json') as f:
-    has_audio = json.load(f)['info']['has_audio']
-  _write_atomic(destination + PCM_SUFFIX, _soundtrack_pcm(data, has_audio))
-
-
-def _soundtrack_pcm(video: bytes, has_audio: bool) -> bytes:
-  """The record's 'audio_pcm'; empty without audio, or when the audio does not decode
-  (the loader then tries the mp4 itself, and reads silence if that fails too)."""
-  if not has_audio:
-    return b''
-  try:
-    return audio.soundtrack_pcm(video)
-  except decode.DecodeError as e:
-    logging.warning('No stored soundtrack: %s', e)
-    return b''
 
 
 class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -353,7 +302,8 @@ class VideoBuilder(ManualBuilder):
 
   def _cache_key(self) -> str:
     """Sub-folder of the dataset's cache; videos with the same id in it are reused."""
-    return f'short{self.builder_config.short_side}_crf{CRF}_keyint{KEYFRAME_INTERVAL_S:g}s'
+    crf, keyint = transcode_cache.CRF, transcode_cache.KEYFRAME_INTERVAL_S
+    return f'short{self.builder_config.short_side}_crf{crf}_keyint{keyint:g}s'
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -398,21 +348,24 @@ class VideoBuilder(ManualBuilder):
           )
     existing = [s for s in sources.values() if os.path.isfile(s.path)]
     jobs = [
-      (s.example_id, s.path, _cache_path(cache_dir, s.example_id), short_side)
+      (s.example_id, s.path, transcode_cache.cache_path(cache_dir, s.example_id), short_side)
       for s in existing
-      if not os.path.exists(_cache_path(cache_dir, s.example_id))
+      if not os.path.exists(transcode_cache.cache_path(cache_dir, s.example_id))
     ]
     errors = {}
     desc = f'{self.name}/{self.builder_config.name}: transcoding'
-    for job, error in parallel_map(_transcode_job, jobs, self._workers, desc, self._progress):
+    transcode = transcode_cache.transcode_job
+    for job, error in parallel_map(transcode, jobs, self._workers, desc, self._progress):
       if error is not None:
         errors[job[0]] = error
     # A cache written before soundtracks were stored gets them, without a new transcode.
-    cached = [_cache_path(cache_dir, s.example_id) for s in existing]
-    without_pcm = [c for c in cached if os.path.exists(c) and not os.path.exists(c + PCM_SUFFIX)]
+    cached = [transcode_cache.cache_path(cache_dir, s.example_id) for s in existing]
+    suffix = transcode_cache.PCM_SUFFIX
+    without_pcm = [c for c in cached if os.path.exists(c) and not os.path.exists(c + suffix)]
     if without_pcm:
       pcm_desc = f'{self.name}/{self.builder_config.name}: soundtracks of cached videos'
-      for _ in parallel_map(_pcm_job, without_pcm, self._workers, pcm_desc, self._progress):
+      add = transcode_cache.add_soundtrack
+      for _ in parallel_map(add, without_pcm, self._workers, pcm_desc, self._progress):
         pass
     self._report['cache_dir'] = cache_dir
     self._report['transcoding'] = {
@@ -436,7 +389,7 @@ class VideoBuilder(ManualBuilder):
       if source.example_id in errors:
         left_out.append({**entry, 'error': errors[source.example_id]})
         continue
-      cached = _cache_path(cache_dir, source.example_id)
+      cached = transcode_cache.cache_path(cache_dir, source.example_id)
       with open(cached + '.json') as f:
         info = json.load(f)['info']
       if info['num_frames'] < min_frames:
@@ -445,7 +398,7 @@ class VideoBuilder(ManualBuilder):
         continue
       with open(cached, 'rb') as f:
         video = f.read()
-      with open(cached + PCM_SUFFIX, 'rb') as f:
+      with open(cached + transcode_cache.PCM_SUFFIX, 'rb') as f:
         audio_pcm = f.read()
       example_ids.append(source.example_id)
       yield (
@@ -463,13 +416,6 @@ class VideoBuilder(ManualBuilder):
         },
       )
     self._record_split(split, len(sources), example_ids, missing, left_out)
-
-
-def _cache_path(cache_dir: str, example_id: str) -> str:
-  # Hashed names: ids may hold any character (HMDB51 names, user paths); the id and the
-  # source are in the `.json` next to each video. 256 sub-folders keep folders small.
-  digest = hashlib.sha1(example_id.encode('utf-8')).hexdigest()
-  return os.path.join(cache_dir, digest[:2], digest + '.mp4')
 
 
 def sources_in_folders(
