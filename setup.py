@@ -20,7 +20,6 @@ INSTALL_REQUIRES = [
   'orbax-checkpoint>=0.11.5,<0.13',
   'ml-collections>=1.0,<2',
   'absl-py>=2.1,<3',
-  'tensorboardX>=2.6,<3',
   'numpy>=1.26',
   # The audio path's resampling (polyphase) and sparse mel filterbank.
   'scipy>=1.11',
@@ -46,6 +45,8 @@ EXTRAS_REQUIRE = {
     'nbformat>=5.10',
     'ipykernel>=6.29',
     'matplotlib>=3.8',
+    # Decodes the TensorBoard events vidjax writes (tests/test_tensorboard.py).
+    'tensorboardX>=2.6,<3',
   ],
   # The CPU build of PyTorch, for checkpoint import and parity tests only.
   'torch': ['torch==2.13.0', 'pytorchvideo==0.1.5'],

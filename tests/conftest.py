@@ -4,9 +4,17 @@ one tiny embedded dataset per test session."""
 import os
 import tempfile
 
+# XLA's CPU backend without its LLVM optimisation: the tests' models are tiny, so their
+# run time is mostly compiling, and this halves it (a G-Blend smoke run: 88 s -> 37 s).
+# Subprocesses that set their own XLA_FLAGS add it too.
+FAST_COMPILE_XLA_FLAGS = '--xla_backend_optimization_level=0'
 # Must precede the first `import jax` anywhere in the test process.
-os.environ['XLA_FLAGS'] = (
-  os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=8'
+os.environ['XLA_FLAGS'] = ' '.join(
+  [
+    os.environ.get('XLA_FLAGS', ''),
+    FAST_COMPILE_XLA_FLAGS,
+    '--xla_force_host_platform_device_count=8',
+  ]
 ).strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 # One persistent compilation cache for the whole session: the xdist workers, and the

@@ -7,6 +7,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import FAST_COMPILE_XLA_FLAGS
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, 'notebooks', '*.ipynb')))
 # The pictures each notebook draws.
@@ -26,7 +28,7 @@ def test_notebook_runs_in_smoke_mode(path, synthetic_images_data_dir, monkeypatc
   # The kernel inherits the environment: smoke mode and the tests' tiny dataset.
   monkeypatch.setenv('VIDJAX_NOTEBOOK_SMOKE', '1')
   monkeypatch.setenv('TFDS_DATA_DIR', synthetic_images_data_dir)
-  monkeypatch.setenv('XLA_FLAGS', '')  # one device, as in a notebook
+  monkeypatch.setenv('XLA_FLAGS', FAST_COMPILE_XLA_FLAGS)  # one device, as in a notebook
   monkeypatch.setenv('VIDJAX_NOTEBOOK_WORKDIR', str(tmp_path / 'workdir'))
   notebook = nbformat.read(path, as_version=4)
   NotebookClient(notebook, timeout=600, resources={'metadata': {'path': REPO}}).execute()

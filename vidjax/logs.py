@@ -14,7 +14,8 @@ import time
 
 import jax
 from absl import logging
-from tensorboardX import SummaryWriter
+
+from vidjax import tensorboard
 
 
 class MetricWriter:
@@ -29,15 +30,14 @@ class MetricWriter:
       return
     if resume_step is not None:
       _truncate_after(self._path, resume_step)
-    self._tensorboard = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    self._tensorboard = tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
 
   def write(self, step: int, scalars: dict[str, float]) -> None:
     if not self._active:
       return
     with open(self._path, 'a') as f:
       f.write(json.dumps({'step': step, **scalars}) + '\n')
-    for name, value in scalars.items():
-      self._tensorboard.add_scalar(name, value, step)
+    self._tensorboard.add_scalars(step, scalars)
     self._tensorboard.flush()
 
   def close(self) -> None:

@@ -72,7 +72,7 @@ def get_config(arg: str | None = None):
   config.input.audio.update(
     enabled=True, num_mels=40, spectrogram_frames=100, window_ms=40.0, hop_ms=20.0
   )
-  video_tower = dict(depth=10, block='r2plus1d', width=16)
+  video_tower = dict(depth=10, block='r2plus1d', width=8 if arg.smoke else 16)
   audio_tower = dict(depth=10, width=16)
   config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=50)
   config.evals.val = dict(
@@ -114,7 +114,6 @@ def get_config(arg: str | None = None):
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train[:48]'
-    video_tower.update(width=8)
     config.ckpt_every = 2
     for name, eval_config in config.evals.items():
       eval_config.every_steps = 2

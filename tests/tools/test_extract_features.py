@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from tests.conftest import FAST_COMPILE_XLA_FLAGS
 from vidjax import checkpoint, configs, inference, model_size
 from vidjax.data import augment, decode, encode
 
@@ -105,7 +106,7 @@ def test_views_and_predictor_match_a_direct_apply(tmp_path, trained):
 
 def _run(workdir, videos, output, *flags):
   # One device in the tool: the checkpoint was saved on 8.
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  env = dict(os.environ, XLA_FLAGS=FAST_COMPILE_XLA_FLAGS, JAX_PLATFORMS='cpu')
   return subprocess.run(
     [sys.executable, TOOL, f'--config={CONFIG}', '--config.input.sampling.num_frames=2',
      f'--workdir={workdir}', f'--videos={videos}', f'--output={output}', '--num_clips=2',
