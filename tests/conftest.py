@@ -34,6 +34,14 @@ import shutil  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+  """The tests marked slow (a minute or so on 2 cores) run first. xdist deals the first
+  tests out to its workers in turn, so the slow ones are shared between them, and no
+  worker is left running one alone at the end of the session."""
+  del config
+  items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
 def pytest_unconfigure(config):
   """The process that made the session's compilation cache removes it at the end."""
   del config

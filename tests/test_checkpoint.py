@@ -70,6 +70,7 @@ def test_restore_variables_names_a_wrong_directory(tmp_path):
     checkpoint.restore_variables(str(tmp_path), _variables(10, 0.0))
 
 
+@pytest.mark.slow
 def test_training_starts_from_init_from(synthetic_data_dir, tmp_path):
   """A converted-model directory with another classifier size: the trainer loads every
   other weight and trains a fresh head (the fine-tuning path of ucf101_finetune.py)."""

@@ -75,6 +75,7 @@ def test_frozen_backbone_is_bitwise_unchanged(synthetic_shapes_data_dir, pretrai
   assert after['params']['fc/kernel'].shape[-1] == len(synthetic_scenes.SHAPE_NAMES)
 
 
+@pytest.mark.slow
 def test_learning_rate_multiplier_scales_the_backbone_updates(
   synthetic_shapes_data_dir, pretrained, tmp_path
 ):

@@ -11,6 +11,7 @@ import sys
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,6 +60,7 @@ def _params(workdir, like=None):
   return jax.tree.map(np.asarray, params)
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one(synthetic_data_dir, tmp_path):
   single = tmp_path / 'single'
   subprocess.run(

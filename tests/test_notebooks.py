@@ -23,6 +23,7 @@ def test_there_are_notebooks():
   assert NOTEBOOKS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', NOTEBOOKS, ids=os.path.basename)
 def test_notebook_runs_in_smoke_mode(path, synthetic_images_data_dir, monkeypatch, tmp_path):
   # The kernel inherits the environment: smoke mode and the tests' tiny dataset.

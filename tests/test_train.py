@@ -39,6 +39,7 @@ def _smoke_config(path: str, data_dir: str):
   return config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', EXPERIMENTS)
 def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path):
   config = _smoke_config(path, synthetic_images_data_dir)
@@ -128,6 +129,7 @@ def _final_state(workdir, step):
   )
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bitwise_identical_with_task_state(synthetic_data_dir, tmp_path):
   """A run killed with SIGKILL between an evaluation and the next checkpoint resumes to
   bitwise-equal parameters, batch statistics and task state. The task's state changes at
@@ -182,6 +184,7 @@ def jax_leaves(tree):
   return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_exits_cleanly(synthetic_data_dir, tmp_path):
   env = dict(os.environ, PYTHONPATH=REPO)
   process = subprocess.Popen(

@@ -16,7 +16,8 @@ least 0.5 s away (hard negatives: same tone, other click times) beyond the margi
 
 Variants: curriculum (easy negatives only for the first third, then a quarter of the
 negatives hard: the paper's schedule), no_curriculum (hard negatives from the start),
-easy_only (never hard).
+easy_only (never hard). `objective=classifier` trains a classifier on the two embeddings
+instead of the contrastive loss (the paper's alternative).
 Evaluations: 'sync' (synchronisation on the validation videos: easy and hard negatives
 apart, `evaluators/synchronisation.py`) and, at the end, linear probes of the frozen audio
 and video features on the action labels ('audio_probe', 'video_probe'; the tone names the
@@ -34,6 +35,7 @@ Smoke test: experiments/avts/synthetic.py:smoke
 """
 
 from vidjax import configs
+from vidjax.tasks import avts
 
 VARIANTS = ('curriculum', 'no_curriculum', 'easy_only')
 TOTAL_STEPS = 900
@@ -46,9 +48,11 @@ def video_tower(smoke: bool = False) -> dict:
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, variant='curriculum')
+  arg = configs.parse_arg(arg, smoke=False, variant='curriculum', objective='contrastive')
   if arg.variant not in VARIANTS:
     raise ValueError(f'variant={arg.variant!r}; choose one of {VARIANTS}.')
+  if arg.objective not in avts.OBJECTIVES:
+    raise ValueError(f'objective={arg.objective!r}; choose one of {avts.OBJECTIVES}.')
   config = configs.base_config()
   config.total_steps = TOTAL_STEPS
   config.log_every = 25
@@ -65,6 +69,7 @@ def get_config(arg: str | None = None):
   config.model = dict(
     towers=dict(video=video_tower(), audio=dict(model_name='audio_resnet', depth=10, width=16)),
     embed_dim=64,
+    sync_classifier=arg.objective == 'classifier',
   )
   config.task = 'avts'
   config.task_kwargs = dict(
@@ -72,6 +77,7 @@ def get_config(arg: str | None = None):
     positive_fraction=0.5,
     hard_fraction=0.0 if arg.variant == 'easy_only' else 0.25,
     curriculum_steps=TOTAL_STEPS // 3 if arg.variant == 'curriculum' else 0,
+    objective=arg.objective,
   )
   config.optim.schedule = dict(name='cosine', base_lr=0.05, warmup_steps=50)
   config.evals.sync = dict(

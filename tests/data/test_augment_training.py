@@ -4,12 +4,14 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from vidjax import configs, logs, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.slow
 def test_smoke_training_with_every_augmentation(synthetic_data_dir, tmp_path):
   config = configs.load_config_file(os.path.join(REPO, 'experiments/quickstart.py') + ':smoke')
   config.input.data_dir = synthetic_data_dir

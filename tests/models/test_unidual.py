@@ -91,6 +91,7 @@ def test_dual_stages_choose_where_the_paths_split():
   assert pointwise == ['layer3_0', 'layer3_0', 'layer4_0', 'layer4_0']
 
 
+@pytest.mark.slow
 def test_bottleneck_depths_build():
   model = unidual.Model(num_classes=NUM_CLASSES, depth=14, width=4, midplanes_rule='conv')
   variables = model.init(jax.random.key(0), {'image': IMAGE}, train=False)

@@ -95,6 +95,64 @@ def test_each_pair_kind_pairs_the_clip_with_the_right_sound():
   np.testing.assert_allclose(predictions['aux/distance/hard'], 100.0, rtol=1e-5)
 
 
+class _Matcher(_Identity):
+  """_Identity with the sync classifier's output: a logit of 10 where the sound's value is
+  its clip's (sound j paired with clip j mod B), else -10."""
+
+  @nn.compact
+  def __call__(self, inputs, *, train):
+    video, aux = super().__call__(inputs, train=train)
+    clips = jnp.tile(aux['features/video'], (len(aux['features/audio']) // len(video), 1))
+    aux['sync_logit'] = jnp.where(clips[:, 0] == aux['features/audio'][:, 0], 10.0, -10.0)
+    return video, aux
+
+
+def test_the_classifier_objective_scores_pairs_by_minus_the_in_sync_logit():
+  task = avts.Task(positive_fraction=0.4, hard_fraction=0.5, objective='classifier')
+  assert task.decision_threshold == 0.0
+  model = _Matcher()
+  batch = _batch(64)
+  variables = model.init(jax.random.PRNGKey(0), batch, train=False)
+  loss, (_, metrics) = task.loss_and_metrics(model, variables, batch, _ctx(5))
+  # The logistic loss of logits +-10 on the right side: log(1 + e^-10).
+  np.testing.assert_allclose(loss, np.log1p(np.exp(-10.0)), rtol=1e-4)
+  assert float(metrics['sync_accuracy']) == 1.0
+  assert metrics['distance/positive'] == -10.0 and metrics['distance/hard'] == 10.0
+  predictions = task.predict(model, variables, batch, _ctx(0, train=False))
+  for kind, score in (('positive', -10.0), ('easy', 10.0), ('hard', 10.0)):
+    np.testing.assert_array_equal(predictions[f'aux/distance/{kind}'], score)
+  # The contrastive model has no classifier: a clear error, not a silent distance.
+  with pytest.raises(ValueError, match='sync_classifier'):
+    task.loss_and_metrics(_Identity(), variables, batch, _ctx(5))
+  with pytest.raises(ValueError, match='objective'):
+    avts.Task(objective='binary')
+
+
+def test_the_sync_classifier_pairs_sound_j_with_clip_j_mod_batch():
+  from vidjax.models import avts as avts_model
+
+  model = avts_model.Model(
+    towers=dict(
+      video=dict(model_name='video_resnet', depth=10, block='mc3', width=4),
+      audio=dict(model_name='audio_resnet', depth=10, width=4),
+    ),
+    embed_dim=8,
+    sync_classifier=True,
+  )
+  rng = np.random.default_rng(0)
+  video = jnp.asarray(rng.normal(size=(2, 2, 16, 16, 3)), jnp.float32)
+  audio = jnp.asarray(rng.normal(size=(2, 20, 8)), jnp.float32)
+  inputs = {'video': video, 'audio': jnp.concatenate([audio, audio[::-1]])}
+  variables = model.init(jax.random.PRNGKey(0), inputs, train=False)
+  _, aux = model.apply(variables, inputs, train=False)
+  assert aux['sync_logit'].shape == (4,)
+  # Pairs (clip 0, sound 0) and (clip 1, sound 1), then (clip 0, sound 1), (clip 1, sound 0):
+  alone = lambda v, a: model.apply(variables, {'video': v, 'audio': a}, train=False)[1]  # noqa: E731
+  np.testing.assert_allclose(
+    aux['sync_logit'][2], alone(video[:1], audio[1:])['sync_logit'][0], rtol=1e-4, atol=1e-5
+  )
+
+
 def test_pairs_without_sound_are_left_out_of_the_loss():
   task = avts.Task(positive_fraction=1.0)
   model = _Identity()
@@ -141,6 +199,7 @@ def test_logistic_regression_separates_separable_classes():
   assert np.mean(np.argmax(features @ weights + bias, -1) == labels) > 0.97
 
 
+@pytest.mark.slow
 def test_the_pretrained_video_tower_loads_into_the_classifier(synthetic_data_dir, tmp_path):
   pretrain = configs.load_config_file(os.path.join(REPO, 'experiments/avts/synthetic.py:smoke'))
   pretrain.input.data_dir = synthetic_data_dir

@@ -130,6 +130,7 @@ def test_bad_settings_are_named(kwargs, match):
     gblend.Task(**kwargs)
 
 
+@pytest.mark.slow
 def test_online_weights_resume_exactly_after_a_kill_between_estimate_and_checkpoint(
   synthetic_data_dir, tmp_path
 ):
@@ -148,7 +149,8 @@ def test_online_weights_resume_exactly_after_a_kill_between_estimate_and_checkpo
   config = configs.load_config_file(f'{path}:smoke,variant=online')
   config.input.data_dir = synthetic_data_dir
   config.total_steps, config.ckpt_every = 6, 3
-  config.evals.val.every_steps = 6  # only G-Blend's evaluations in between
+  # Only G-Blend's evaluations in between.
+  config.evals.val.every_steps = config.evals.val_heads.every_steps = 6
   reference, resumed = tmp_path / 'reference', tmp_path / 'resumed'
   train.train_and_evaluate(config, str(reference))
   shutil.copytree(reference, resumed)

@@ -89,6 +89,7 @@ def _smoke(variant, data_dir, init_from=''):
   return config
 
 
+@pytest.mark.slow
 def test_a_joint_run_resumes_exactly(synthetic_images_data_dir, tmp_path):
   """Killed after its step-2 checkpoint, a joint run resumes both sources' iterators and
   ends with the uninterrupted run's parameters, bit for bit."""
@@ -107,6 +108,7 @@ def test_a_joint_run_resumes_exactly(synthetic_images_data_dir, tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_pretrain_then_fine_tune_starts_from_the_other_tasks_run(
   synthetic_images_data_dir, tmp_path
 ):

@@ -38,12 +38,19 @@ def test_model_benchmark_measures_vidjax_and_torch():
   )
 
 
+@pytest.mark.slow
 def test_model_benchmark_reports_mfu_in_bfloat16():
   tiny = torch_checkpoint.Arch(
     'video_resnet', {'num_classes': 4, 'depth': 10, 'block': 'r2plus1d'}, (4, 32, 32, 3), dict
   )
   results = model_speed.model_benchmark(
-    {'tiny': tiny}, batch=2, shape='', repeats=1, dtype='bfloat16', device_peak_tflops=0.5
+    {'tiny': tiny},
+    batch=2,
+    shape='',
+    repeats=1,
+    rounds=1,
+    dtype='bfloat16',
+    device_peak_tflops=0.5,
   )
   (row,) = results['models']
   assert row['dtype'] == 'bfloat16' and results['device_peak_tflops'] == 0.5
@@ -81,11 +88,12 @@ def test_default_models_name_converter_architectures():
     assert torch_checkpoint.find_arch(source, arch).torch_model is not None, name
 
 
+@pytest.mark.slow
 def test_unidual_is_measured_against_plain_r2plus1d_on_the_same_videos():
   """unidual/r2plus1d_<depth>: both train steps in the same rounds; a video takes exactly
   R(2+1)D's computation in UniDual, so the FLOPs per clip are equal."""
   results = model_speed.model_benchmark(
-    {'unidual/r2plus1d_10': None}, batch=2, shape='4x32x32', repeats=1
+    {'unidual/r2plus1d_10': None}, batch=2, shape='4x32x32', repeats=1, rounds=1
   )
   (row,) = results['models']
   assert row['input'] == [4, 32, 32, 3]

@@ -41,8 +41,9 @@ from vidjax.models import multimodal
 
 MODALITIES = ('audio', 'video')
 
-# The projections to the embedding (for config.init_from.dont_load when fine-tuning).
-CLASSIFIER = r'embed_.*/.*'
+# The projections to the embedding and the sync classifier (for config.init_from.dont_load
+# when fine-tuning).
+CLASSIFIER = r'(embed_|sync_).*/.*'
 
 
 class Model(nn.Module):
@@ -54,6 +55,11 @@ class Model(nn.Module):
     embed_batch_norm: standardise each embedding dimension over the batch (BatchNorm
       without scale or offset) before the L2 normalisation.
     normalize: L2-normalise the embeddings.
+    sync_classifier: also score every (clip, sound) pair with a classifier on the two
+      embeddings concatenated (a hidden layer of `embed_dim`, then one in-sync logit:
+      aux['sync_logit']), the paper's alternative to the contrastive loss. With k sounds
+      per clip (an audio batch k times the video batch), sound j is paired with clip
+      j mod B.
     dtype: computation dtype name of the projections (each tower takes its own `dtype`).
   """
 
@@ -61,6 +67,7 @@ class Model(nn.Module):
   embed_dim: int = 128
   embed_batch_norm: bool = True
   normalize: bool = True
+  sync_classifier: bool = False
   dtype: Any = 'float32'
   input_keys = MODALITIES
 
@@ -95,4 +102,9 @@ class Model(nn.Module):
         )
       aux[f'features/{modality}'] = pooled
       aux[f'embedding/{modality}'] = embedding
+    if self.sync_classifier:
+      video, audio = aux['embedding/video'], aux['embedding/audio']
+      clips = jnp.tile(video, (len(audio) // len(video), 1))
+      hidden = nn.Dense(self.embed_dim, name='sync_hidden')(jnp.concatenate([clips, audio], -1))
+      aux['sync_logit'] = nn.Dense(1, name='sync_logit')(nn.relu(hidden))[:, 0]
     return aux['embedding/video'], aux

@@ -24,6 +24,12 @@ with the paper's margin of 0.99. A pair is judged in sync when d < margin / 2
 (`decision_threshold`), which the train metric 'sync_accuracy' and the `synchronisation`
 evaluator use.
 
+`objective='classifier'` is the alternative the paper compares the contrastive loss with:
+a classifier on the two embeddings concatenated (the model's `sync_classifier`) trained
+with the logistic loss on in-sync / not. Its pair score, reported under the same names as
+the distance ('distance/<kind>'), is minus the in-sync logit: lower is more in sync, and
+the threshold is 0.
+
 `predict` embeds every clip with its own sound, its shifted sound and the next clip's
 sound, giving 'aux/distance/positive', 'aux/distance/easy', 'aux/distance/hard', the
 embeddings and the towers' pooled features ('aux/features/audio', 'aux/features/video')
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import linen as nn
 
 from vidjax import models
@@ -41,6 +48,7 @@ from vidjax.tasks import base
 
 POSITIVE, EASY, HARD = 0, 1, 2
 KINDS = ('positive', 'easy', 'hard')
+OBJECTIVES = ('contrastive', 'classifier')
 
 
 def contrastive_loss(distance: jax.Array, in_sync: jax.Array, margin: float) -> jax.Array:
@@ -66,12 +74,15 @@ class Task(base.Task):
     positive_fraction: float = 0.5,
     hard_fraction: float = 0.25,
     curriculum_steps: int = 0,
+    objective: str = 'contrastive',
   ):
     """Args:
     margin: of the contrastive loss (the paper's 0.99; embeddings are unit vectors).
     positive_fraction: of the examples that are pairs in sync.
     hard_fraction: of the negatives that are hard once the curriculum allows them.
     curriculum_steps: steps with easy negatives only.
+    objective: 'contrastive' (the paper's) or 'classifier' (needs the model's
+      sync_classifier).
     """
     for name, value in (('positive_fraction', positive_fraction), ('hard_fraction', hard_fraction)):
       if not 0 <= value <= 1:
@@ -81,6 +92,9 @@ class Task(base.Task):
         f'config.task_kwargs: margin={margin} must be positive and curriculum_steps='
         f'{curriculum_steps} at least 0.'
       )
+    if objective not in OBJECTIVES:
+      raise ValueError(f'config.task_kwargs.objective={objective!r}: one of {OBJECTIVES}.')
+    self.objective = objective
     self.margin = margin
     self.positive_fraction = positive_fraction
     self.hard_fraction = hard_fraction
@@ -89,7 +103,18 @@ class Task(base.Task):
   @property
   def decision_threshold(self) -> float:
     """A pair is judged in sync when its distance is below this."""
-    return self.margin / 2
+    return self.margin / 2 if self.objective == 'contrastive' else 0.0
+
+  def _scores(self, aux: dict) -> jax.Array:
+    """Each pair's dissimilarity: the embeddings' distance, or minus the in-sync logit."""
+    if self.objective == 'contrastive':
+      video, audio = aux['embedding/video'], aux['embedding/audio']
+      return distance(jnp.tile(video, (len(audio) // len(video), 1)), audio)
+    if 'sync_logit' not in aux:
+      raise ValueError(
+        "config.task_kwargs.objective='classifier' needs config.model.sync_classifier=True."
+      )
+    return -aux['sync_logit']
 
   def pair_kinds(self, rng: jax.Array, step: jax.Array, has_shifted_audio: jax.Array) -> jax.Array:
     """POSITIVE, EASY or HARD for each example: int32 [B]."""
@@ -115,11 +140,15 @@ class Task(base.Task):
     has_audio = batch['has_audio']
     valid = has_audio & jnp.where(kinds == EASY, jnp.roll(has_audio, 1), True)
     (_, aux), model_state = self.apply(model, variables, {**batch, 'audio': sound}, ctx)
-    d = distance(aux['embedding/video'], aux['embedding/audio'])
+    d = self._scores(aux)
     in_sync = kinds == POSITIVE
     weights = valid.astype(jnp.float32)
     count = jnp.maximum(weights.sum(), 1.0)
-    loss = jnp.sum(weights * contrastive_loss(d, in_sync, self.margin)) / count
+    if self.objective == 'contrastive':
+      per_pair = contrastive_loss(d, in_sync, self.margin)
+    else:
+      per_pair = optax.sigmoid_binary_cross_entropy(-d, in_sync.astype(jnp.float32))
+    loss = jnp.sum(weights * per_pair) / count
     correct = (d < self.decision_threshold) == in_sync
     metrics = {'loss': loss, 'sync_accuracy': jnp.sum(weights * correct) / count}
     for kind, name in enumerate(KINDS):
@@ -131,20 +160,24 @@ class Task(base.Task):
   def predict(
     self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
   ) -> dict[str, jax.Array]:
-    """Distances of every clip to its own sound, its shifted sound and the next clip's
-    sound (the batch's next example: a single view per video keeps it another video)."""
+    """Scores (distances, or minus the in-sync logits) of every clip with its own sound,
+    its shifted sound and the batch's previous example's sound (a single view per video
+    keeps that another video)."""
     sounds = batch['audio']
     shifted = batch['audio_shifted'].reshape(sounds.shape)
-    inputs = models.model_inputs(model, {**batch, 'audio': jnp.concatenate([sounds, shifted])})
+    # Each clip with its own sound, its shifted sound and the previous example's sound.
+    paired = jnp.concatenate([sounds, shifted, jnp.roll(sounds, 1, axis=0)])
+    inputs = models.model_inputs(model, {**batch, 'audio': paired})
     _, aux = model.apply(variables, inputs, train=False)
     video, audio = aux['embedding/video'], aux['embedding/audio']
-    own, other_time = jnp.split(audio, 2)
+    positive, hard, easy = jnp.split(self._scores(aux), 3)
     num = len(sounds)
+    own = audio[:num]
     return {
       'logits': video,
-      'aux/distance/positive': distance(video, own),
-      'aux/distance/easy': distance(video, jnp.roll(own, 1, axis=0)),
-      'aux/distance/hard': distance(video, other_time),
+      'aux/distance/positive': positive,
+      'aux/distance/easy': easy,
+      'aux/distance/hard': hard,
       'aux/embedding/video': video,
       'aux/embedding/audio': own,
       'aux/features/video': aux['features/video'],
