@@ -35,9 +35,9 @@ import pytest  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
-  """The tests marked slow (a minute or so on 2 cores) run first. xdist deals the first
-  tests out to its workers in turn, so the slow ones are shared between them, and no
-  worker is left running one alone at the end of the session."""
+  """The tests marked slow (a minute or so on 2 cores) run first. xdist gives each worker
+  one test at a time (`--maxschedchunk=1` in pyproject.toml), so the slow ones are shared
+  between the workers, and no worker is left running one alone at the end."""
   del config
   items.sort(key=lambda item: item.get_closest_marker('slow') is None)
 
