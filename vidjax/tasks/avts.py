@@ -165,14 +165,21 @@ class Task(base.Task):
     keeps that another video)."""
     sounds = batch['audio']
     shifted = batch['audio_shifted'].reshape(sounds.shape)
-    # Each clip with its own sound, its shifted sound and the previous example's sound.
-    paired = jnp.concatenate([sounds, shifted, jnp.roll(sounds, 1, axis=0)])
-    inputs = models.model_inputs(model, {**batch, 'audio': paired})
+    # Each clip with its own sound and its shifted sound; the classifier also needs the
+    # previous example's sound passed through it, while a distance reuses that embedding.
+    paired = [sounds, shifted]
+    if self.objective == 'classifier':
+      paired.append(jnp.roll(sounds, 1, axis=0))
+    inputs = models.model_inputs(model, {**batch, 'audio': jnp.concatenate(paired)})
     _, aux = model.apply(variables, inputs, train=False)
     video, audio = aux['embedding/video'], aux['embedding/audio']
-    positive, hard, easy = jnp.split(self._scores(aux), 3)
     num = len(sounds)
     own = audio[:num]
+    if self.objective == 'classifier':
+      positive, hard, easy = jnp.split(self._scores(aux), 3)
+    else:
+      positive, hard = jnp.split(self._scores(aux), 2)
+      easy = distance(video, jnp.roll(own, 1, axis=0))
     return {
       'logits': video,
       'aux/distance/positive': positive,
