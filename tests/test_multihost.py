@@ -13,6 +13,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from tests.conftest import FAST_COMPILE_XLA_FLAGS
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -31,7 +33,10 @@ def _command(workdir, data_dir):
 
 def _env(devices, **extra):
   env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu', **extra)
-  env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
+  env['XLA_FLAGS'] = (
+    f'--xla_force_host_platform_device_count={devices} {FAST_COMPILE_XLA_FLAGS} '
+    '--xla_cpu_multi_thread_eigen=false'
+  )
   return env
 
 
@@ -41,10 +46,10 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _params(workdir, like=None):
-  """The step-4 parameters as numpy arrays (`like`: a tree of the same structure, needed
-  to read a checkpoint written on another device topology)."""
-  path = os.path.join(workdir, 'checkpoints', '4', 'state')
+def _params(workdir, like=None, step=4):
+  """The parameters at `step` as numpy arrays (`like`: a tree of the same structure,
+  needed to read a checkpoint written on another device topology)."""
+  path = os.path.join(workdir, 'checkpoints', str(step), 'state')
   if like is None:
     params = ocp.StandardCheckpointer().restore(path)['params']
   else:
@@ -85,11 +90,16 @@ def test_two_processes_train_like_one(synthetic_data_dir, tmp_path):
     _, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
 
-  # One run: the same examples and augmentations, summed in another order.
-  expected = _params(single)
+  # One run: the same examples and augmentations, summed in another order. Compiled
+  # without LLVM's optimisations (as every test is), the two orders leave the parameters
+  # up to 1e-4 apart after 4 steps, so each tensor's gap between the runs is held to a
+  # tenth of how far that tensor moved in the last two steps: a gradient averaged wrongly
+  # over the hosts would be off by about a whole update. Single-threaded Eigen keeps each
+  # run deterministic.
+  expected, before = _params(single), _params(single, step=2)
   got = _params(multi, like=expected)
-  for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got), strict=True):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  for a, b, a_before in zip(*map(jax.tree.leaves, (expected, got, before)), strict=True):
+    assert np.linalg.norm(a - b) <= 0.1 * np.linalg.norm(a - a_before)
   results = {name: json.loads((path / 'results.json').read_text()) for name, path in
              (('single', single), ('multi', multi))}  # fmt: skip
   # Evaluation counted every validation video once across both hosts.

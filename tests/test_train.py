@@ -140,6 +140,7 @@ def test_sigkill_then_resume_is_bitwise_identical_with_task_state(synthetic_data
     '--config.ckpt_every=5',
     '--config.evals.val.every_steps=2',
     '--config.task=tests.stateful_task',
+    '--config.evals.val.split=validation[:16]',  # evaluations, not many videos
   ]
   env = dict(os.environ, PYTHONPATH=REPO)
   reference = tmp_path / 'reference'

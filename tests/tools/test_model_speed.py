@@ -41,7 +41,10 @@ def test_model_benchmark_measures_vidjax_and_torch():
 @pytest.mark.slow
 def test_model_benchmark_reports_mfu_in_bfloat16():
   tiny = torch_checkpoint.Arch(
-    'video_resnet', {'num_classes': 4, 'depth': 10, 'block': 'r2plus1d'}, (4, 32, 32, 3), dict
+    'video_resnet',
+    {'num_classes': 4, 'depth': 10, 'block': 'r2plus1d', 'width': 8},
+    (4, 32, 32, 3),
+    dict,
   )
   results = model_speed.model_benchmark(
     {'tiny': tiny},

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import av
 import numpy as np
-import scipy.signal
 
 # FFmpeg reports broken input through several exception families: its own errors (which
 # subclass OSError/ValueError), and EOF/index errors from truncated containers.
@@ -383,6 +382,10 @@ def _resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
   scipy's `resample_poly` with a kaiser-windowed sinc: a few CPU-ms per second of 48 kHz
   sound, where FFmpeg's resampler took several times longer.
   """
+  # Imported here: scipy.signal takes about a second to import, which every training
+  # process would pay, and only audio that needs resampling comes here.
+  import scipy.signal
+
   divisor = math.gcd(from_rate, to_rate)
   up, down = to_rate // divisor, from_rate // divisor
   return scipy.signal.resample_poly(
