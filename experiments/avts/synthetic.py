@@ -48,7 +48,9 @@ def video_tower(smoke: bool = False) -> dict:
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, variant='curriculum', objective='contrastive')
+  arg = configs.parse_arg(
+    arg, smoke=False, variant='curriculum', objective='contrastive', temporal_bins=0
+  )
   if arg.variant not in VARIANTS:
     raise ValueError(f'variant={arg.variant!r}; choose one of {VARIANTS}.')
   if arg.objective not in avts.OBJECTIVES:
@@ -69,6 +71,7 @@ def get_config(arg: str | None = None):
   config.model = dict(
     towers=dict(video=video_tower(), audio=dict(model_name='audio_resnet', depth=10, width=16)),
     embed_dim=64,
+    temporal_bins=arg.temporal_bins,
     sync_classifier=arg.objective == 'classifier',
   )
   config.task = 'avts'

@@ -153,6 +153,38 @@ def test_the_sync_classifier_pairs_sound_j_with_clip_j_mod_batch():
   )
 
 
+def test_temporal_bins_keep_when_things_happen():
+  from vidjax.models import avts as avts_model
+
+  for spike, expected_bin in ((1, 0), (6, 3)):
+    features = jnp.zeros((1, 8, 2)).at[0, spike, 0].set(1.0)
+    bins = np.asarray(avts_model._time_bins(features, 4)).reshape(4, 2)
+    assert np.argmax(bins[:, 0]) == expected_bin
+    np.testing.assert_array_equal(bins[:, 1], 0.0)
+  model = avts_model.Model(
+    towers=dict(
+      video=dict(model_name='video_resnet', depth=10, block='mc3', width=4),
+      audio=dict(model_name='audio_resnet', depth=10, width=4),
+    ),
+    embed_dim=8,
+    temporal_bins=4,
+  )
+  rng = np.random.default_rng(0)
+  inputs = {
+    'video': jnp.asarray(rng.normal(size=(2, 8, 16, 16, 3)), jnp.float32),
+    'audio': jnp.asarray(rng.normal(size=(2, 64, 8)), jnp.float32),
+  }
+  variables = model.init(jax.random.PRNGKey(0), inputs, train=False)
+  # Each tower's last stage has 8 x width = 32 channels, one set of weights per bin.
+  assert variables['params']['embed_video']['kernel'].shape == (4 * 32, 8)
+  assert variables['params']['embed_audio']['kernel'].shape == (4 * 32, 8)
+  embedding, _ = model.apply(variables, inputs, train=False)
+  reversed_in_time, _ = model.apply(
+    variables, {'video': inputs['video'][:, ::-1], 'audio': inputs['audio']}, train=False
+  )
+  assert not np.allclose(embedding, reversed_in_time, atol=1e-3)
+
+
 def test_pairs_without_sound_are_left_out_of_the_loss():
   task = avts.Task(positive_fraction=1.0)
   model = _Identity()

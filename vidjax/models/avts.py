@@ -55,6 +55,11 @@ class Model(nn.Module):
     embed_batch_norm: standardise each embedding dimension over the batch (BatchNorm
       without scale or offset) before the L2 normalisation.
     normalize: L2-normalise the embeddings.
+    temporal_bins: 0 embeds each tower's globally pooled features; N > 0 pools each tower's
+      last feature map over space (video) or frequency (audio) only, resamples its time axis
+      to N bins and embeds the N bins' features together, so that the embedding can say
+      when things happen in the clip, which is all that tells a clip's own sound from the
+      same video's sound shifted in time.
     sync_classifier: also score every (clip, sound) pair with a classifier on the two
       embeddings concatenated (a hidden layer of `embed_dim`, then one in-sync logit:
       aux['sync_logit']), the paper's alternative to the contrastive loss. With k sounds
@@ -67,6 +72,7 @@ class Model(nn.Module):
   embed_dim: int = 128
   embed_batch_norm: bool = True
   normalize: bool = True
+  temporal_bins: int = 0
   sync_classifier: bool = False
   dtype: Any = 'float32'
   input_keys = MODALITIES
@@ -84,9 +90,14 @@ class Model(nn.Module):
     aux with both embeddings and both towers' pooled features)."""
     aux = {}
     for modality in MODALITIES:
-      pooled, _ = multimodal.tower(modality, self.towers[modality])(inputs[modality], train=train)
+      pooled, tower_aux = multimodal.tower(modality, self.towers[modality])(
+        inputs[modality], train=train
+      )
+      embedded = pooled
+      if self.temporal_bins:
+        embedded = _time_bins(_last_feature_map(tower_aux, modality), self.temporal_bins)
       embedding = nn.Dense(self.embed_dim, dtype=jnp.dtype(self.dtype), name=f'embed_{modality}')(
-        pooled
+        embedded
       )
       embedding = embedding.astype(jnp.float32)
       if self.embed_batch_norm:
@@ -108,3 +119,24 @@ class Model(nn.Module):
       hidden = nn.Dense(self.embed_dim, name='sync_hidden')(jnp.concatenate([clips, audio], -1))
       aux['sync_logit'] = nn.Dense(1, name='sync_logit')(nn.relu(hidden))[:, 0]
     return aux['embedding/video'], aux
+
+
+def _last_feature_map(tower_aux: Mapping[str, Any], modality: str) -> jax.Array:
+  """A tower's last feature map, reduced to [B, time, C]: the mean over space of a video
+  tower's last stage, the max over frequency of an audio tower's (as each tower pools)."""
+  if 'feature_maps' in tower_aux:
+    return jnp.mean(tower_aux['feature_maps'][-1], axis=(2, 3))
+  if 'feature_map' in tower_aux:
+    return jnp.max(tower_aux['feature_map'], axis=2)
+  raise ValueError(
+    f'config.model.temporal_bins needs the {modality} tower to return its feature maps '
+    "(aux 'feature_maps' or 'feature_map'); use a zoo model that does, or temporal_bins=0."
+  )
+
+
+def _time_bins(features: jax.Array, bins: int) -> jax.Array:
+  """[B, time, C] -> [B, bins * C]: the time axis resampled (linearly, anti-aliased) to
+  `bins` steps, then flattened, so that each bin keeps its own weights in the embedding."""
+  batch, _, channels = features.shape
+  resampled = jax.image.resize(features, (batch, bins, channels), method='linear')
+  return resampled.reshape(batch, bins * channels)
