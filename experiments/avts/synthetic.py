@@ -17,7 +17,8 @@ least 0.5 s away (hard negatives: same tone, other click times) beyond the margi
 Variants: curriculum (easy negatives only for the first third, then a quarter of the
 negatives hard: the paper's schedule), no_curriculum (hard negatives from the start),
 easy_only (never hard). `objective=classifier` trains a classifier on the two embeddings
-instead of the contrastive loss (the paper's alternative).
+instead of the contrastive loss (the paper's alternative); `temporal_bins=8` embeds each
+tower's time axis in 8 bins instead of its pooled features (docs/avts.md).
 Evaluations: 'sync' (synchronisation on the validation videos: easy and hard negatives
 apart, `evaluators/synchronisation.py`) and, at the end, linear probes of the frozen audio
 and video features on the action labels ('audio_probe', 'video_probe'; the tone names the
