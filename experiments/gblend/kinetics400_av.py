@@ -99,6 +99,7 @@ def get_config(arg: str | None = None):
       audio=dict(model_name='audio_resnet', depth=10, width=8),
     )
     config.model.num_classes = 10
+    config.evals.val.num_clips = 2
     for name in ('gblend_v', 'gblend_t'):
       config.evals[name].split = 'validation'
   return config

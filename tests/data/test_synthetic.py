@@ -350,3 +350,35 @@ def test_a_parameter_added_later_matches_old_sources_at_its_default(tmp_path):
   synthetic._claim_sources(root, small)
   with pytest.raises(ValueError, match='delete that folder'):
     synthetic._claim_sources(root, dataclasses.replace(small, events_per_second=1.0))
+
+
+def test_speed_config_plays_validation_segments_at_their_stored_speeds():
+  speed = dataclasses.replace(
+    synthetic.VidjaxSynthetic.builder_configs['speed'], height=32, width=32
+  )
+  for index in range(3):
+    assert (synthetic_scenes.frame_speeds(speed, 'train', index) == 1).all()
+    speeds = synthetic_scenes.frame_speeds(speed, 'validation', index)
+    assert set(speeds.tolist()) == {1.0, 2.0} and speeds.shape == (48,)
+    changes = np.flatnonzero(np.diff(speeds)) + 1
+    lengths = np.diff(np.concatenate([[0], changes]))
+    assert lengths.min() >= 8 and lengths.max() <= 16  # the last segment may be cut short
+    # Where the scene is in its sweep moves 1/31 of the range per frame at speed 1, twice
+    # that at speed 2, bouncing at the ends.
+    ramp = synthetic_scenes._scene_time(speed, 'validation', index, rng=None)
+    assert ramp.min() >= -0.5 and ramp.max() <= 0.5
+    steps = np.abs(np.diff(ramp)) * 31
+    # (A step of at most 2 / 31 that ends below 0.43 from both ends cannot hold a bounce.)
+    away_from_bounces = (np.abs(ramp[1:]) < 0.43) & (np.abs(ramp[:-1]) < 0.43)
+    assert away_from_bounces.sum() > 20
+    np.testing.assert_allclose(steps[away_from_bounces], speeds[:-1][away_from_bounces], atol=1e-5)
+  video = synthetic_scenes.render_video(speed, 'validation', 0)
+  np.testing.assert_array_equal(
+    video['frame_speed'], synthetic_scenes.frame_speeds(speed, 'validation', 0)
+  )
+  assert video['frames'].shape == (48, 32, 32, 3)
+  # Without speeds the scenes are those rendered before speeds existed: a sweep spans the
+  # video exactly once.
+  np.testing.assert_array_equal(
+    synthetic_scenes._scene_time(TINY, 'train', 0, rng=None), np.linspace(-0.5, 0.5, 16)
+  )

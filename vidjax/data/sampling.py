@@ -51,7 +51,8 @@ def fps_stride(fps: float, target_fps: float) -> float:
   return fps / target_fps
 
 
-def _apply_policy(indices: np.ndarray, video_length: int, policy: str) -> np.ndarray:
+def apply_policy(indices: np.ndarray, video_length: int, policy: str) -> np.ndarray:
+  """`indices` with those past the end of the video replaced as `policy` says."""
   if policy == 'loop':
     return indices % video_length
   if policy == 'pad':
@@ -65,7 +66,7 @@ def random_clip(
   """A clip at a uniformly random start (training). Returns int64 [num_frames]."""
   max_start = max(video_length - clip_span(num_frames, stride), 0)
   start = rng.integers(0, max_start + 1)
-  return _apply_policy(start + clip_offsets(num_frames, stride), video_length, policy)
+  return apply_policy(start + clip_offsets(num_frames, stride), video_length, policy)
 
 
 def uniform_clips(
@@ -82,7 +83,7 @@ def uniform_clips(
   else:
     starts = np.round(np.linspace(0, max_start, num_clips)).astype(np.int64)
   indices = starts[:, None] + clip_offsets(num_frames, stride)[None, :]
-  return _apply_policy(indices, video_length, policy)
+  return apply_policy(indices, video_length, policy)
 
 
 def _segment_bounds(video_length: int, num_segments: int) -> tuple[np.ndarray, np.ndarray]:

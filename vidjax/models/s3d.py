@@ -25,6 +25,9 @@ from vidjax.models.layers import make_conv_norm
 ModuleDef = Callable[..., nn.Module]
 
 VARIANTS = ('s3d-g', 's3d')
+# The classifier's parameters (init_from.dont_load when fine-tuning for other classes).
+CLASSIFIER = r'Conv2d_0c_1x1/.*'
+GLOBAL_POOLS = ('mean', 'max+mean')
 # Inception blocks: name -> (branch0, (branch1 reduce, branch1), (branch2 reduce, branch2),
 # branch3 after the max-pool), the Inception-v1 widths.
 MIXED = {
@@ -153,6 +156,10 @@ class Model(nn.Module):
     variant: 's3d-g' (with feature gating) or 's3d'.
     width_multiplier: scales every channel count (1.0 = published; small for tests).
     dropout_rate: dropout before the classifier.
+    temporal_downsampling: False keeps every temporal stride at 1 (SpeedNet's S3D-G: the
+      time axis stays at the input's frame count up to the pooling).
+    global_pool: 'mean' (S3D) or 'max+mean' (SpeedNet: the sum of the global max- and
+      average-pooled features).
     dtype: computation dtype name.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
   """
@@ -161,13 +168,20 @@ class Model(nn.Module):
   variant: str = 's3d-g'
   width_multiplier: float = 1.0
   dropout_rate: float = 0.0
+  temporal_downsampling: bool = True
+  global_pool: str = 'mean'
   dtype: Any = 'float32'
   lowering: str = 'auto'
 
   def __post_init__(self):
     if self.variant not in VARIANTS:
       raise ValueError(f'variant={self.variant!r}; allowed values: {VARIANTS}.')
+    if self.global_pool not in GLOBAL_POOLS:
+      raise ValueError(f'global_pool={self.global_pool!r}; allowed values: {GLOBAL_POOLS}.')
     super().__post_init__()
+
+  def _stride(self, strides: tuple[int, int, int]) -> tuple[int, int, int]:
+    return strides if self.temporal_downsampling else (1, *strides[1:])
 
   def _w(self, c: int) -> int:
     return max(1, int(round(c * self.width_multiplier)))
@@ -189,7 +203,7 @@ class Model(nn.Module):
     conv, norm = make_conv_norm(train, dtype, self.lowering)
     gating = self.variant == 's3d-g'
     x = jnp.asarray(x, dtype)
-    x = SepConv(self._w(64), 7, (2, 2, 2), conv, norm, name='Conv2d_1a_7x7')(x)
+    x = SepConv(self._w(64), 7, self._stride((2, 2, 2)), conv, norm, name='Conv2d_1a_7x7')(x)
     x = _max_pool_same(x, (1, 3, 3), (1, 2, 2))
     x = Unit(self._w(64), (1, 1, 1), (1, 1, 1), conv, norm, name='Conv2d_2b_1x1')(x)
     x = SepConv(self._w(192), 3, (1, 1, 1), conv, norm, name='Conv2d_2c_3x3')(x)
@@ -197,10 +211,13 @@ class Model(nn.Module):
       x = Gating(dtype, name='Conv2d_2c_3x3_gating')(x)
     for name, (w0, (r1, w1), (r2, w2), w3) in MIXED.items():
       if name in POOLS:
-        x = _max_pool_same(x, *POOLS[name])
+        kernel, strides = POOLS[name]
+        x = _max_pool_same(x, kernel, self._stride(strides))
       widths = (self._w(w0), (self._w(r1), self._w(w1)), (self._w(r2), self._w(w2)), self._w(w3))
       x = Inception(widths, gating, conv, norm, name=name)(x)
     features = jnp.mean(x, axis=(1, 2, 3))
+    if self.global_pool == 'max+mean':
+      features = features + jnp.max(x, axis=(1, 2, 3))
     # TF's logits layer is a 1x1x1 conv with bias on the pooled features, i.e. a Dense
     # with flax's default initialiser.
     return heads.classifier_output(
@@ -209,7 +226,7 @@ class Model(nn.Module):
       num_classes=self.num_classes,
       dropout_rate=self.dropout_rate,
       train=train,
-      name='Conv2d_0c_1x1',
+      name=CLASSIFIER.split('/')[0],
       dtype=dtype,
       kernel_init=nn.initializers.lecun_normal(),
     )

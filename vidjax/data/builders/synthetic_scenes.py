@@ -96,6 +96,15 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
       sound loudly at that frame's time (a click and a short tone at its pitch), so that
       sound and picture can be matched (which objects) and synchronised (which flashes
       when: AVTS); the event times are stored as `event_times`.
+    speeds: playback speeds of the validation videos' segments (SpeedNet), e.g. (1.0, 2.0);
+      () keeps every video at one speed, each action's sweep spanning the whole video.
+      With speeds, a factor sweeps its range in `natural_frames` frames at speed 1 and
+      bounces back at the range's ends, so a video may be longer than a sweep; training
+      videos play at speed 1 throughout, validation videos in segments of
+      `segment_frames` (min, max) frames at speeds taking turns from a random first one;
+      each frame's speed is stored as `frame_speed`.
+    natural_frames: frames of one sweep at speed 1 (with `speeds`).
+    segment_frames: (min, max) frames of a validation segment, inclusive (with `speeds`).
   """
 
   num_train: int = 1200
@@ -112,6 +121,9 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   view: str = 'video'
   label_kind: str = 'action'
   events_per_second: float = 0.0
+  speeds: tuple[float, ...] = ()
+  natural_frames: int = 32
+  segment_frames: tuple[int, int] = (8, 16)
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
@@ -166,6 +178,37 @@ def _tracks(rng, config, actions: list[int], ramp: np.ndarray) -> dict[str, np.n
       values.append(centres[factor][i] + sweeps[factor][i] * offset)
     tracks[factor] = np.stack(values)
   return tracks
+
+
+def frame_speeds(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
+  """The playback speed of every frame, float32 [T]: 1 in training videos, segments at
+  `config.speeds` in validation videos (see VidjaxSyntheticConfig)."""
+  speeds = np.ones(config.num_frames, np.float32)
+  if split != 'validation':
+    return speeds
+  # A stream of its own, so that the scenes match those of a config without speeds.
+  rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 3])
+  low, high = config.segment_frames
+  kind, start = int(rng.integers(len(config.speeds))), 0
+  while start < config.num_frames:
+    length = int(rng.integers(low, high + 1))
+    speeds[start : start + length] = config.speeds[kind]
+    kind, start = (kind + 1) % len(config.speeds), start + length
+  return speeds
+
+
+def _scene_time(config: VidjaxSyntheticConfig, split: str, index: int, rng) -> np.ndarray:
+  """Where each frame is in the actions' sweep, in [-0.5, 0.5]: `ramp` of `_tracks`."""
+  num_frames = config.num_frames
+  if num_frames == 1:
+    return rng.uniform(-0.5, 0.5, 1)
+  if not config.speeds:
+    return np.linspace(-0.5, 0.5, num_frames)
+  steps = frame_speeds(config, split, index)[:-1] / (config.natural_frames - 1)
+  start = np.random.default_rng([config.seed, SPLITS.index(split), index, 4]).uniform(0, 2)
+  travelled = start + np.concatenate([[0.0], np.cumsum(steps)])
+  # A triangle wave of period 2: the sweep bounces at both ends at unchanged speed.
+  return 0.5 - np.abs(travelled % 2 - 1)
 
 
 def _background(rng, height: int, width: int) -> np.ndarray:
@@ -300,7 +343,7 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     `object_visible` bool `[N, T]` and `masks` uint8 `[T, H, W]` (0 = background,
     i + 1 = object i, later objects in front); with events, `event_times` float32 [E]
     (seconds: the flashing frame's index / fps, when its click starts) and
-    `event_objects` int64 [E].
+    `event_objects` int64 [E]; with speeds, `frame_speed` float32 [T].
   """
   rng = _rng(config, split, index)
   n = num_examples(config, split)
@@ -316,7 +359,7 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   colours = [_hsv_colour(rng) for _ in range(num_objects)]
   stripes = [(rng.uniform(2, 5), rng.uniform(0, 2 * np.pi)) for _ in range(num_objects)]
   num_frames, height, width = config.num_frames, config.height, config.width
-  ramp = np.linspace(-0.5, 0.5, num_frames) if num_frames > 1 else rng.uniform(-0.5, 0.5, 1)
+  ramp = _scene_time(config, split, index, rng)
   tracks = _tracks(rng, config, actions, ramp)
   background = _background(rng, height, width)
   frames = np.empty((num_frames, height, width, 3), np.uint8)
@@ -358,6 +401,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     event_objects = np.asarray([events[t] for t in sorted(events)], np.int64)
     audio = _add_object_sounds(event_rng, audio, shapes, event_times, shapes[event_objects])
     annotations = {'event_times': event_times, 'event_objects': event_objects}
+  if config.speeds:
+    annotations['frame_speed'] = frame_speeds(config, split, index)
   return {
     **annotations,
     'frames': frames,

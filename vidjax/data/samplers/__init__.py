@@ -13,8 +13,9 @@ sampler decided (a speed, an order, an audio offset): the loader merges it into 
 example, so the labels of pretext tasks come from samplers, not from the records. At
 test time each field has a leading axis of one entry per clip [num_views, ...].
 Built in: `stride` (a clip of frames every `stride` frames), `fps` (at `target_fps`
-whatever the video's rate), `segments` (TSN: one frame per equal segment) and `avts` (a
-clip, its audio and the same video's audio shifted in time).
+whatever the video's rate), `segments` (TSN: one frame per equal segment), `avts` (a
+clip, its audio and the same video's audio shifted in time) and `speed` (SpeedNet: a clip
+at normal speed and sped up, frames [2, T] in training).
 """
 
 from __future__ import annotations
