@@ -90,4 +90,8 @@ def test_learning_rate_multiplier_scales_the_backbone_updates(
     plain_step = plain['params'][name] - before['params'][name]
     scaled_step = scaled['params'][name] - before['params'][name]
     np.testing.assert_allclose(scaled_step, 0.1 * plain_step, rtol=1e-3, atol=1e-7)
-  np.testing.assert_allclose(scaled['params']['fc/kernel'], plain['params']['fc/kernel'], rtol=1e-5)
+  # The two runs compile different programs, so float32 sums may differ in order (entries
+  # near zero differ by up to 3e-8).
+  np.testing.assert_allclose(
+    scaled['params']['fc/kernel'], plain['params']['fc/kernel'], rtol=1e-5, atol=1e-7
+  )

@@ -13,8 +13,13 @@ pooling and one logit, is trained with the binary cross-entropy (`tasks/speednet
 
   python -m vidjax.main --config experiments/speednet/synthetic.py --workdir workdirs/speednet
 
-Evaluation 'speed': the accuracy of the speed decision on the last tenth of the training
-videos, held out from training (each gives a test pair at its centre, normal and sped up).
+Evaluations: 'speed', the accuracy of the speed decision on the last tenth of the training
+videos, held out from training (each gives a test pair at its centre, normal and sped up);
+'probe', a linear probe of the frozen features on the action labels of 10 % of the
+`events` training videos, scored on its validation videos, at initialisation and at the
+end. Then `experiments/speednet/speediness_study.py` scores the speediness curves and the
+adaptive speed-up on the `speed` validation videos, and `experiments/speednet/study.py`
+runs the pretraining and the fine-tuning against a random initialisation over seeds.
 The paper's setting is 64-frame clips of Kinetics at a random size of 64-336 pixels
 (test 224) with the published S3D-G; here the clips are 8 frames of 32 x 32 pixels and the
 S3D-G is a quarter wide.
@@ -65,8 +70,23 @@ def get_config(arg: str | None = None):
     num_clips=2,
     every_steps=250,
   )
+  # What the features know of the actions: a linear probe on 10 % of the labelled `events`
+  # videos (2 s clips), scored on its validation videos, at initialisation and at the end.
+  config.evals.probe = dict(
+    type='linear_probe',
+    split='validation',
+    fit_split='train[:10%]',
+    pred='aux/features',
+    batch_size=60,
+    every_steps=config.total_steps,
+    at_start=True,
+    input=dict(dataset='vidjax_synthetic/events', sampling=dict(mode='stride', num_frames=16)),
+  )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'
     config.evals.speed.split = 'validation'
+    config.evals.probe.update(
+      fit_split='train', input=dict(dataset='vidjax_synthetic/tiny', sampling=dict(num_frames=4))
+    )
   return config
