@@ -37,15 +37,20 @@ def _save_replicated_arrays_whole_on_cpu() -> None:
   if jax.default_backend() != 'cpu':
     return
   default = ocp.type_handlers.get_type_handler(jax.Array)
-  ocp.type_handlers.register_type_handler(
-    jax.Array,
-    ocp.type_handlers.ArrayHandler(
-      use_replica_parallel=False,
-      # Keeps orbax's per-array metadata (what the default handler writes).
-      array_metadata_store=getattr(default, '_array_metadata_store', None),
-    ),
-    override=True,
-  )
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # orbax warns of every override; this one is meant
+  try:
+    ocp.type_handlers.register_type_handler(
+      jax.Array,
+      ocp.type_handlers.ArrayHandler(
+        use_replica_parallel=False,
+        # Keeps orbax's per-array metadata (what the default handler writes).
+        array_metadata_store=getattr(default, '_array_metadata_store', None),
+      ),
+      override=True,
+    )
+  finally:
+    logging.set_verbosity(verbosity)
 
 
 class Checkpointer:
