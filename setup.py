@@ -26,6 +26,8 @@ INSTALL_REQUIRES = [
   'pillow>=10',
   'tqdm>=4.60',
   'opencv-python-headless>=4.8',
+  # Plots: tools/speediness.py --png and the notebooks.
+  'matplotlib>=3.8',
   # oneDNN, for fast convolutions on CPU (vidjax/models/onednn.py compiles its FFI handler
   # against these on first use); the devel wheel carries the headers.
   *(
@@ -44,7 +46,6 @@ EXTRAS_REQUIRE = {
     'nbclient>=0.10',
     'nbformat>=5.10',
     'ipykernel>=6.29',
-    'matplotlib>=3.8',
     # Decodes the TensorBoard events vidjax writes (tests/test_tensorboard.py).
     'tensorboardX>=2.6,<3',
   ],
