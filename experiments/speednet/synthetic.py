@@ -87,6 +87,8 @@ def get_config(arg: str | None = None):
     config.input.split = 'train'
     config.evals.speed.split = 'validation'
     config.evals.probe.update(
-      fit_split='train', input=dict(dataset='vidjax_synthetic/tiny', sampling=dict(num_frames=4))
+      fit_split='train',
+      at_start=False,
+      input=dict(dataset='vidjax_synthetic/tiny', sampling=dict(num_frames=4)),
     )
   return config

@@ -67,19 +67,19 @@ def test_speednet_variant_keeps_time_and_pools_max_plus_mean():
   """SpeedNet's S3D-G: no temporal stride anywhere (the time axis reaches the pooling at
   the input's length), and the sum of the global max- and average-pooled features."""
   x = jax.random.normal(jax.random.key(0), (1, 8, 32, 32, 3))
-  captured = {}
 
-  for downsampling in (True, False):
+  def last_block(model):
+    return lambda v: model.apply(
+      v, x, train=False, capture_intermediates=lambda mdl, _: mdl.name == 'Mixed_5c'
+    )
+
+  for downsampling, frames in ((True, 1), (False, 8)):  # 8 frames / 8, or all of them
     model = s3d.Model(**TINY, temporal_downsampling=downsampling, global_pool='max+mean')
     variables = random_variables(model, x)
-    _, state = model.apply(
-      variables, x, train=False, capture_intermediates=lambda mdl, _: mdl.name == 'Mixed_5c'
-    )
-    captured[downsampling] = state['intermediates']['Mixed_5c']['__call__'][0]
-  assert captured[True].shape[1] == 1  # 8 frames / 8
-  assert captured[False].shape[1] == 8
-  last = captured[False]
-  _, aux = model.apply(variables, x, train=False)
+    _, state = jax.eval_shape(last_block(model), variables)
+    assert state['intermediates']['Mixed_5c']['__call__'][0].shape[1] == frames
+  (_, aux), state = jax.jit(last_block(model))(variables)
+  last = state['intermediates']['Mixed_5c']['__call__'][0]
   np.testing.assert_allclose(
     aux['features'], last.mean(axis=(1, 2, 3)) + last.max(axis=(1, 2, 3)), rtol=1e-5
   )
