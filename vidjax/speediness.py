@@ -38,6 +38,7 @@ from vidjax.data import decode, sampling
 from vidjax.data.loaders import clip
 
 FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+_WINDOWS_PER_CALL = 64
 
 
 def model_frames(data: bytes, size: int, chunk: int = 256) -> tuple[np.ndarray, float]:
@@ -111,7 +112,13 @@ def frame_probabilities(
   for row, factor in enumerate(factors):
     starts = window_starts(num_frames, window, factor, hop)
     offsets = sampling.clip_offsets(window, factor)
-    probabilities = score_clips(frames[starts[:, None] + offsets[None, :]])
+    # A chunk of windows at a time: all of a long video's windows at once would not fit.
+    probabilities = np.concatenate(
+      [
+        score_clips(frames[chunk[:, None] + offsets[None, :]])
+        for chunk in np.split(starts, range(_WINDOWS_PER_CALL, len(starts), _WINDOWS_PER_CALL))
+      ]
+    )
     span = int(offsets[-1]) + 1
     total, count = np.zeros(num_frames), np.zeros(num_frames)
     for start, probability in zip(starts, probabilities, strict=True):
