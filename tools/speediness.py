@@ -43,18 +43,15 @@ def video_speediness(path: str, config, workdir: str, factors, hop: int, batch_s
   """The JSON record of `path`'s speediness (see the module docstring)."""
   with open(path, 'rb') as f:
     data = f.read()
-  frames, fps = speediness.model_frames(data, config.input.pp.crop_size)
-  window = config.input.sampling.num_frames
-  score = speediness.clip_scorer(config, workdir, batch_size)
-  probabilities = speediness.frame_probabilities(
-    score, frames, window=window, factors=factors, hop=hop
+  probabilities, fps = speediness.video_probabilities(
+    data, config, workdir, factors=factors, hop=hop, batch_size=batch_size
   )
   max_normal, curve = speediness.speediness(probabilities, factors)
   return {
     'video': os.path.abspath(path),
     'fps': fps,
-    'num_frames': len(frames),
-    'window': window,
+    'num_frames': probabilities.shape[1],
+    'window': config.input.sampling.num_frames,
     'factors': list(factors),
     'probabilities': probabilities.round(4).tolist(),
     'max_normal_factor': max_normal.tolist(),

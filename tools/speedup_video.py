@@ -82,10 +82,8 @@ def speed_up(
   the schedule beside `out`; returns the schedule."""
   with open(path, 'rb') as f:
     data = f.read()
-  frames, _ = speediness.model_frames(data, config.input.pp.crop_size)
-  score = speediness.clip_scorer(config, workdir, batch_size)
-  probabilities = speediness.frame_probabilities(
-    score, frames, window=config.input.sampling.num_frames, factors=factors, hop=hop
+  probabilities, _ = speediness.video_probabilities(
+    data, config, workdir, factors=factors, hop=hop, batch_size=batch_size
   )
   max_normal, _ = speediness.speediness(probabilities, factors)
   rates = speediness.adaptive_rates(
@@ -94,7 +92,7 @@ def speed_up(
   positions = speediness.output_positions(rates)
   write_retimed(data, positions, out)
   if uniform_out:
-    write_retimed(data, speediness.output_positions(np.full(len(frames), speedup)), uniform_out)
+    write_retimed(data, speediness.output_positions(np.full(len(rates), speedup)), uniform_out)
   schedule = {'source_positions': positions.tolist(), 'rates': rates.tolist()}
   with open(os.path.splitext(out)[0] + '.json', 'w') as f:
     json.dump(schedule, f)

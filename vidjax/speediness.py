@@ -75,6 +75,23 @@ def clip_scorer(
   return score
 
 
+def video_probabilities(
+  data: bytes,
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  *,
+  factors: Sequence[float] = FACTORS,
+  hop: int = 1,
+  batch_size: int = 16,
+) -> tuple[np.ndarray, float]:
+  """(`frame_probabilities` of the encoded video `data` by the SpeedNet model of `config`
+  and `workdir`, the video's frame rate)."""
+  frames, fps = model_frames(data, config.input.pp.crop_size)
+  score = clip_scorer(config, workdir, batch_size)
+  window = config.input.sampling.num_frames
+  return frame_probabilities(score, frames, window=window, factors=factors, hop=hop), fps
+
+
 def window_starts(num_frames: int, window: int, factor: float, hop: int) -> np.ndarray:
   """First frames of the windows of `window` frames every `factor` frames, every `hop`
   frames, the last one ending at the video's end."""

@@ -74,9 +74,8 @@ class Task(base.Task):
     """Per view: 'aux/speed_logit' and, where the batch has 'sped_up' (the speed
     sampler's test pairs, [B, V], flattened to the views), 'aux/speed/accuracy' and
     'aux/speed/loss'; plus the model's own outputs."""
-    (outputs, aux), _ = self.apply(model, variables, batch, ctx)
-    logits = speed_logits(outputs)
-    predictions = {'logits': outputs, **{f'aux/{name}': value for name, value in aux.items()}}
+    predictions = super().predict(model, variables, batch, ctx)
+    logits = speed_logits(predictions['logits'])
     predictions['aux/speed_logit'] = logits
     if 'sped_up' in batch:
       scores = speed_scores(logits, batch['sped_up'].reshape(-1))
