@@ -15,7 +15,8 @@ helps when the pretrained network beats the random one with few labels.
 Arguments: init_from, labelled_percent (10).
 Clips: 16 frames (2 s) at stride 1: an action's motion spans the whole 4 s video, and 1 s
 clips hide it (docs/avts.md).
-Hardware: 2 CPU cores. Wall-clock and result: not measured yet.
+Hardware: 2 CPU cores. Wall-clock and result: not measured yet (the pretraining has not
+learned yet on the embedded data, docs/speednet.md).
 Smoke test: experiments/speednet/synthetic_finetune.py:smoke
 """
 
