@@ -15,6 +15,7 @@ import inspect
 import os
 import pathlib
 import re
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -323,12 +324,22 @@ def load_config_file(spec: str) -> ml_collections.ConfigDict:
   Example: `configs.load_config_file('experiments/quickstart.py:smoke')`.
   """
   path, _, arg = spec.partition(':')
+  return finalize(load_experiment_module(path).get_config(arg or None))
+
+
+def load_experiment_module(path: str, relative_to: str | None = None) -> types.ModuleType:
+  """Imports an experiment file (which is not in a package) as a module, e.g. one experiment
+  reusing another's network: `load_experiment_module('../transfer/synthetic_finetune.py',
+  relative_to=__file__)`."""
+  if relative_to is not None:
+    path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
   if not os.path.isfile(path):
     raise FileNotFoundError(f'No experiment file {path!r}.')
-  module_spec = importlib.util.spec_from_file_location('experiment_config', path)
+  name = os.path.splitext(os.path.basename(path))[0]
+  module_spec = importlib.util.spec_from_file_location(f'experiment_{name}', path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return finalize(module.get_config(arg or None))
+  return module
 
 
 def check_overrides(argv: Sequence[str]) -> None:

@@ -5,7 +5,7 @@ r"""SpeedNet pretraining on Kinetics-400 without labels (Benaim et al., CVPR 202
   python -m vidjax.main --config experiments/speednet/kinetics400.py \
       --workdir workdirs/speednet_k400
 
-then fine-tune on UCF101 or HMDB51 (experiments/speednet/finetune.py).
+then fine-tune on UCF101 or HMDB51 (experiments/transfer/finetune.py).
 
 Each example is a 64-frame clip at normal speed and the same moment at twice the speed,
 both in the batch ("same-batch training"), the skip factors jittered by +-25 % against

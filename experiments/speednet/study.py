@@ -5,8 +5,8 @@ r"""The SpeedNet miniature study: pretraining and its transfer, over seeds.
 Runs, for each seed: SpeedNet pretraining on the `speed` training videos without labels
 (experiments/speednet/synthetic.py: its speed accuracy on held-out videos and linear
 probes of its features on 10 % of the `events` labels, at initialisation and at the end);
-then the S3D-G fine-tuned on 10 % of the `events` labels from the pretrained network and
-from a random initialisation (experiments/speednet/synthetic_finetune.py). One
+then the network fine-tuned on 10 % of the `events` labels from the pretrained network and
+from a random initialisation (experiments/transfer/synthetic_finetune.py). One
 `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from vidjax import study  # noqa: E402
 
 EXPERIMENT = 'experiments/speednet/synthetic.py'
-FINETUNE = 'experiments/speednet/synthetic_finetune.py'
+FINETUNE = 'experiments/transfer/synthetic_finetune.py'
 
 
 def _from_pretraining(seed_dir: str) -> str:

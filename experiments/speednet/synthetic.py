@@ -32,20 +32,12 @@ Smoke test: experiments/speednet/synthetic.py:smoke
 
 from vidjax import configs
 
-
-def backbone(smoke: bool = False) -> dict:
-  """SpeedNet's S3D-G (one logit here; a classifier when fine-tuned)."""
-  return dict(
-    model_name='s3d',
-    variant='s3d-g',
-    width_multiplier=0.125 if smoke else 0.25,
-    temporal_downsampling=False,
-    global_pool='max+mean',
-  )
+# The network that experiments/transfer/synthetic_finetune.py fine-tunes.
+transfer = configs.load_experiment_module('../transfer/synthetic_finetune.py', relative_to=__file__)
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False)
+  arg = configs.parse_arg(arg, smoke=False, backbone='r2plus1d')
   config = configs.base_config()
   config.total_steps = 1000
   config.log_every = 50
@@ -59,12 +51,12 @@ def get_config(arg: str | None = None):
   config.input.pp.crop_size = 32
   config.input.pp.train_crop = 'random_resized'
   config.input.pp.random_resized_crop = dict(area=(0.25, 1.0), aspect_ratio=(3 / 4, 4 / 3))
-  model = backbone(smoke=arg.smoke)
+  model = transfer.backbone(arg.backbone, smoke=arg.smoke)
   config.model_name = model.pop('model_name')
   config.model = dict(model, num_classes=1)
   config.task = 'speednet'
   config.task_kwargs = {}
-  config.optim.schedule = dict(name='cosine', base_lr=0.05, warmup_steps=50)
+  config.optim = transfer.pretext_optimiser()
   config.evals.speed = dict(
     type='pretext',
     split='train[90%:]',
@@ -73,25 +65,9 @@ def get_config(arg: str | None = None):
     num_clips=2,
     every_steps=250,
   )
-  # What the features know of the actions: a linear probe on 10 % of the labelled `events`
-  # videos (2 s clips), scored on its validation videos, at initialisation and at the end.
-  config.evals.probe = dict(
-    type='linear_probe',
-    split='validation',
-    fit_split='train[:10%]',
-    pred='aux/features',
-    batch_size=60,
-    every_steps=config.total_steps,
-    at_start=True,
-    input=dict(dataset='vidjax_synthetic/events', sampling=dict(mode='stride', num_frames=16)),
-  )
+  config.evals.probe = transfer.probe_evaluation(config.total_steps, smoke=arg.smoke)
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'
     config.evals.speed.split = 'validation'
-    config.evals.probe.update(
-      fit_split='train',
-      at_start=False,
-      input=dict(dataset='vidjax_synthetic/tiny', sampling=dict(num_frames=4)),
-    )
   return config

@@ -338,6 +338,29 @@ def test_events_flash_an_object_as_a_click_sounds():
       assert abs(np.argmax(spectrum[100:]) + 100 - pitch) < 0.03 * pitch
 
 
+def test_arrow_flashes_start_abruptly_and_fade():
+  """`flash_decay_frames`: a flash is at full strength at its event and fades frame by
+  frame after it, never before it; the rest of the scene is the one-frame flash's."""
+  config = dataclasses.replace(
+    TINY, name='tiny_arrow', num_frames=32, events_per_second=1.0, flash_decay_frames=2.0
+  )
+  one_frame = dataclasses.replace(config, flash_decay_frames=0.0)
+  for index in range(3):
+    example = synthetic.render_video(config, 'train', index)
+    reference = synthetic.render_video(one_frame, 'train', index)
+    np.testing.assert_array_equal(example['event_times'], reference['event_times'])
+    frames = np.rint(example['event_times'] * config.fps).astype(int)
+    changed = np.flatnonzero((example['frames'] != reference['frames']).any(axis=(1, 2, 3)))
+    assert changed.min() > frames.min()  # the flash frames themselves are the same
+    for frame, obj in zip(frames, example['event_objects'], strict=True):
+      if frame + 2 >= config.num_frames:
+        continue
+      inside = example['masks'][frame] == obj + 1
+      video = example['frames'].astype(float)
+      before, flash, after, later = (video[t][inside].mean() for t in range(frame - 1, frame + 3))
+      assert flash > after > later and after > before + 5
+
+
 def test_a_parameter_added_later_matches_old_sources_at_its_default(tmp_path):
   small = dataclasses.replace(TINY, name='small', num_train=4, num_validation=2)
   root = synthetic.sources_dir(str(tmp_path), 'small')

@@ -98,6 +98,18 @@ _CONFIGS = (
     events_per_second=2.0,
   ),
   VidjaxSyntheticConfig(
+    name='arrow',
+    description=(
+      '1200/300 videos, 64x64, 32 frames (4 s): the `events` scenes whose flashes fade '
+      'over a few frames after an abrupt onset, as their clicks do, so that a clip has an '
+      'arrow of time that reversal breaks (the actions alone are time-symmetric: each has '
+      'its reverse among the classes).'
+    ),
+    num_frames=32,
+    events_per_second=2.0,
+    flash_decay_frames=2.0,
+  ),
+  VidjaxSyntheticConfig(
     name='speed',
     description=(
       '1200/300 videos, 64x64, 48 frames (6 s) of the default scenes whose motion bounces '

@@ -96,6 +96,9 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
       sound loudly at that frame's time (a click and a short tone at its pitch), so that
       sound and picture can be matched (which objects) and synchronised (which flashes
       when: AVTS); the event times are stored as `event_times`.
+    flash_decay_frames: with events, how a flash fades: 0 lasts one frame (time-symmetric);
+      d > 0 starts at full strength at the event and fades as exp(-frames since / d), so
+      that a flash, like its click, has an arrow of time (Arrow of Time).
     speeds: playback speeds of the validation videos' segments (SpeedNet), e.g. (1.0, 2.0);
       () keeps every video at one speed, each action's sweep spanning the whole video.
       With speeds, a factor sweeps its range in `natural_frames` frames at speed 1 and
@@ -121,6 +124,7 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   view: str = 'video'
   label_kind: str = 'action'
   events_per_second: float = 0.0
+  flash_decay_frames: float = 0.0
   speeds: tuple[float, ...] = ()
   natural_frames: int = 32
   segment_frames: tuple[int, int] = (8, 16)
@@ -294,6 +298,22 @@ CHIRP_DECAY_S, CHIRP_AMPLITUDE = 0.04, 0.5
 FLASH_STRENGTH = 0.8
 
 
+def _flash_strengths(
+  events: dict[int, int], num_objects: int, num_frames: int, decay_frames: float
+) -> np.ndarray:
+  """How strongly each object flashes at each frame, [N, T] in [0, 1]: 1 at its events,
+  and with `decay_frames` > 0 the strongest fading exp(-frames since / decay_frames) of
+  its earlier events (below 1 % counts as none)."""
+  strengths = np.zeros((num_objects, num_frames))
+  for frame, obj in events.items():
+    if decay_frames <= 0:
+      strengths[obj, frame] = 1.0
+      continue
+    fade = np.exp(-np.arange(num_frames - frame) / decay_frames)
+    strengths[obj, frame:] = np.maximum(strengths[obj, frame:], np.where(fade < 0.01, 0.0, fade))
+  return strengths
+
+
 def _event_frames(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
   """The frames of a video's events, sorted: about `events_per_second` per second (at
   least one), `MIN_EVENT_GAP_FRAMES` apart. Drawn from their own stream, so adding events
@@ -373,15 +393,19 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     event_rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 2])
     flashing = event_rng.integers(0, num_objects, len(event_frames))
     events = dict(zip(event_frames.tolist(), flashing.tolist(), strict=True))
+  glow = _flash_strengths(events, num_objects, num_frames, config.flash_decay_frames)
   for t in range(num_frames):
     frame = background.copy()
     for i in range(num_objects):
       x, y, angle, scale, opacity = (tracks[f][i, t] for f in _FACTORS)
       polygons = _POLYGONS[SHAPE_NAMES[shapes[i]]]
       colour = colours[i]
-      if events.get(t) == i:
+      if glow[i, t] == 1.0:
         colour = colour + FLASH_STRENGTH * (1.0 - colour)
         opacity = 1.0  # a flash shows even on an object that is fading
+      elif glow[i, t] > 0:
+        colour = colour + glow[i, t] * FLASH_STRENGTH * (1.0 - colour)
+        opacity = opacity + glow[i, t] * (1.0 - opacity)
       drawn = _draw(frame, polygons, colour, stripes[i], x, y, angle, scale, opacity)
       if drawn is None or not drawn[0].any():
         continue

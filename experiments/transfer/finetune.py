@@ -1,22 +1,26 @@
-r"""Fine-tunes a SpeedNet-pretrained S3D-G on UCF101 or HMDB51 (the paper's transfer).
+r"""Fine-tunes a pretext-pretrained S3D-G on UCF101 or HMDB51 (SpeedNet's transfer).
+
+The network of experiments/speednet/kinetics400.py or experiments/arrow_of_time/kinetics400.py
+(the same S3D-G), or a random initialisation.
 
   python -m vidjax.main --workdir workdirs/speednet_ucf101 --config \
-      experiments/speednet/finetune.py:dataset=ucf101,init_from=workdirs/speednet_k400/checkpoints/75000
+      experiments/transfer/finetune.py:dataset=ucf101,init_from=workdirs/speednet_k400/checkpoints/75000
   # the baseline: the same network from a random initialisation
   python -m vidjax.main --workdir workdirs/s3dg_scratch_ucf101 \
-      --config experiments/speednet/finetune.py:dataset=ucf101
+      --config experiments/transfer/finetune.py:dataset=ucf101
 
-Arguments: dataset (ucf101 or hmdb51), split (1-3), init_from (an
-experiments/speednet/kinetics400.py checkpoint step directory: every variable but the
-one-logit classifier loads; the classifier starts fresh), labelled_percent (100).
+Arguments: dataset (ucf101 or hmdb51), split (1-3), init_from (a pretraining checkpoint
+step directory: every variable but the one-logit classifier loads; the classifier starts
+fresh), labelled_percent (100).
 Recipe: the pretraining's network (S3D-G without temporal striding, max + average
 pooling) on 32-frame 224x224 clips, SGD lr 0.01 with a cosine schedule for 30 epochs at
 batch 32, dropout 0.5; test: 10 clips x 3 crops. The paper's fine-tuning recipe is not
 among the sources here: these are this config's choices.
 Hardware: 8 GPUs (A100-class) for about a day. Time: not measured (no accelerator run).
-Expected (paper): UCF101 81.1 %, HMDB51 48.8 %; from a random initialisation 73.8 % /
-46.4 %.
-Smoke test: experiments/speednet/finetune.py:smoke
+Expected (SpeedNet paper): UCF101 81.1 %, HMDB51 48.8 %; from a random initialisation
+73.8 % / 46.4 %. The Arrow of Time paper's transfer used another network (a flow-stack
+VGG-16), so its numbers do not apply to this one.
+Smoke test: experiments/transfer/finetune.py:smoke
 """
 
 from vidjax import configs

@@ -1,0 +1,46 @@
+r"""The Arrow of Time miniature study: pretraining and its transfer, over seeds.
+
+  python experiments/arrow_of_time/study.py --workdir workdirs/arrow_study --seeds 0,1,2
+
+Runs, for each seed: Arrow of Time pretraining on the `arrow` training videos without
+labels (experiments/arrow_of_time/synthetic.py: its direction accuracy on held-out videos
+and linear probes of its features on 10 % of the `events` labels, at initialisation and at
+the end); then the network fine-tuned on 10 % of the `events` labels from the pretrained
+network and from a random initialisation (experiments/transfer/synthetic_finetune.py).
+One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
+WORKDIR/study.json and prints the table of docs/results.md). The random-initialisation
+runs are the same as SpeedNet's study's for the same seed.
+
+Hardware: 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from vidjax import study  # noqa: E402
+
+EXPERIMENT = 'experiments/arrow_of_time/synthetic.py'
+FINETUNE = 'experiments/transfer/synthetic_finetune.py'
+
+
+def _from_pretraining(seed_dir: str) -> str:
+  return f'init_from={study.final_checkpoint(os.path.join(seed_dir, "pretrain"))}'
+
+
+RUNS = (
+  study.Run('pretrain', experiment=EXPERIMENT),
+  study.Run('finetune_pretrained', depends=_from_pretraining, experiment=FINETUNE),
+  study.Run('finetune_scratch', experiment=FINETUNE),
+)
+METRICS = {
+  'direction accuracy': 'eval/arrow/accuracy',
+  'probe': 'eval/probe/top1',
+  'fine-tuned top-1': 'eval/val/video_top1_2x1',
+}
+
+if __name__ == '__main__':
+  study.main(__doc__.split('\n\n')[0], experiment=EXPERIMENT, runs=RUNS, metrics=METRICS)
