@@ -51,6 +51,16 @@ def final_checkpoint(workdir: str) -> str:
   return os.path.join(directory, str(max(steps)))
 
 
+def init_from_run(variant: str) -> Callable[[str], str]:
+  """A `Run.depends` that starts a run from the last checkpoint of the same seed's
+  `variant` run (e.g. fine-tuning from a pretraining)."""
+
+  def depends(seed_dir: str) -> str:
+    return f'init_from={final_checkpoint(os.path.join(seed_dir, variant))}'
+
+  return depends
+
+
 def command(experiment: str, arg: str, seed: int, workdir: str, extra: Sequence[str]) -> list[str]:
   return [
     sys.executable,

@@ -27,13 +27,9 @@ EXPERIMENT = 'experiments/arrow_of_time/synthetic.py'
 FINETUNE = 'experiments/transfer/synthetic_finetune.py'
 
 
-def _from_pretraining(seed_dir: str) -> str:
-  return f'init_from={study.final_checkpoint(os.path.join(seed_dir, "pretrain"))}'
-
-
 RUNS = (
   study.Run('pretrain', experiment=EXPERIMENT),
-  study.Run('finetune_pretrained', depends=_from_pretraining, experiment=FINETUNE),
+  study.Run('finetune_pretrained', depends=study.init_from_run('pretrain'), experiment=FINETUNE),
   study.Run('finetune_scratch', experiment=FINETUNE),
 )
 METRICS = {

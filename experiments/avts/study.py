@@ -27,15 +27,11 @@ EXPERIMENT = 'experiments/avts/synthetic.py'
 FINETUNE = 'experiments/avts/synthetic_finetune.py'
 
 
-def _from_curriculum(seed_dir: str) -> str:
-  return f'init_from={study.final_checkpoint(os.path.join(seed_dir, "curriculum"))}'
-
-
 RUNS = (
   study.Run('curriculum'),
   study.Run('no_curriculum'),
   study.Run('easy_only'),
-  study.Run('finetune_pretrained', depends=_from_curriculum, experiment=FINETUNE),
+  study.Run('finetune_pretrained', depends=study.init_from_run('curriculum'), experiment=FINETUNE),
   study.Run('finetune_scratch', experiment=FINETUNE),
 )
 METRICS = {

@@ -17,18 +17,11 @@ learn synchronisation yet on the embedded data, docs/avts.md).
 Smoke test: experiments/avts/synthetic_finetune.py:smoke
 """
 
-import importlib.util
-import os
-
 from vidjax import configs
 from vidjax.models import video_resnet
 
 # The pretraining experiment's video tower, so that the two stay the same network.
-_spec = importlib.util.spec_from_file_location(
-  'avts_synthetic', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'synthetic.py')
-)
-avts_synthetic = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(avts_synthetic)
+avts_synthetic = configs.load_experiment_module('synthetic.py', relative_to=__file__)
 
 
 def get_config(arg: str | None = None):
