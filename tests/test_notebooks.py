@@ -16,6 +16,7 @@ FIGURES = {
   'quickstart.ipynb': 2,  # the metrics and the clips
   'unidual.ipynb': 3,  # both tasks' curves, images and clips with predictions
   'gradient_blending.ipynb': 3,  # per-head V and T losses, weights, final comparison
+  'speednet.ipynb': 3,  # speediness against the truth, the rates, the sped-up frames
 }
 
 

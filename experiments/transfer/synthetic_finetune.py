@@ -58,13 +58,16 @@ def backbone(name: str = 'r2plus1d', smoke: bool = False) -> dict:
 
 def pretext_optimiser() -> dict:
   """The pretext tasks' optimiser in miniature: AdamW 1e-3. With the SGD of the fine-tuning
-  (0.05, momentum 0.9) the speed task's loss was still ln 2 after 300 steps, where AdamW
-  had passed 60 % (docs/speednet.md, "Which network")."""
+  (`--config.optim.name=sgd --config.optim.schedule.base_lr=0.05`: momentum 0.9, Nesterov)
+  the speed task's loss was still ln 2 after 300 steps, where AdamW's held-out accuracy
+  had passed 60 % (docs/speednet.md, "Which network and optimiser")."""
   return dict(
     name='adamw',
     b1=0.9,
     b2=0.999,
     eps=1e-8,
+    momentum=0.9,  # with name='sgd'
+    nesterov=True,
     weight_decay=1e-4,
     grad_clip_norm=0.0,
     schedule=dict(name='cosine', base_lr=1e-3, warmup_steps=50),
