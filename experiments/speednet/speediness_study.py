@@ -62,11 +62,13 @@ def main() -> None:
   per_video = []
   for index in range(min(args.num_videos, len(source))):
     record = source[index]
+    video_id = record['video_id']
+    video_id = video_id.decode() if isinstance(video_id, bytes) else str(video_id)
     frames, _ = speediness.model_frames(record['video'], config.input.pp.crop_size)
     probabilities = speediness.frame_probabilities(score, frames, window=window, hop=args.hop)
     truth = np.asarray(record['frame_speed'])
     scores = speediness.score_against_truth(probabilities, truth, speedup=args.speedup)
-    per_video.append(dict(video_id=str(record['video_id']), **scores))
+    per_video.append(dict(video_id=video_id, **scores))
     if args.png_dir and index < args.num_png:
       os.makedirs(args.png_dir, exist_ok=True)
       max_normal, curve = speediness.speediness(probabilities)
@@ -76,7 +78,7 @@ def main() -> None:
         probabilities=probabilities.tolist(),
         speediness=curve.tolist(),
       )
-      png = os.path.join(args.png_dir, f'{record["video_id"]}.png')
+      png = os.path.join(args.png_dir, f'{video_id}.png')
       _speediness_tool().draw(drawn, record['video'], png, truth)
   means = {
     key: float(np.mean([v[key] for v in per_video])) for key in per_video[0] if key != 'video_id'
