@@ -23,7 +23,8 @@ against a random initialisation over seeds.
 The paper (Wei et al., CVPR 2018) trains a flow-stack network on real videos from which
 black borders and camera motion were removed; here RGB clips of 32 x 32 pixels, whose
 data has neither.
-Hardware: 2 CPU cores, about 8 minutes (1,000 steps of 16 pairs).
+Hardware: 2 CPU cores; 14 minutes for seed 0 (1,000 steps of 16 pairs), sharing the
+cores with another study.
 Expected: docs/results.md, "Temporal pretext tasks in miniature".
 Smoke test: experiments/arrow_of_time/synthetic.py:smoke
 """
