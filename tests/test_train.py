@@ -288,3 +288,17 @@ def test_two_source_run_resumes_both_iterators_exactly(
   expected, got = _final_params(str(reference), 4), _final_params(str(resumed), 4)
   for a, b in zip(jax_leaves(expected), jax_leaves(got), strict=True):
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_finished_run_started_again_keeps_its_results(synthetic_images_data_dir, tmp_path):
+  """Starting a finished run again trains no step, returns what the run measured and
+  leaves its results.json as it was."""
+  config = _two_source_config(synthetic_images_data_dir, 2)
+  first = train.train_and_evaluate(config, str(tmp_path))
+  with open(tmp_path / 'results.json') as f:
+    written = json.load(f)
+  again = train.train_and_evaluate(config, str(tmp_path))
+  with open(tmp_path / 'results.json') as f:
+    rewritten = json.load(f)
+  assert again == first and 'train/video_loss' in again
+  assert rewritten == written

@@ -79,6 +79,19 @@ def read_metrics(workdir: str) -> list[dict]:
     return [json.loads(line) for line in f if line.strip()]
 
 
+def last_values(workdir: str, up_to_step: int) -> dict[str, float]:
+  """The last value logged of every metric at or before `up_to_step` ({} without a log):
+  what a resumed run had measured before it stopped."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return {}
+  values = {}
+  for entry in read_metrics(workdir):
+    if entry['step'] <= up_to_step:
+      values.update({key: value for key, value in entry.items() if key != 'step'})
+  return values
+
+
 class Progress:
   """Console progress: step, steps/s, clips/s and ETA since the last report."""
 

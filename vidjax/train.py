@@ -290,14 +290,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   # A fresh start drops the log of an earlier attempt that never reached a checkpoint.
   writer = logs.MetricWriter(workdir, resume_step=start_step if start_step else -1)
+  # `last`: the last value of every metric, for results.json. A resumed run (and a
+  # finished run started again, which trains no step) keeps what it measured before.
   if start_step == 0:
-    writer.write(0, _log_model_size(model, state.variables, example))
+    last = _log_model_size(model, state.variables, example)
+    writer.write(0, last)
+  else:
+    last = logs.last_values(workdir, start_step)
   train_step = _make_train_step(config, model, task, tx, schedule, mesh)
   evaluators = _make_evaluators(config, model, task, mesh)
   constants = jax.device_put(task.constants(), parallel.replicated(mesh))
   progress = logs.Progress(config.total_steps, batch_size, start_step)
   preemption = checkpoint.PreemptionWatcher()
-  last = {}
   pending, pending_from = [], start_step + 1
   step = start_step
   try:
