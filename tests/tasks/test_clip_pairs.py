@@ -1,5 +1,5 @@
-"""The pair pretext tasks (SpeedNet, Arrow of Time): pairs into one batch, binary
-cross-entropy, per-view scores."""
+"""The binary pretext tasks: SpeedNet and Arrow of Time (pairs into one batch) and
+Shuffle & Learn (tuples); binary cross-entropy, per-view scores."""
 
 import flax.linen as nn
 import jax
@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from vidjax.tasks import arrow_of_time, base, speednet
+from vidjax.tasks import arrow_of_time, base, shuffle_learn, speednet
 
 _CONTEXT = base.Context(step=0, rngs={}, train=False, state={}, constants={}, pp=None)
 # Each task, its field, its metrics' name and the names of its two kinds of clip.
@@ -78,3 +78,23 @@ def test_wrong_inputs_are_named(task_class, field, name, kinds):
     task_class().loss_and_metrics(model, variables, batch, _CONTEXT)
   with pytest.raises(ValueError, match=f"mode='{task_class.sampler}'"):
     task_class().loss_and_metrics(model, variables, {**batch, 'video': video[:, 0]}, _CONTEXT)
+
+
+def test_shuffle_learn_scores_tuples_by_their_field():
+  # 4 tuples; logits are the mean pixels: 2, -1, 3, -4; in order: 1, 1, 0, 0.
+  means = jnp.array([2.0, -1.0, 3.0, -4.0])
+  video = jnp.broadcast_to(means[:, None, None, None, None], (4, 3, 4, 4, 3))
+  batch = {'video': video, 'in_order': jnp.array([1, 1, 0, 0], jnp.int32)}
+  model = MeanPixel()
+  variables = model.init(jax.random.key(0), video, train=False)
+  loss, (_, metrics) = shuffle_learn.Task().loss_and_metrics(model, variables, batch, _CONTEXT)
+  expected = optax.sigmoid_binary_cross_entropy(means, jnp.array([1.0, 1.0, 0.0, 0.0])).mean()
+  np.testing.assert_allclose(float(loss), float(expected), rtol=1e-6)
+  # Right: in order 2 (> 0), shuffled -4 (< 0); wrong: -1 and 3.
+  np.testing.assert_allclose(float(metrics['accuracy']), 0.5)
+  np.testing.assert_allclose(float(metrics['accuracy/in_order']), 0.5)
+  np.testing.assert_allclose(float(metrics['accuracy/shuffled']), 0.5)
+  predictions = shuffle_learn.Task().predict(
+    model, variables, {**batch, 'in_order': batch['in_order'].reshape(2, 2)}, _CONTEXT
+  )
+  assert predictions['aux/order/accuracy'].tolist() == [1.0, 0.0, 0.0, 1.0]

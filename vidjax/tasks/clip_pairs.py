@@ -23,11 +23,11 @@ from flax import linen as nn
 from vidjax.tasks import base
 
 
-def pair_logits(outputs: jax.Array) -> jax.Array:
+def single_logit(outputs: jax.Array) -> jax.Array:
   """The logit [N] from the model's [N, 1] output, checked."""
   if outputs.ndim != 2 or outputs.shape[-1] != 1:
     raise ValueError(
-      f'A pair pretext task needs a model with one output (config.model.num_classes=1); '
+      f'A binary pretext task needs a model with one output (config.model.num_classes=1); '
       f'it gave shape {outputs.shape}.'
     )
   return outputs[:, 0].astype(jnp.float32)
@@ -69,7 +69,7 @@ class PairedClipsTask(base.Task):
     clips = {'video': video.reshape(-1, *video.shape[2:])}
     labels = batch[self.label].reshape(-1)
     (outputs, _), model_state = self.apply(model, variables, clips, ctx)
-    scores = binary_scores(pair_logits(outputs), labels)
+    scores = binary_scores(single_logit(outputs), labels)
     metrics = {'loss': scores['loss'].mean(), 'accuracy': scores['accuracy'].mean()}
     for value, kind in enumerate(self.kinds):
       chosen = labels == value
@@ -85,7 +85,7 @@ class PairedClipsTask(base.Task):
     pairs, [B, V], flattened to the views), 'aux/<name>/accuracy' and 'aux/<name>/loss';
     plus the model's own outputs."""
     predictions = super().predict(model, variables, batch, ctx)
-    logits = pair_logits(predictions['logits'])
+    logits = single_logit(predictions['logits'])
     predictions[f'aux/{self.name}_logit'] = logits
     if self.label in batch:
       scores = binary_scores(logits, batch[self.label].reshape(-1))

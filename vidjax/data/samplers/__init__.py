@@ -15,8 +15,9 @@ test time each field has a leading axis of one entry per clip [num_views, ...].
 Built in: `stride` (a clip of frames every `stride` frames), `fps` (at `target_fps`
 whatever the video's rate), `segments` (TSN: one frame per equal segment), `avts` (a
 clip, its audio and the same video's audio shifted in time), `speed` (SpeedNet: a clip
-at normal speed and sped up, frames [2, T] in training) and `arrow` (Arrow of Time: a clip
-and the same frames reversed, frames [2, T] in training).
+at normal speed and sped up, frames [2, T] in training), `arrow` (Arrow of Time: a clip
+and the same frames reversed, frames [2, T] in training) and `tuples` (Shuffle & Learn:
+three frames in temporal order or not).
 """
 
 from __future__ import annotations

@@ -1,0 +1,40 @@
+r"""The Shuffle & Learn miniature study: pretraining and its transfer, over seeds.
+
+  python experiments/shuffle_learn/study.py --workdir workdirs/shuffle_learn_study --seeds 0,1,2
+
+Runs, for each seed: Shuffle & Learn pretraining on the `default` training videos without
+labels (experiments/shuffle_learn/synthetic.py: its order accuracy on held-out videos and
+linear probes of its trunk on 10 % of the `shapes` labels, at initialisation and at the
+end); then the trunk fine-tuned as a single-frame classifier on 10 % of the `shapes`
+labels, from the pretrained trunk and from a random initialisation
+(experiments/shuffle_learn/synthetic_finetune.py). One `python -m vidjax.main` process
+per run (`vidjax/study.py`: resumable, writes WORKDIR/study.json and prints the table of
+docs/results.md).
+
+Hardware: 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from vidjax import study  # noqa: E402
+
+EXPERIMENT = 'experiments/shuffle_learn/synthetic.py'
+FINETUNE = 'experiments/shuffle_learn/synthetic_finetune.py'
+RUNS = (
+  study.Run('pretrain', experiment=EXPERIMENT),
+  study.Run('finetune_pretrained', depends=study.init_from_run('pretrain'), experiment=FINETUNE),
+  study.Run('finetune_scratch', experiment=FINETUNE),
+)
+METRICS = {
+  'order accuracy': 'eval/order/accuracy',
+  'probe': 'eval/probe/top1',
+  'fine-tuned top-1': 'eval/val/video_top1_2x1',
+}
+
+if __name__ == '__main__':
+  study.main(__doc__.split('\n\n')[0], experiment=EXPERIMENT, runs=RUNS, metrics=METRICS)
