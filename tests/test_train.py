@@ -266,7 +266,8 @@ def test_two_source_run_resumes_both_iterators_exactly(
   synthetic_images_data_dir, tmp_path, monkeypatch
 ):
   """A run resumed from its step-2 checkpoint ends where the uninterrupted one did: both
-  sources' iterators continue exactly (bitwise-equal parameters at step 4)."""
+  sources' iterators continue exactly (bitwise-equal parameters at step 4). Started once
+  more, the finished run keeps its results."""
   reference, resumed = tmp_path / 'reference', tmp_path / 'resumed'
   config = _two_source_config(synthetic_images_data_dir, 4)
   results = train.train_and_evaluate(config, str(reference))
@@ -283,22 +284,14 @@ def test_two_source_run_resumes_both_iterators_exactly(
     'set_state',
     lambda self, state: restored.append(state) or set_state(self, state),
   )
-  train.train_and_evaluate(config, str(resumed))
+  resumed_results = train.train_and_evaluate(config, str(resumed))
   assert restored == [data_state]  # it resumed at step 2, with both iterators' states
+  # Started again when finished, it trains no step, returns what it measured and leaves
+  # its results.json as it was.
+  written = (resumed / 'results.json').read_text()
+  assert train.train_and_evaluate(config, str(resumed)) == resumed_results
+  assert (resumed / 'results.json').read_text() == written
+  assert 'train/video_loss' in json.loads(written)
   expected, got = _final_params(str(reference), 4), _final_params(str(resumed), 4)
   for a, b in zip(jax_leaves(expected), jax_leaves(got), strict=True):
     np.testing.assert_array_equal(a, b)
-
-
-def test_a_finished_run_started_again_keeps_its_results(synthetic_images_data_dir, tmp_path):
-  """Starting a finished run again trains no step, returns what the run measured and
-  leaves its results.json as it was."""
-  config = _two_source_config(synthetic_images_data_dir, 2)
-  first = train.train_and_evaluate(config, str(tmp_path))
-  with open(tmp_path / 'results.json') as f:
-    written = json.load(f)
-  again = train.train_and_evaluate(config, str(tmp_path))
-  with open(tmp_path / 'results.json') as f:
-    rewritten = json.load(f)
-  assert again == first and 'train/video_loss' in again
-  assert rewritten == written
