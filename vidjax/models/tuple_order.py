@@ -16,9 +16,6 @@ import jax.numpy as jnp
 
 from vidjax.models.resnet import BASIC_STAGE_SIZES, ResNet2D
 
-# The order head's parameters: what the single-frame fine-tuning does not have.
-ORDER_HEAD = r'order/.*'
-
 
 class OrderHead(nn.Module):
   """Concatenated frame features -> hidden ReLU layers -> `num_outputs` logits."""

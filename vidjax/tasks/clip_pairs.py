@@ -1,6 +1,7 @@
-"""Binary pretext tasks on pairs of clips of one moment (SpeedNet, Arrow of Time).
+"""Binary pretext tasks: pairs of clips of one moment (SpeedNet, Arrow of Time) and, on
+the same binary head, Shuffle & Learn's frame tuples (`BinaryFieldTask`).
 
-Their samplers give every training example two versions of the same frames, video
+The pair samplers give every training example two versions of the same frames, video
 [B, 2, T, h, w, 3], and a field [B, 2] that says which version is which: normal or sped up
 (`speed` sampler), forward or reversed (`arrow` sampler). Both clips of every pair go into
 one batch of 2B clips ("same-batch training", SpeedNet's term): every batch is balanced,
@@ -41,34 +42,30 @@ def binary_scores(logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
   }
 
 
-class PairedClipsTask(base.Task):
-  """Binary classification of the two clips of each pair by the sampler's field `label`.
+class BinaryFieldTask(base.Task):
+  """Binary classification of clips by the sampler's field `label` (0 or 1).
 
-  Subclasses name the field (`label`), the metrics' prefix (`name`), the sampler mode that
-  makes the pairs (`sampler`) and the names of the two versions (`kinds`, for 0 and 1).
+  Subclasses name the field (`label`), the metrics' prefix (`name`) and the names of the
+  two values (`kinds`, for 0 and 1), and may override `model_clips`.
   """
 
   label: str
   name: str
-  sampler: str
   kinds: tuple[str, str]
 
   @property
   def batch_keys(self) -> tuple[str, ...]:
     return ('video', self.label)
 
+  def model_clips(self, batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """The clips the model scores in training, one per entry of the flattened field."""
+    return batch
+
   def loss_and_metrics(
     self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
   ) -> tuple[jax.Array, tuple[dict, dict[str, jax.Array]]]:
-    video = batch['video']
-    if video.ndim != 6:
-      raise ValueError(
-        f'{type(self).__module__} trains on pairs of clips, video [B, 2, T, H, W, 3]; got '
-        f"{video.shape}. Set config.input.sampling.mode='{self.sampler}'."
-      )
-    clips = {'video': video.reshape(-1, *video.shape[2:])}
     labels = batch[self.label].reshape(-1)
-    (outputs, _), model_state = self.apply(model, variables, clips, ctx)
+    (outputs, _), model_state = self.apply(model, variables, self.model_clips(batch), ctx)
     scores = binary_scores(single_logit(outputs), labels)
     metrics = {'loss': scores['loss'].mean(), 'accuracy': scores['accuracy'].mean()}
     for value, kind in enumerate(self.kinds):
@@ -81,9 +78,9 @@ class PairedClipsTask(base.Task):
   def predict(
     self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
   ) -> dict[str, jax.Array]:
-    """Per view: 'aux/<name>_logit' and, where the batch has the label field (the test
-    pairs, [B, V], flattened to the views), 'aux/<name>/accuracy' and 'aux/<name>/loss';
-    plus the model's own outputs."""
+    """Per view: 'aux/<name>_logit' and, where the batch has the label field ([B, V],
+    flattened to the views), 'aux/<name>/accuracy' and 'aux/<name>/loss'; plus the model's
+    own outputs."""
     predictions = super().predict(model, variables, batch, ctx)
     logits = single_logit(predictions['logits'])
     predictions[f'aux/{self.name}_logit'] = logits
@@ -91,3 +88,19 @@ class PairedClipsTask(base.Task):
       scores = binary_scores(logits, batch[self.label].reshape(-1))
       predictions.update({f'aux/{self.name}/{key}': value for key, value in scores.items()})
     return predictions
+
+
+class PairedClipsTask(BinaryFieldTask):
+  """`BinaryFieldTask` on pairs of clips, both of every pair in one batch; `sampler` names
+  the sampler mode that makes the pairs."""
+
+  sampler: str
+
+  def model_clips(self, batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    video = batch['video']
+    if video.ndim != 6:
+      raise ValueError(
+        f'{type(self).__module__} trains on pairs of clips, video [B, 2, T, H, W, 3]; got '
+        f"{video.shape}. Set config.input.sampling.mode='{self.sampler}'."
+      )
+    return {'video': video.reshape(-1, *video.shape[2:])}

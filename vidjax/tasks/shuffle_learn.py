@@ -9,41 +9,12 @@ evaluator averages.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-from flax import linen as nn
-
-from vidjax.tasks import base, clip_pairs
+from vidjax.tasks import clip_pairs
 
 
-class Task(base.Task):
+class Task(clip_pairs.BinaryFieldTask):
   """Binary temporal-order verification of frame tuples."""
 
-  batch_keys = ('video', 'in_order')
-
-  def loss_and_metrics(
-    self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
-  ) -> tuple[jax.Array, tuple[dict, dict[str, jax.Array]]]:
-    (outputs, _), model_state = self.apply(model, variables, batch, ctx)
-    in_order = batch['in_order'].reshape(-1)
-    scores = clip_pairs.binary_scores(clip_pairs.single_logit(outputs), in_order)
-    metrics = {'loss': scores['loss'].mean(), 'accuracy': scores['accuracy'].mean()}
-    for value, kind in enumerate(('shuffled', 'in_order')):
-      chosen = in_order == value
-      metrics[f'accuracy/{kind}'] = jnp.sum(scores['accuracy'] * chosen) / jnp.maximum(
-        chosen.sum(), 1
-      )
-    return metrics['loss'], (model_state, metrics)
-
-  def predict(
-    self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
-  ) -> dict[str, jax.Array]:
-    """Per view: 'aux/order_logit' and, where the batch has 'in_order' ([B, V], flattened
-    to the views), 'aux/order/accuracy' and 'aux/order/loss'; plus the model's outputs."""
-    predictions = super().predict(model, variables, batch, ctx)
-    logits = clip_pairs.single_logit(predictions['logits'])
-    predictions['aux/order_logit'] = logits
-    if 'in_order' in batch:
-      scores = clip_pairs.binary_scores(logits, batch['in_order'].reshape(-1))
-      predictions.update({f'aux/order/{key}': value for key, value in scores.items()})
-    return predictions
+  label = 'in_order'
+  name = 'order'
+  kinds = ('shuffled', 'in_order')
