@@ -15,7 +15,8 @@ class by design.
       --config experiments/shuffle_learn/synthetic_finetune.py
 
 Arguments: init_from, labelled_percent (10).
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores; about 3.5 minutes (400 steps of 32 clips), sharing the cores with
+two other studies.
 Expected: docs/results.md, "Temporal pretext tasks in miniature".
 Smoke test: experiments/shuffle_learn/synthetic_finetune.py:smoke
 """

@@ -18,7 +18,8 @@ their network from `backbone()` here, so that the two stay the same.
 Clips: 16 frames (2 s) at stride 1 of the 32-frame `events` videos, whose motion runs at
 the `speed` training videos' natural speed: an action's motion spans the whole 4 s video,
 and 1 s clips hide it (docs/avts.md).
-Hardware: 2 CPU cores, about 4 minutes (400 steps of 32 clips).
+Hardware: 2 CPU cores; 10 minutes for SpeedNet's seed 0 (400 steps of 32 clips), sharing the
+cores with two other studies.
 Expected: docs/results.md, "Temporal pretext tasks in miniature".
 Smoke test: experiments/transfer/synthetic_finetune.py:smoke
 """
