@@ -77,3 +77,17 @@ def synthetic_shapes_data_dir(synthetic_data_dir) -> str:
 
   synthetic.ensure_built(synthetic_data_dir, 'tiny_shapes')
   return synthetic_data_dir
+
+
+@pytest.fixture(scope='session')
+def distinit_teacher(synthetic_images_data_dir, tmp_path_factory) -> str:
+  """The last checkpoint of experiments/distinit/teacher.py:smoke, the image teacher that
+  the DistInit experiments' smoke modes distil."""
+  from vidjax import configs, train
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  config = configs.load_config_file(os.path.join(repo, 'experiments/distinit/teacher.py:smoke'))
+  config.input.data_dir = synthetic_images_data_dir
+  workdir = str(tmp_path_factory.mktemp('distinit_teacher'))
+  train.train_and_evaluate(config, workdir)
+  return os.path.join(workdir, 'checkpoints', str(config.total_steps))

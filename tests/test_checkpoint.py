@@ -59,6 +59,27 @@ def test_restore_variables_renames(tmp_path):
   np.testing.assert_array_equal(restored['params']['head']['kernel'], 1.0)
 
 
+def test_restore_variables_inflates_2d_kernels_into_3d_ones(tmp_path):
+  stored = _variables(head_classes=10, fill=1.0)
+  stored['params']['conv']['kernel'] = np.arange(108, dtype=np.float32).reshape(3, 3, 3, 4)
+  checkpoint.save_variables(str(tmp_path / 'image'), stored)
+  fresh = _variables(head_classes=10, fill=0.0)
+  fresh['params']['conv']['kernel'] = np.zeros((4, 3, 3, 3, 4), np.float32)
+  with pytest.raises(ValueError, match=r'shape \(4, 3, 3, 3, 4\) in the model, \(3, 3, 3, 4\)'):
+    checkpoint.restore_variables(str(tmp_path / 'image'), fresh)
+  restored = checkpoint.restore_variables(str(tmp_path / 'image'), fresh, inflate='mean')
+  kernel = restored['params']['conv']['kernel']
+  np.testing.assert_allclose(kernel, np.stack([stored['params']['conv']['kernel'] / 4] * 4))
+  np.testing.assert_array_equal(restored['params']['head']['kernel'], 1.0)
+  centre = checkpoint.restore_variables(str(tmp_path / 'image'), fresh, inflate='centre')
+  np.testing.assert_array_equal(
+    centre['params']['conv']['kernel'][2], stored['params']['conv']['kernel']
+  )
+  np.testing.assert_array_equal(centre['params']['conv']['kernel'][[0, 1, 3]], 0.0)
+  with pytest.raises(ValueError, match="inflate='max'"):
+    checkpoint.restore_variables(str(tmp_path / 'image'), fresh, inflate='max')
+
+
 def test_restore_variables_of_another_architecture_is_an_error(tmp_path):
   checkpoint.save_variables(str(tmp_path / 'other'), {'params': {'x': np.ones(3, np.float32)}})
   with pytest.raises(ValueError, match='no weight of the checkpoint fits'):

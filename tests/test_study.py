@@ -11,3 +11,5 @@ def test_init_from_run_names_the_last_checkpoint_of_the_same_seed(tmp_path):
   depends = study.init_from_run('pretrain')
   expected = os.path.join(tmp_path, 'seed0', 'pretrain', 'checkpoints', '1000')
   assert depends(str(tmp_path / 'seed0')) == f'init_from={expected}'
+  teacher = study.init_from_run('pretrain', 'teacher', more='backbone=r3d')
+  assert teacher(str(tmp_path / 'seed0')) == f'teacher={expected},backbone=r3d'

@@ -33,16 +33,21 @@ EVALUATE_ONLY_CHECKED = [
 ]
 
 
-def _smoke_config(path: str, data_dir: str):
-  config = configs.load_config_file(os.path.join(REPO, path) + ':smoke')
+# Experiments whose smoke mode distils the teacher of experiments/distinit/teacher.py:smoke.
+NEEDS_A_TEACHER = ('experiments/distinit/synthetic.py', 'experiments/distinit/kinetics400.py')
+
+
+def _smoke_config(path: str, data_dir: str, arg: str = ''):
+  config = configs.load_config_file(os.path.join(REPO, path) + ':smoke' + arg)
   config.input.data_dir = data_dir
   return config
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('path', EXPERIMENTS)
-def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path):
-  config = _smoke_config(path, synthetic_images_data_dir)
+def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path, request):
+  arg = f',teacher={request.getfixturevalue("distinit_teacher")}' if path in NEEDS_A_TEACHER else ''
+  config = _smoke_config(path, synthetic_images_data_dir, arg)
   results = train.train_and_evaluate(config, str(tmp_path))
   entries = logs.read_metrics(str(tmp_path))
   train_losses = [e['train/loss'] for e in entries if 'train/loss' in e]

@@ -25,6 +25,7 @@ from absl import logging
 from flax import traverse_util
 
 from vidjax import parallel
+from vidjax.convert import inflate as inflation
 
 
 @functools.cache
@@ -157,7 +158,15 @@ def read_variables(path: str, abstract_variables: dict, *, flag: str = 'checkpoi
   )
 
 
-def restore_variables(path: str, variables: dict, *, dont_load=(), rename=()) -> dict:
+def restore_variables(
+  path: str,
+  variables: dict,
+  *,
+  dont_load=(),
+  rename=(),
+  inflate: str = '',
+  flag: str = 'config.init_from.path',
+) -> dict:
   """Params and batch stats of a checkpoint (or a converted model) for `config.init_from`.
 
   Args:
@@ -170,6 +179,10 @@ def restore_variables(path: str, variables: dict, *, dont_load=(), rename=()) ->
     rename: ((regex, replacement), ...): a variable whose name fully matches a regex is
       read from the checkpoint under `re.sub(regex, replacement, name)` (the first match
       decides), for checkpoints whose modules are named differently.
+    inflate: '' (shapes must match) or a method of `vidjax.convert.inflate.METHODS`: a 2D
+      kernel of the checkpoint [k, k, C_in, C_out] fills the model's 3D kernel
+      [t, k, k, C_in, C_out] (I3D's inflation, e.g. a video network from an image one).
+    flag: the setting that named `path`, for the error messages.
 
   Returns:
     `variables` with every entry not named by `dont_load` read from the checkpoint.
@@ -179,7 +192,9 @@ def restore_variables(path: str, variables: dict, *, dont_load=(), rename=()) ->
       checkpoint or has another shape there (the message lists them all), or nothing of
       the checkpoint fits (another architecture).
   """
-  metadata = ocp.PyTreeCheckpointer().metadata(_state_dir(path, 'config.init_from.path'))
+  if inflate and inflate not in inflation.METHODS:
+    raise ValueError(f'inflate={inflate!r}; allowed values: {("", *inflation.METHODS)}.')
+  metadata = ocp.PyTreeCheckpointer().metadata(_state_dir(path, flag))
   stored = metadata.item_metadata
   stored = dict(getattr(stored, 'tree', stored))
   stored_shapes = traverse_util.flatten_dict(
@@ -195,21 +210,24 @@ def restore_variables(path: str, variables: dict, *, dont_load=(), rename=()) ->
     stored_key = (collection, *stored_name.split('/'))
     if stored_key not in stored_shapes:
       problems.append(f'{collection}/{name}: not in the checkpoint (as {stored_name})')
-    elif stored_shapes[stored_key] != np.shape(value):
+    elif stored_shapes[stored_key] != np.shape(value) and not (
+      inflate and stored_shapes[stored_key] == np.shape(value)[1:]
+    ):
       problems.append(
         f'{collection}/{name}: shape {np.shape(value)} in the model, '
         f'{stored_shapes[stored_key]} in the checkpoint'
       )
     else:
-      to_read[stored_key] = (key, jax.ShapeDtypeStruct(np.shape(value), value.dtype))
+      shape = stored_shapes[stored_key]
+      to_read[stored_key] = (key, jax.ShapeDtypeStruct(shape, value.dtype), np.shape(value))
   if not to_read:
     raise ValueError(
-      f'config.init_from.path={path!r}: no weight of the checkpoint fits this model; it was '
+      f'{flag}={path!r}: no weight of the checkpoint fits this model; it was '
       'written for another architecture or variant (check config.model).'
     )
   if problems:
     raise ValueError(
-      f'config.init_from.path={path!r}: {len(problems)} variables of the model cannot be '
+      f'{flag}={path!r}: {len(problems)} variables of the model cannot be '
       'loaded:\n  ' + '\n  '.join(problems) + '\nName those meant to stay fresh in '
       "config.init_from.dont_load (regexes, e.g. ('fc/.*',) for a new classifier), or map "
       'their names with config.init_from.rename.'
@@ -218,10 +236,15 @@ def restore_variables(path: str, variables: dict, *, dont_load=(), rename=()) ->
     read_variables(
       path,
       traverse_util.unflatten_dict({k: v[1] for k, v in to_read.items()}),
-      flag='config.init_from.path',
+      flag=flag,
     )
   )
-  loaded = {to_read[stored_key][0]: value for stored_key, value in restored.items()}
+  loaded = {}
+  for stored_key, value in restored.items():
+    key, _, shape = to_read[stored_key]
+    loaded[key] = (
+      value if np.shape(value) == shape else inflation.inflate_leaf(value, shape, inflate)
+    )
   for key in fresh.keys() - loaded.keys():
     logging.info('init_from %s: %s keeps its fresh initialisation (dont_load).', path, key)
   return traverse_util.unflatten_dict({**fresh, **loaded})

@@ -224,8 +224,10 @@ def base_config() -> ml_collections.ConfigDict:
       ckpt_every=500,
       keep_checkpoints=3,
       # Weights to start from (checkpoint.restore_variables): a checkpoint step directory or
-      # tools/convert_checkpoint.py's output; dont_load: regexes of variables kept fresh.
-      init_from=dict(path='', dont_load=(), rename=()),
+      # tools/convert_checkpoint.py's output; dont_load: regexes of variables kept fresh;
+      # rename: ((regex, replacement), ...) of names; inflate: '' or 'mean' / 'centre', 2D
+      # kernels of an image network inflated into the 3D ones (vidjax/convert/inflate.py).
+      init_from=dict(path='', dont_load=(), rename=(), inflate=''),
       mesh=dict(data=-1),
       input=dict(
         dataset='vidjax_synthetic/default',

@@ -51,12 +51,16 @@ def final_checkpoint(workdir: str) -> str:
   return os.path.join(directory, str(max(steps)))
 
 
-def init_from_run(variant: str) -> Callable[[str], str]:
+def init_from_run(
+  variant: str, argument: str = 'init_from', more: str = ''
+) -> Callable[[str], str]:
   """A `Run.depends` that starts a run from the last checkpoint of the same seed's
-  `variant` run (e.g. fine-tuning from a pretraining)."""
+  `variant` run (e.g. fine-tuning from a pretraining): the experiment's `argument` names
+  it; `more` adds arguments (e.g. 'backbone=r3d')."""
 
   def depends(seed_dir: str) -> str:
-    return f'init_from={final_checkpoint(os.path.join(seed_dir, variant))}'
+    checkpoint = final_checkpoint(os.path.join(seed_dir, variant))
+    return ','.join(a for a in (f'{argument}={checkpoint}', more) if a)
 
   return depends
 

@@ -187,6 +187,7 @@ def _init_from(init_from: ml_collections.ConfigDict, state: TrainState, mesh) ->
     jax.device_get(state.variables),
     dont_load=init_from.dont_load,
     rename=init_from.rename,
+    inflate=init_from.inflate,
   )
   variables = jax.device_put(variables, parallel.replicated(mesh))
   return state.replace(params=variables['params'], batch_stats=variables['batch_stats'])

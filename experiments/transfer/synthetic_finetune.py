@@ -13,8 +13,11 @@ one with few labels.
       --config experiments/transfer/synthetic_finetune.py
 
 Arguments: init_from, labelled_percent (10), backbone ('r2plus1d': the zoo's R(2+1)D-10,
-width 16; 's3d-g': SpeedNet's S3D-G a quarter wide). The pretraining experiments take
-their network from `backbone()` here, so that the two stay the same.
+width 16; 's3d-g': SpeedNet's S3D-G a quarter wide; 'r3d': the R3D-10 of width 16 that a
+2D ResNet-10 inflates to, DistInit's), inflate (init_from is a 2D `single_frame` image
+classifier, whose kernels are inflated (I3D's 'mean') into the 'r3d' backbone:
+DistInit's inflation baseline). The pretraining experiments take their network from
+`backbone()` here, so that the two stay the same.
 Clips: 16 frames (2 s) at stride 1 of the 32-frame `events` videos, whose motion runs at
 the `speed` training videos' natural speed: an action's motion spans the whole 4 s video,
 and 1 s clips hide it (docs/avts.md).
@@ -25,6 +28,7 @@ Smoke test: experiments/transfer/synthetic_finetune.py:smoke
 """
 
 from vidjax import configs
+from vidjax.convert import inflate
 from vidjax.models import s3d, video_resnet
 
 # The miniatures' network. The paper's S3D-G (SpeedNet), a quarter wide, did not learn the
@@ -39,9 +43,19 @@ BACKBONES = {
     temporal_downsampling=False,
     global_pool='max+mean',
   ),
+  # A 2D ResNet-10 (`single_frame`) inflated: 3D convolutions, torchvision's max-pool.
+  'r3d': dict(model_name='video_resnet', depth=10, block='r3d', width=16, stem_pool=True),
 }
+# Each backbone's input crop of the 64 x 64 videos: the R3D's stem and max-pool divide it
+# by 4 before the first stage, so it sees whole frames (the size its 2D teacher learnt
+# shapes at: 19 % top-1 from 32-pixel crops, EXPECTED from whole images).
+CROP_SIZES = {'r2plus1d': 32, 's3d-g': 32, 'r3d': 64}
 # Each backbone's classifier: what fine-tuning does not load from the pretrained network.
-CLASSIFIERS = {'r2plus1d': video_resnet.CLASSIFIER, 's3d-g': s3d.CLASSIFIER}
+CLASSIFIERS = {
+  'r2plus1d': video_resnet.CLASSIFIER,
+  's3d-g': s3d.CLASSIFIER,
+  'r3d': video_resnet.CLASSIFIER,
+}
 
 
 def backbone(name: str = 'r2plus1d', smoke: bool = False) -> dict:
@@ -50,7 +64,7 @@ def backbone(name: str = 'r2plus1d', smoke: bool = False) -> dict:
   if name not in BACKBONES:
     raise ValueError(f'backbone={name!r}; allowed values: {tuple(BACKBONES)}.')
   model = dict(BACKBONES[name])
-  if smoke and name == 'r2plus1d':
+  if smoke and name in ('r2plus1d', 'r3d'):
     model['width'] = 8
   elif smoke:
     model['width_multiplier'] = 0.125
@@ -103,9 +117,16 @@ def probe_evaluation(every_steps: int, smoke: bool = False) -> dict:
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, init_from='', labelled_percent=10, backbone='r2plus1d')
+  arg = configs.parse_arg(
+    arg, smoke=False, init_from='', labelled_percent=10, backbone='r2plus1d', inflate=False
+  )
   if not 0 < arg.labelled_percent <= 100:
     raise ValueError(f'labelled_percent={arg.labelled_percent}: a percentage in (0, 100].')
+  if arg.inflate and (arg.backbone != 'r3d' or not arg.init_from):
+    raise ValueError(
+      'inflate=True inflates the 2D single_frame checkpoint init_from= into backbone=r3d; '
+      f'got backbone={arg.backbone!r}, init_from={arg.init_from!r}.'
+    )
   config = configs.base_config()
   config.total_steps = 400
   config.log_every = 25
@@ -114,7 +135,7 @@ def get_config(arg: str | None = None):
   config.input.split = f'train[:{arg.labelled_percent}%]'
   config.input.batch_size = 32
   config.input.sampling.update(num_frames=16, stride=1, policy='pad')
-  config.input.pp.crop_size = 32
+  config.input.pp.crop_size = CROP_SIZES[arg.backbone]
   config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
   model = backbone(arg.backbone, smoke=arg.smoke)
   config.model_name = model.pop('model_name')
@@ -122,6 +143,8 @@ def get_config(arg: str | None = None):
   if arg.init_from:
     config.init_from.path = arg.init_from
     config.init_from.dont_load = (CLASSIFIERS[arg.backbone],)
+    if arg.inflate:
+      config.init_from.update(inflate='mean', rename=inflate.RESNET2D_TO_VIDEO_RESNET)
   config.optim.schedule = dict(name='cosine', base_lr=0.05, warmup_steps=25)
   config.evals.val = dict(
     type='multiview', split='validation', batch_size=60, num_clips=2, num_crops=1, every_steps=200

@@ -21,6 +21,7 @@ torch = pytest.importorskip('torch')
 
 
 from vidjax.convert import torch_checkpoint, torchvision, vmz  # noqa: E402
+from vidjax.convert import torch_resnet as image_ref  # noqa: E402
 from vidjax.convert import torch_video_resnet as ref  # noqa: E402
 
 FAST_COMPILE = {'xla_backend_optimization_level': 0}
@@ -39,7 +40,10 @@ PUBLISHED = {
   ('vmz', 'r2plus1d_152_sports1m_32frms'): lambda: ref.r2plus1d_152(num_classes=487),
   ('vmz', 'ir_csn_152_ig65m_32frms'): lambda: ref.ir_csn_152(num_classes=359),
   ('vmz', 'ip_csn_152_ig_ft_kinetics_32frms'): ref.ip_csn_152,
+  ('torchvision', 'resnet18'): image_ref.resnet18,
+  ('torchvision', 'resnet50'): image_ref.resnet50,
 }
+VIDEO_ARCHS = sorted(k for k, v in torchvision.ARCHS.items() if v.model_name == 'video_resnet')
 
 
 def _native(arch: torch_checkpoint.Arch) -> torch_checkpoint.Arch:
@@ -65,12 +69,12 @@ def randomize(model, seed: int = 0) -> None:
 
   with torch.no_grad():
     for module in model.modules():
-      if isinstance(module, torch.nn.BatchNorm3d):
+      if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
         uniform(module.weight, 0.5, 1.5)
         normal(module.bias, 0.1)
         normal(module.running_mean, 0.1)
         uniform(module.running_var, 0.5, 1.5)
-      elif isinstance(module, (torch.nn.Conv3d, torch.nn.Linear)):
+      elif isinstance(module, (torch.nn.modules.conv._ConvNd, torch.nn.Linear)):
         normal(module.weight, module.weight[0].numel() ** -0.5)
         if module.bias is not None:
           normal(module.bias, 0.1)
@@ -79,6 +83,10 @@ def randomize(model, seed: int = 0) -> None:
         uniform(module.conv2[1].weight, 0.1, 0.3)
       elif isinstance(module, ref.Bottleneck):
         uniform(module.conv3[1].weight, 0.1, 0.3)
+      elif isinstance(module, image_ref.BasicBlock):
+        uniform(module.bn2.weight, 0.1, 0.3)
+      elif isinstance(module, image_ref.Bottleneck):
+        uniform(module.bn3.weight, 0.1, 0.3)
 
 
 def test_every_arch_has_a_reference():
@@ -91,7 +99,7 @@ def test_every_arch_has_a_reference():
 
   archs = [('torchvision', name) for name in torchvision.ARCHS]
   archs += [('vmz', name) for name in vmz.ARCHS]
-  assert len(archs) == 3 + 4 + 3 * 4
+  assert len(archs) == 3 + 2 + 4 + 3 * 4
   published = [network(*key) for key in PUBLISHED]
   assert len(published) == len(PUBLISHED)  # One reference per network.
   assert all(network(*key) in published for key in archs)
@@ -152,7 +160,7 @@ def _check_parity(torch_model, source, arch, size, tmp_path, monkeypatch) -> flo
   return max(diffs)
 
 
-@pytest.mark.parametrize('name', sorted(torchvision.ARCHS))
+@pytest.mark.parametrize('name', VIDEO_ARCHS)
 def test_torchvision_logits_match(name, tmp_path, monkeypatch):
   # Depth 10: the 18-layer network's modules with one block per stage.
   torch_model = PUBLISHED['torchvision', name](layers=(1, 1, 1, 1))
@@ -225,3 +233,44 @@ def test_a_wrong_class_count_names_the_classifier(tmp_path):
     torch_checkpoint.convert(state, arch.module_maps(), abstract)
   assert 'fc.weight has 400 outputs where the architecture has 359' in str(e.value)
   assert '--num_classes=400' in str(e.value)
+
+
+@pytest.mark.parametrize(('name', 'depth'), [('resnet18', 10), ('resnet50', 14)])
+def test_torchvision_image_resnet_logits_match(name, depth, tmp_path, monkeypatch):
+  """The ImageNet ResNets as `single_frame` models: on one-frame clips their frame logits
+  are torchvision's image logits, in eval and train mode. Depth 10 / 14: the published
+  network's blocks, one per stage; 64-pixel images, so that the last stage's train-mode
+  BatchNorm has 8 values per channel."""
+  torch_model = PUBLISHED['torchvision', name](layers=(1, 1, 1, 1))
+  randomize(torch_model)
+  path = str(tmp_path / 'model.pth')
+  torch.save(torch_model.state_dict(), path)
+  published = torchvision.ARCHS[name]
+  arch = torch_checkpoint.Arch(
+    'single_frame',
+    {**published.model_kwargs, 'depth': depth, 'lowering': 'native'},
+    (1, POOLED_SIZE, POOLED_SIZE, 3),
+    lambda: torchvision.resnet_module_maps(depth),
+  )
+  monkeypatch.setitem(torchvision.ARCHS, 'under_test', arch)
+  spec, variables = torch_checkpoint.convert_file('torchvision', 'under_test', path)
+  model, _ = torch_checkpoint.build_model(spec)
+  images = (
+    np.random.default_rng(0).normal(size=(BATCH, POOLED_SIZE, POOLED_SIZE, 3)).astype(np.float32)
+  )
+  torch_images = torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float64))
+  torch_model.double()
+
+  def forward(variables, video):
+    _, aux_eval = model.apply(variables, video, train=False)
+    (_, aux_train), _ = model.apply(variables, video, train=True, mutable=['batch_stats'])
+    return aux_eval['frame_logits'][:, 0], aux_train['frame_logits'][:, 0]
+
+  got = jax.jit(forward, compiler_options=FAST_COMPILE)(variables, images[:, None])
+  for train, logits in zip((False, True), got, strict=True):
+    torch_model.train(train)
+    with torch.no_grad():
+      expected = torch_model(torch_images).numpy()
+    assert logits.shape == expected.shape == (BATCH, 1000)
+    assert np.abs(expected).max() > 0.1  # Not trivially zero.
+    np.testing.assert_allclose(logits, expected, atol=TOLERANCE, err_msg=f'train={train}')

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from model_testing import random_variables
 
+from vidjax import models
 from vidjax.models import single_frame
 
 TINY = dict(num_classes=5, depth=10, width=8)
@@ -28,6 +29,17 @@ def test_shapes_and_probability_averaging(tiny):
   np.testing.assert_allclose(jnp.exp(logits).sum(-1), 1.0, atol=1e-5)
 
 
+def test_an_image_batch_is_classified_as_one_frame_clips(tiny):
+  """The `image` loader's batches (models.model_inputs gives {'image': [B, H, W, 3]})."""
+  model, variables, x, apply = tiny
+  images = x[:, 0]
+  logits, _ = apply(variables, models.model_inputs(model, {'image': images, 'label': 0}))
+  expected, _ = apply(variables, x[:, :1])
+  np.testing.assert_allclose(logits, expected, atol=1e-6)
+  from_video, _ = apply(variables, models.model_inputs(model, {'video': x}))
+  np.testing.assert_allclose(from_video, apply(variables, x)[0], atol=1e-6)
+
+
 def test_frames_are_independent(tiny):
   _, variables, x, apply = tiny
   _, aux = apply(variables, x)
@@ -50,5 +62,5 @@ def test_resnet18_parameter_count_matches_torchvision():
 
 
 def test_unknown_depth_is_named():
-  with pytest.raises(ValueError, match=r'depth=50.*\(10, 18, 34\)'):
-    single_frame.Model(num_classes=5, depth=50)
+  with pytest.raises(ValueError, match=r'depth=20.*\(10, 18, 34, 14, 50, 152\)'):
+    single_frame.Model(num_classes=5, depth=20)

@@ -90,3 +90,14 @@ def inflate(
       raise ValueError(f'{name!r} from {source!r}: {e}') from None
 
   return jax.tree_util.tree_map_with_path(one, target)
+
+
+# `config.init_from.rename` from a 2D ResNet image classifier (`single_frame`, whose trunk
+# is named 'resnet') to the `video_resnet` it inflates to: block='r3d' (or an MCx / rMCx)
+# with stem_pool=True, the 3D network of the same depth and width, torchvision's max-pool
+# included. The classifier 'fc' keeps its name.
+RESNET2D_TO_VIDEO_RESNET = (
+  (r'stem/conv/(.*)', r'resnet/conv1/\1'),
+  (r'stem/bn/(.*)', r'resnet/bn1/\1'),
+  (r'(layer\d+_\d+/.*)', r'resnet/\1'),
+)

@@ -1,10 +1,18 @@
-"""torchvision.models.video checkpoints -> `vidjax.models.video_resnet`.
+"""torchvision checkpoints -> `vidjax.models.video_resnet` and `vidjax.models.single_frame`.
 
-Architectures (`ARCHS`), each a Kinetics-400 classifier trained on 16x112x112 clips:
+Architectures (`ARCHS`): torchvision.models.video's Kinetics-400 classifiers, trained on
+16x112x112 clips,
 
   r3d_18        torchvision r3d_18        r3d_18-b3b3357e.pth
   mc3_18        torchvision mc3_18        mc3_18-a90a0ba3.pth
   r2plus1d_18   torchvision r2plus1d_18   r2plus1d_18-91a641e6.pth
+
+and torchvision.models' ImageNet classifiers (224x224 images), as `single_frame` models,
+which classify images and every frame of a clip (DistInit's teachers, 2D -> 3D inflation):
+
+  resnet18      torchvision resnet18      resnet18-f37072fd.pth
+  resnet50      torchvision resnet50      resnet50-11ad3fa6.pth (IMAGENET1K_V2) or
+                                          resnet50-0676ba61.pth (IMAGENET1K_V1)
 
 The module table is generated from the stage sizes and the convolution kinds, so it serves
 every depth and `block` of `video_resnet`, and VMZ's R(2+1)D checkpoints (`vidjax.convert.vmz`),
@@ -67,6 +75,39 @@ def video_resnet_module_maps(depth: int, block: str) -> Maps:
   return maps
 
 
+def resnet_module_maps(depth: int) -> Maps:
+  """`single_frame.Model(depth=depth)` <- torchvision's 2D ResNet state dict (the trunk is
+  the flax module 'resnet'; see `vidjax.models.resnet.ResNet2D`)."""
+  maps = {
+    ('resnet', 'conv1'): ModuleMap('conv1', 'conv'),
+    ('resnet', 'bn1'): ModuleMap('bn1', 'bn'),
+  }
+  bottleneck = depth in BOTTLENECK_STAGE_SIZES
+  stage_sizes = BOTTLENECK_STAGE_SIZES[depth] if bottleneck else BASIC_STAGE_SIZES[depth]
+  for s, num_blocks in enumerate(stage_sizes):
+    for b in range(num_blocks):
+      flax, torch = ('resnet', f'layer{s + 1}_{b}'), f'layer{s + 1}.{b}'
+      for i in (1, 2, 3) if bottleneck else (1, 2):
+        maps[(*flax, f'conv{i}')] = ModuleMap(f'{torch}.conv{i}', 'conv')
+        maps[(*flax, f'bn{i}')] = ModuleMap(f'{torch}.bn{i}', 'bn')
+      if b == 0 and (s > 0 or bottleneck):
+        maps[(*flax, 'downsample_conv')] = ModuleMap(f'{torch}.downsample.0', 'conv')
+        maps[(*flax, 'downsample_bn')] = ModuleMap(f'{torch}.downsample.1', 'bn')
+  maps[('fc',)] = ModuleMap('fc', 'linear')
+  return maps
+
+
+def _image_arch(depth: int) -> Arch:
+  # The 2D reference (vidjax/convert/torch_resnet.py) takes images, not the clips that
+  # tools/benchmark.py feeds `torch_model`: the parity tests build it themselves.
+  return Arch(
+    'single_frame',
+    {'num_classes': 1000, 'depth': depth, 'width': 64},
+    (1, 224, 224, 3),
+    functools.partial(resnet_module_maps, depth),
+  )
+
+
 def torch_reference(name: str, **kwargs):
   """Builds `vidjax.convert.torch_video_resnet.<name>(**kwargs)`, a torchvision / VMZ net."""
   from vidjax.convert import torch_video_resnet  # noqa: PLC0415 (needs the [torch] extra)
@@ -88,4 +129,6 @@ ARCHS: dict[str, Arch] = {
   'r3d_18': _arch('r3d', 'r3d_18'),
   'mc3_18': _arch('mc3', 'mc3_18'),
   'r2plus1d_18': _arch('r2plus1d', 'r2plus1d_18'),
+  'resnet18': _image_arch(18),
+  'resnet50': _image_arch(50),
 }

@@ -1,17 +1,20 @@
 """Single-frame baseline (Karpathy et al., CVPR 2014): a 2D CNN applied to every frame.
 
 The per-frame class probabilities are averaged over the clip, as the paper does at test
-time. The 2D CNN is torchvision's ResNet (basic blocks) rather than the paper's AlexNet-style
-network, so that ImageNet weights can be imported.
+time. The 2D CNN is torchvision's ResNet rather than the paper's AlexNet-style network, so
+that ImageNet weights can be imported (tools/convert_checkpoint.py --source torchvision
+--arch resnet50). The same model classifies images (the `image` loader's batches, as
+one-frame clips): it is the image classifier that DistInit distils and inflates.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models.resnet import BASIC_STAGE_SIZES, ResNet2D
+from vidjax.models.resnet import DEPTHS, ResNet2D
 
 
 class Model(nn.Module):
@@ -19,8 +22,9 @@ class Model(nn.Module):
 
   Attributes:
     num_classes: number of output classes.
-    depth: ResNet depth, 10, 18 or 34.
-    width: channels of stage 1; stages have width * (1, 2, 4, 8).
+    depth: ResNet depth: 10, 18, 34 (basic blocks); 14, 50, 152 (bottlenecks).
+    width: channels of stage 1; stages have width * (1, 2, 4, 8) (4x that output with
+      bottlenecks).
     dropout_rate: dropout before the classifier.
     dtype: computation dtype name, e.g. 'float32' or 'bfloat16'.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
@@ -33,9 +37,12 @@ class Model(nn.Module):
   dtype: Any = 'float32'
   lowering: str = 'auto'
 
+  # A video batch, an image batch (images are one-frame clips), or a bare video array.
+  any_input_keys = ('video', 'image')
+
   def __post_init__(self):
-    if self.depth not in BASIC_STAGE_SIZES:
-      raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(BASIC_STAGE_SIZES)}.')
+    if self.depth not in DEPTHS:
+      raise ValueError(f'depth={self.depth!r}; allowed values: {DEPTHS}.')
     super().__post_init__()
 
   @nn.compact
@@ -43,14 +50,17 @@ class Model(nn.Module):
     """Classifies clips from their frames.
 
     Args:
-      x: normalised video [B, T, H, W, 3].
+      x: normalised video [B, T, H, W, 3], or `models.model_inputs`'s {'video': ...} or
+        {'image': [B, H, W, 3]}.
       train: batch statistics and dropout on (True) or running averages (False).
 
     Returns:
       logits [B, num_classes]: log of the frame-averaged softmax (float32), and aux with
       'frame_logits' [B, T, num_classes] (for per-frame training losses) and 'features'
-      [B, 8 * width] (frame-averaged pooled features).
+      [B, 8 * width] (frame-averaged pooled features; 32 * width with bottlenecks).
     """
+    if isinstance(x, Mapping):
+      x = x['video'] if 'video' in x else x['image'][:, None]
     b, t = x.shape[:2]
     dtype = jnp.dtype(self.dtype)
     frames = jnp.asarray(x, dtype).reshape(b * t, *x.shape[2:])

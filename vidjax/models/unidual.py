@@ -47,12 +47,11 @@ import jax.numpy as jnp
 
 from vidjax.models import heads
 from vidjax.models.layers import make_conv_norm
-from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
+from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES, DEPTHS
 from vidjax.models.video_resnet import MIDPLANES_RULES, midplanes
 
 ModuleDef = Callable[..., nn.Module]
 
-DEPTHS = (*BASIC_STAGE_SIZES, *BOTTLENECK_STAGE_SIZES)
 MODALITIES = ('video', 'image')
 
 # The classifier heads (for config.init_from.dont_load when fine-tuning).

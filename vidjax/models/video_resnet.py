@@ -26,11 +26,10 @@ import jax.numpy as jnp
 
 from vidjax.models import heads
 from vidjax.models.layers import make_conv_norm
-from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES
+from vidjax.models.resnet import BASIC_STAGE_SIZES, BOTTLENECK_STAGE_SIZES, DEPTHS
 
 ModuleDef = Callable[..., nn.Module]
 
-DEPTHS = (*BASIC_STAGE_SIZES, *BOTTLENECK_STAGE_SIZES)
 
 # Convolution kind of the stem and of stages 1-4 (the paper's conv1, conv2_x, ..., conv5_x)
 # for each `block`. Mixed convolutions MCx are 3D below group conv{x} and 2D (1x3x3) from it
