@@ -74,8 +74,9 @@ flags.DEFINE_list(
   'models',
   None,
   'Model mode: SOURCE/ARCH names of tools/convert_checkpoint.py --list (default: the zoo '
-  'models with a PyTorch reference, model_speed.DEFAULT_MODELS), or unidual/r2plus1d_<depth> '
-  '(UniDual against plain R(2+1)D of that depth on a video batch).',
+  "models with a PyTorch reference, model_speed.DEFAULT_MODELS), speednet/s3d_g (SpeedNet's "
+  'S3D-G against its PyTorch restatement), or unidual/r2plus1d_<depth> (UniDual against '
+  'plain R(2+1)D of that depth on a video batch).',
 )
 flags.DEFINE_integer('batch', 4, 'Model mode: clips per batch.')
 flags.DEFINE_string(
@@ -268,6 +269,9 @@ def main(argv: list[str]) -> None:
     for name in FLAGS.models or model_speed.DEFAULT_MODELS:
       if name.startswith(model_speed.UNIDUAL_PREFIX):
         archs[name] = None
+        continue
+      if name in model_speed.ZOO_ARCHS:
+        archs[name] = model_speed.ZOO_ARCHS[name]
         continue
       source, _, arch_name = name.partition('/')
       archs[name] = torch_checkpoint.find_arch(source, arch_name)

@@ -15,6 +15,30 @@ from vidjax import model_size
 from vidjax.convert import torch_checkpoint
 from vidjax.models import unidual, video_resnet
 
+
+def _torch_s3d(**kwargs):
+  from vidjax.convert import torch_s3d  # noqa: PLC0415 (the [torch] extra)
+
+  return torch_s3d.S3D(**kwargs)
+
+
+# Zoo models that no checkpoint source covers, by model-mode name, against a PyTorch
+# restatement of the same network. SpeedNet's S3D-G on its clips (64 frames at 224 x 224,
+# no temporal striding, max + mean pooling); two outputs for the benchmark's
+# cross-entropy, where SpeedNet has one logit.
+_SPEEDNET_S3D_G = dict(
+  num_classes=2, variant='s3d-g', temporal_downsampling=False, global_pool='max+mean'
+)
+ZOO_ARCHS = {
+  'speednet/s3d_g': torch_checkpoint.Arch(
+    's3d',
+    _SPEEDNET_S3D_G,
+    (64, 224, 224, 3),
+    dict,
+    torch_model=functools.partial(_torch_s3d, **_SPEEDNET_S3D_G),
+  ),
+}
+
 # Model mode: the zoo models whose PyTorch implementation (the one their published
 # checkpoints come from) is importable here, so that both are measured in the same run.
 DEFAULT_MODELS = (
@@ -28,6 +52,7 @@ DEFAULT_MODELS = (
   'pytorchvideo/x3d_s',
   'pytorchvideo/x3d_m',
   'pytorchvideo/csn_r101',
+  'speednet/s3d_g',
 )
 
 # Dense peak TFLOP/s by (device_kind prefix, dtype), from the vendors' data sheets, for MFU.

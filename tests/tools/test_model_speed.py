@@ -106,3 +106,37 @@ def test_unidual_is_measured_against_plain_r2plus1d_on_the_same_videos():
     100 * (row['r2plus1d_train_clips_per_s'] / row['unidual_train_clips_per_s'] - 1),
     atol=0.5,
   )
+
+
+@pytest.mark.parametrize(
+  'kwargs',
+  [
+    dict(variant='s3d-g', temporal_downsampling=False, global_pool='max+mean'),
+    dict(variant='s3d', temporal_downsampling=True, global_pool='mean'),
+  ],
+)
+def test_the_s3d_reference_is_vidjax_s3d_in_torch(kwargs):
+  """speednet/s3d_g compares like with like: the PyTorch restatement has the vidjax
+  network's parameters (gates included) and gives its feature-map and output shapes."""
+  torch = pytest.importorskip('torch')
+  import jax  # noqa: PLC0415
+  import jax.numpy as jnp  # noqa: PLC0415
+
+  from vidjax import model_size  # noqa: PLC0415
+  from vidjax.convert import torch_s3d  # noqa: PLC0415
+  from vidjax.models import s3d  # noqa: PLC0415
+
+  kwargs = dict(kwargs, num_classes=3, width_multiplier=0.25)
+  reference = torch_s3d.S3D(**kwargs)
+  model = s3d.Model(**kwargs)
+  clip = jax.ShapeDtypeStruct((1, 16, 64, 64, 3), jnp.float32)
+  variables = model_size.abstract_variables(model, clip)
+  assert sum(np.prod(x.shape) for x in jax.tree.leaves(variables['params'])) == sum(
+    p.numel() for p in reference.parameters()
+  )
+  frames = 16 if kwargs['variant'] == 's3d-g' else 2  # three temporal strides of 2
+  with torch.no_grad():
+    features = reference.features(torch.zeros(1, 3, 16, 64, 64))
+    assert tuple(features.shape) == (1, 256, frames, 2, 2)
+    assert tuple(reference(torch.zeros(1, 3, 16, 64, 64)).shape) == (1, 3)
+  assert 'speednet/s3d_g' in model_speed.DEFAULT_MODELS
