@@ -2,7 +2,8 @@ r"""DistInit on the embedded data: a video network learns from an image network,
 
 The student, the R3D-10 of width 16 that the teacher's 2D ResNet-10 inflates to
 (experiments/transfer/synthetic_finetune.py, backbone 'r3d'), sees 16-frame clips (whole
-64 x 64 frames, as the teacher was tested) of the `events` training videos without their
+64 x 64 frames with Inception-style crops, as its teacher was trained and as it is
+fine-tuned) of the `events` training videos without their
 labels and learns to match what the shape teacher (experiments/distinit/teacher.py) says
 of the clips' frames: the average of its per-frame softmaxes at temperature T, with
 Hinton's T^2 KL loss (vidjax/tasks/distinit.py).
@@ -45,7 +46,7 @@ def get_config(arg: str | None = None):
   config.input.split = 'train[:90%]'
   config.input.batch_size = 32
   config.input.sampling.update(num_frames=16, stride=1, policy='pad')
-  config.input.pp.crop_size = transfer.CROP_SIZES['r3d']
+  config.input.pp.update(transfer.INPUTS['r3d'])
   model = transfer.backbone('r3d', smoke=arg.smoke)
   config.model_name = model.pop('model_name')
   config.model = dict(model, num_classes=teacher_config.model.num_classes)

@@ -53,12 +53,14 @@ def test_native_and_cpu_lowerings_agree(tiny):
   np.testing.assert_allclose(apply(variables, x)[0], native(variables, x)[0], rtol=1e-4, atol=1e-4)
 
 
-def test_resnet18_parameter_count_matches_torchvision():
-  model = single_frame.Model(num_classes=1000, depth=18, width=64)
+@pytest.mark.parametrize(('depth', 'count'), [(18, 11_689_512), (50, 25_557_032)])
+def test_parameter_counts_match_torchvision(depth, count):
+  """torchvision's resnet18 and resnet50 (1,000 classes)."""
+  model = single_frame.Model(num_classes=1000, depth=depth, width=64)
   shapes = jax.eval_shape(
     lambda: model.init(jax.random.key(0), jnp.zeros((1, 1, 224, 224, 3)), train=False)
   )
-  assert sum(x.size for x in jax.tree.leaves(shapes['params'])) == 11_689_512
+  assert sum(x.size for x in jax.tree.leaves(shapes['params'])) == count
 
 
 def test_unknown_depth_is_named():

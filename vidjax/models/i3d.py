@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vidjax.models import pooling
 from vidjax.models.layers import Conv, make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
@@ -84,11 +85,13 @@ class Mixed(nn.Module):
     widths: the six widths of MIXED.
     unit: Unit partial (conv, norm, temporal padding bound).
     video: 3D (True) or 2D (False).
+    pool: 'SAME' max-pool partial (`pooling.max_pool`).
   """
 
   widths: tuple[int, ...]
   unit: ModuleDef
   video: bool
+  pool: Callable[..., jax.Array]
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -102,7 +105,7 @@ class Mixed(nn.Module):
     b1 = self.unit(w[2], three, one, name=f'Branch_1/Conv{d}_0b_3x3')(b1)
     b2 = self.unit(w[3], one, one, name=f'Branch_2/Conv{d}_0a_1x1')(x)
     b2 = self.unit(w[4], three, one, name=f'Branch_2/Conv{d}_0b_3x3')(b2)
-    b3 = nn.max_pool(x, three, one, padding='SAME')
+    b3 = self.pool(x, three, one)
     b3 = self.unit(w[5], one, one, name=f'Branch_3/Conv{d}_0b_1x1')(b3)
     return jnp.concatenate([b0, b1, b2, b3], axis=-1)
 
@@ -131,22 +134,23 @@ class InceptionV1(nn.Module):
     """[B, T, H, W, 3] -> [B, T / 8, H / 32, W / 32, 1024 m] (video) or the 2D analogue."""
     conv, norm = make_conv_norm(self.train, self.dtype, self.lowering, use_scale=False)
     unit = functools.partial(Unit, conv=conv, norm=norm, temporal_padding=self.temporal_padding)
+    pool = functools.partial(pooling.max_pool, padding='SAME', lowering=self.lowering)
     scale = lambda c: max(1, int(round(c * self.width_multiplier)))
     d = '3d' if self.video else '2d'
     # (t, s) -> t x s x s kernel or stride in 3D, s x s in 2D.
     k = (lambda t, s: (t, s, s)) if self.video else (lambda t, s: (s, s))
     x = unit(scale(64), k(7, 7), k(2, 2), name=f'Conv{d}_1a_7x7')(x)
     # The poolings are named as layers in the release but hold no parameters.
-    x = nn.max_pool(x, k(1, 3), k(1, 2), padding='SAME')  # MaxPool*_2a_3x3
+    x = pool(x, k(1, 3), k(1, 2))  # MaxPool*_2a_3x3
     x = unit(scale(64), k(1, 1), k(1, 1), name=f'Conv{d}_2b_1x1')(x)
     x = unit(scale(192), k(3, 3), k(1, 1), name=f'Conv{d}_2c_3x3')(x)
-    x = nn.max_pool(x, k(1, 3), k(1, 2), padding='SAME')  # MaxPool*_3a_3x3
+    x = pool(x, k(1, 3), k(1, 2))  # MaxPool*_3a_3x3
     for name, widths in MIXED.items():
       if name == 'Mixed_4b':
-        x = nn.max_pool(x, k(3, 3), k(2, 2), padding='SAME')  # MaxPool*_4a_3x3
+        x = pool(x, k(3, 3), k(2, 2))  # MaxPool*_4a_3x3
       elif name == 'Mixed_5b':
-        x = nn.max_pool(x, k(2, 2), k(2, 2), padding='SAME')  # MaxPool*_5a_2x2
-      x = Mixed(tuple(scale(c) for c in widths), unit, self.video, name=name)(x)
+        x = pool(x, k(2, 2), k(2, 2))  # MaxPool*_5a_2x2
+      x = Mixed(tuple(scale(c) for c in widths), unit, self.video, pool, name=name)(x)
     return x
 
 

@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models import heads
+from vidjax.models import heads, pooling
 from vidjax.models.layers import make_conv_norm
 
 ModuleDef = Callable[..., nn.Module]
@@ -47,11 +47,6 @@ POOLS = {
   'Mixed_4b': ((3, 3, 3), (2, 2, 2)),
   'Mixed_5b': ((2, 2, 2), (2, 2, 2)),
 }
-
-
-def _max_pool_same(x: jax.Array, kernel, strides) -> jax.Array:
-  """TF 'SAME' max-pool (pads with -inf, so padding never wins)."""
-  return nn.max_pool(x, kernel, strides, 'SAME')
 
 
 class Gating(nn.Module):
@@ -123,12 +118,14 @@ class Inception(nn.Module):
     gating: gate every branch (S3D-G).
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
+    pool: TF 'SAME' max-pool partial (pads with -inf, so padding never wins).
   """
 
   widths: tuple
   gating: bool
   conv: ModuleDef
   norm: ModuleDef
+  pool: Callable[..., jax.Array]
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -141,7 +138,7 @@ class Inception(nn.Module):
       unit(w0, name='Branch_0_Conv2d_0a_1x1')(x),
       sep(w1, name='Branch_1_Conv2d_0b_3x3')(unit(r1, name='Branch_1_Conv2d_0a_1x1')(x)),
       sep(w2, name='Branch_2_Conv2d_0b_3x3')(unit(r2, name='Branch_2_Conv2d_0a_1x1')(x)),
-      unit(w3, name='Branch_3_Conv2d_0b_1x1')(_max_pool_same(x, (3, 3, 3), one)),
+      unit(w3, name='Branch_3_Conv2d_0b_1x1')(self.pool(x, (3, 3, 3), one)),
     ]
     if self.gating:
       branches = [Gating(x.dtype, name=f'Branch_{i}_gating')(b) for i, b in enumerate(branches)]
@@ -201,10 +198,11 @@ class Model(nn.Module):
     dtype = jnp.dtype(self.dtype)
     # TF-Slim's BN: decay 0.999 there; the repository-wide PyTorch-equivalent settings here.
     conv, norm = make_conv_norm(train, dtype, self.lowering)
+    pool = functools.partial(pooling.max_pool, padding='SAME', lowering=self.lowering)
     gating = self.variant == 's3d-g'
     x = jnp.asarray(x, dtype)
     x = SepConv(self._w(64), 7, self._stride((2, 2, 2)), conv, norm, name='Conv2d_1a_7x7')(x)
-    x = _max_pool_same(x, (1, 3, 3), (1, 2, 2))
+    x = pool(x, (1, 3, 3), (1, 2, 2))
     x = Unit(self._w(64), (1, 1, 1), (1, 1, 1), conv, norm, name='Conv2d_2b_1x1')(x)
     x = SepConv(self._w(192), 3, (1, 1, 1), conv, norm, name='Conv2d_2c_3x3')(x)
     if gating:
@@ -212,9 +210,9 @@ class Model(nn.Module):
     for name, (w0, (r1, w1), (r2, w2), w3) in MIXED.items():
       if name in POOLS:
         kernel, strides = POOLS[name]
-        x = _max_pool_same(x, kernel, self._stride(strides))
+        x = pool(x, kernel, self._stride(strides))
       widths = (self._w(w0), (self._w(r1), self._w(w1)), (self._w(r2), self._w(w2)), self._w(w3))
-      x = Inception(widths, gating, conv, norm, name=name)(x)
+      x = Inception(widths, gating, conv, norm, pool, name=name)(x)
     features = jnp.mean(x, axis=(1, 2, 3))
     if self.global_pool == 'max+mean':
       features = features + jnp.max(x, axis=(1, 2, 3))
