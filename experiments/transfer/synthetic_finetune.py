@@ -16,8 +16,8 @@ Arguments: init_from, labelled_percent (10), backbone ('r2plus1d': the zoo's R(2
 width 16; 's3d-g': SpeedNet's S3D-G a quarter wide; 'r3d': the R3D-10 of width 16 that a
 2D ResNet-10 inflates to, DistInit's, on whole frames with Inception-style crops),
 inflate (init_from is a 2D `single_frame` image classifier, whose kernels are inflated
-(I3D's 'mean') into the 'r3d' backbone: DistInit's inflation baseline). The pretraining experiments take their network from
-`backbone()` here, so that the two stay the same.
+(I3D's 'mean') into the 'r3d' backbone: DistInit's inflation baseline). The pretraining
+experiments take their network from `backbone()` here, so that the two stay the same.
 Clips: 16 frames (2 s) at stride 1 of the 32-frame `events` videos, whose motion runs at
 the `speed` training videos' natural speed: an action's motion spans the whole 4 s video,
 and 1 s clips hide it (docs/avts.md).
