@@ -164,3 +164,25 @@ def test_the_inflation_baseline_starts_from_the_inflated_teacher(
   np.testing.assert_array_equal(
     student['params']['stem/bn/scale'], teacher_variables['params']['resnet/bn1/scale']
   )
+
+
+def test_real_data_transfer_configs_inflate_the_imagenet_resnet():
+  config = configs.load_config_file(
+    os.path.join(REPO, 'experiments/transfer/finetune.py:network=r3d-18,inflate,init_from=/r18')
+  )
+  assert config.model_name == 'video_resnet' and config.model.block == 'r3d'
+  assert config.model.stem_pool and config.input.pp.crop_size == 112
+  assert config.init_from.inflate == 'mean'
+  assert tuple(map(tuple, config.init_from.rename)) == inflate.RESNET2D_TO_VIDEO_RESNET
+  with pytest.raises(ValueError, match='network=r3d-18'):
+    configs.load_config_file(os.path.join(REPO, 'experiments/transfer/finetune.py:inflate'))
+  student = configs.load_config_file(
+    os.path.join(REPO, 'experiments/distinit/kinetics400.py:teacher=/r50')
+  )
+  # The student is the network that finetune.py's 'r3d-18' fine-tunes and inflates.
+  finetune = configs.load_config_file(
+    os.path.join(REPO, 'experiments/transfer/finetune.py:network=r3d-18')
+  )
+  assert {k: v for k, v in student.model.items() if k != 'num_classes'} == {
+    k: v for k, v in finetune.model.items() if k not in ('num_classes', 'dropout_rate')
+  }
