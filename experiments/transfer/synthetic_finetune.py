@@ -49,8 +49,9 @@ BACKBONES = {
 # Each backbone's input of the 64 x 64 videos (config.input.pp): a random 32 x 32 crop, or
 # for the R3D, whose stem and max-pool divide its input by 4 before the first stage, the
 # whole frame with Inception-style crops of 25-100 % of its area (its 2D teacher's training
-# crops). With whole frames and flips only, the R3D fitted its 120 training clips and
-# scored 15 % on the validation videos; with these crops, 45 % from scratch.
+# crops). With whole frames and flips only, an R3D fine-tuned from DistInit fitted its 120
+# training clips and scored 15 % on the validation videos; with these crops, 45 % from
+# scratch (docs/distinit.md).
 INPUTS = {
   'r2plus1d': dict(crop_size=32),
   's3d-g': dict(crop_size=32),
