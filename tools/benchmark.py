@@ -55,7 +55,6 @@ import tensorflow_datasets as tfds
 from absl import app, flags
 
 from vidjax import configs, logs
-from vidjax.convert import torch_checkpoint
 from vidjax.data import pipeline, sampling
 from vidjax.data.builders import video_common, video_folder
 
@@ -265,16 +264,9 @@ def main(argv: list[str]) -> None:
     print(f'Wrote {len(paths)} videos to {FLAGS.make_videos}.')
     return
   if FLAGS.mode == 'model':
-    archs = {}
-    for name in FLAGS.models or model_speed.DEFAULT_MODELS:
-      if name.startswith(model_speed.UNIDUAL_PREFIX):
-        archs[name] = None
-        continue
-      if name in model_speed.ZOO_ARCHS:
-        archs[name] = model_speed.ZOO_ARCHS[name]
-        continue
-      source, _, arch_name = name.partition('/')
-      archs[name] = torch_checkpoint.find_arch(source, arch_name)
+    archs = {
+      name: model_speed.find_arch(name) for name in FLAGS.models or model_speed.DEFAULT_MODELS
+    }
     results = model_speed.model_benchmark(
       archs,
       FLAGS.batch,

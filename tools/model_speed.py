@@ -323,6 +323,17 @@ def unidual_overhead(
   return row
 
 
+def find_arch(name: str) -> torch_checkpoint.Arch | None:
+  """A model-mode name's Arch: SOURCE/ARCH of a checkpoint source, a `ZOO_ARCHS` name, or
+  None for 'unidual/r2plus1d_<depth>' (measured by `unidual_overhead`)."""
+  if name.startswith(UNIDUAL_PREFIX):
+    return None
+  if name in ZOO_ARCHS:
+    return ZOO_ARCHS[name]
+  source, _, arch_name = name.partition('/')
+  return torch_checkpoint.find_arch(source, arch_name)
+
+
 def parse_shape(shape: str, default: tuple[int, ...]) -> tuple[int, ...]:
   """'16x112x112' -> (16, 112, 112, C); 'HxW' keeps the model's own frame count and
   channels, '' its whole input shape."""

@@ -85,10 +85,9 @@ def test_peak_tflops_by_device_kind_and_dtype():
   assert model_speed.peak_tflops('cpu', 'float32') is None
 
 
-def test_default_models_name_converter_architectures():
+def test_default_models_all_have_a_pytorch_reference():
   for name in model_speed.DEFAULT_MODELS:
-    source, _, arch = name.partition('/')
-    assert torch_checkpoint.find_arch(source, arch).torch_model is not None, name
+    assert model_speed.find_arch(name).torch_model is not None, name
 
 
 @pytest.mark.slow
