@@ -24,7 +24,7 @@ frozen features on 10 % of the `events` action labels, at initialisation and at 
 The paper (Girdhar et al., ICCV 2019) distils ImageNet and Places ResNets into a Res3D-18
 on unlabelled Kinetics or Sports-1M clips and fine-tunes on HMDB51 and UCF101;
 experiments/distinit/kinetics400.py is that setting.
-Hardware: 2 CPU cores; TIME.
+Hardware: 2 CPU cores; 15 minutes (seed 1, alone on the machine).
 Expected: docs/results.md, "Temporal pretext tasks in miniature".
 Smoke test: experiments/distinit/synthetic.py:smoke,teacher=CHECKPOINT
 """
