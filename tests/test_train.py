@@ -29,7 +29,9 @@ EXPERIMENTS = sorted(
 # Evaluate-only mode is checked on the embedded-data experiments: between them they use
 # every task and evaluator type; the real-data configs differ from them in data and sizes.
 EVALUATE_ONLY_CHECKED = [
-  p for p in EXPERIMENTS if p == 'experiments/quickstart.py' or '/synthetic' in p
+  p
+  for p in EXPERIMENTS
+  if p in ('experiments/quickstart.py', 'experiments/distinit/teacher.py') or '/synthetic' in p
 ]
 
 
