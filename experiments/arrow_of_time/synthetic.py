@@ -57,17 +57,9 @@ def get_config(arg: str | None = None):
   config.task = 'arrow_of_time'
   config.task_kwargs = {}
   config.optim = transfer.pretext_optimiser()
-  config.evals.arrow = dict(
-    type='pretext',
-    split='train[90%:]',
-    pred='aux/arrow/',
-    batch_size=60,
-    num_clips=2,
-    every_steps=250,
-  )
+  config.evals.arrow = transfer.held_out_evaluation('aux/arrow/', smoke=arg.smoke)
   config.evals.probe = transfer.probe_evaluation(config.total_steps, smoke=arg.smoke)
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'
-    config.evals.arrow.split = 'validation'
   return config

@@ -62,18 +62,10 @@ def get_config(arg: str | None = None):
     teacher_std=(),
   )
   config.optim = transfer.pretext_optimiser()
-  config.evals.distill = dict(
-    type='pretext',
-    split='train[90%:]',
-    pred='aux/distill/',
-    batch_size=60,
-    num_clips=2,
-    every_steps=250,
-  )
+  config.evals.distill = transfer.held_out_evaluation('aux/distill/', smoke=arg.smoke)
   config.evals.probe = transfer.probe_evaluation(config.total_steps, smoke=arg.smoke)
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'
-    config.evals.distill.split = 'validation'
     config.task_kwargs.teacher_frames = 2
   return config

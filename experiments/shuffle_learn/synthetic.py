@@ -74,18 +74,10 @@ def get_config(arg: str | None = None):
   config.task = 'shuffle_learn'
   config.task_kwargs = {}
   config.optim = transfer.pretext_optimiser()
-  config.evals.order = dict(
-    type='pretext',
-    split='train[90%:]',
-    pred='aux/order/',
-    batch_size=60,
-    num_clips=2,
-    every_steps=250,
-  )
+  config.evals.order = transfer.held_out_evaluation('aux/order/', smoke=arg.smoke)
   config.evals.probe = probe_evaluation(config.total_steps, smoke=arg.smoke)
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'
     config.input.sampling.num_frames = 3
-    config.evals.order.split = 'validation'
   return config

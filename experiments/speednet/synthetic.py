@@ -60,17 +60,9 @@ def get_config(arg: str | None = None):
   config.task = 'speednet'
   config.task_kwargs = {}
   config.optim = transfer.pretext_optimiser()
-  config.evals.speed = dict(
-    type='pretext',
-    split='train[90%:]',
-    pred='aux/speed/',
-    batch_size=60,
-    num_clips=2,
-    every_steps=250,
-  )
+  config.evals.speed = transfer.held_out_evaluation('aux/speed/', smoke=arg.smoke)
   config.evals.probe = transfer.probe_evaluation(config.total_steps, smoke=arg.smoke)
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.split = 'train'
-    config.evals.speed.split = 'validation'
   return config

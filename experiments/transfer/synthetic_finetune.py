@@ -99,6 +99,20 @@ def pretext_optimiser() -> dict:
   )
 
 
+def held_out_evaluation(pred: str, smoke: bool = False) -> dict:
+  """A pretext task's own per-view scores (`pred`, e.g. 'aux/speed/') on the last tenth of
+  the training videos, which the pretraining leaves out (its split is 'train[:90%]'),
+  every 250 steps; on the tiny validation split in smoke mode."""
+  return dict(
+    type='pretext',
+    split='validation' if smoke else 'train[90%:]',
+    pred=pred,
+    batch_size=60,
+    num_clips=2,
+    every_steps=250,
+  )
+
+
 def probe_evaluation(every_steps: int, smoke: bool = False) -> dict:
   """What a pretraining's features know of the actions: a linear probe of the frozen
   features on 10 % of the labelled `events` videos (2 s clips), scored on its validation
