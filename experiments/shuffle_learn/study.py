@@ -4,12 +4,12 @@ r"""The Shuffle & Learn miniature study: pretraining and its transfer, over seed
 
 Runs, for each seed: Shuffle & Learn pretraining on the `default` training videos without
 labels (experiments/shuffle_learn/synthetic.py: its order accuracy on held-out videos and
-linear probes of its trunk on 10 % of the `shapes` labels, at initialisation and at the
-end); then the trunk fine-tuned as a single-frame classifier on 10 % of the `shapes`
-labels, from the pretrained trunk and from a random initialisation
-(experiments/shuffle_learn/synthetic_finetune.py). One `python -m vidjax.main` process
-per run (`vidjax/study.py`: resumable, writes WORKDIR/study.json and prints the table of
-docs/results.md).
+linear probes of its features on 10 % of the `events` action labels, at initialisation
+and at the end); then the network fine-tuned as an action classifier of three frames in
+order on 10 % of the `events` labels, from the pretrained network and from a random
+initialisation (experiments/shuffle_learn/synthetic_finetune.py). One
+`python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
+WORKDIR/study.json and prints the table of docs/results.md).
 
 Hardware: 2 CPU cores.
 """

@@ -14,10 +14,10 @@ ResNet-10 at width 16 on each frame, its features concatenated, 128 -> 64 -> one
 
 Evaluations: 'order', the accuracy of the order decision on the last tenth of the training
 videos, held out (each gives an in-order and a shuffled tuple); 'probe', a linear probe of
-the trunk's frame-averaged features on the shape labels of 10 % of the `shapes` videos
-(what a single frame shows: the paper transfers to single-frame classifiers), at
-initialisation and at the end. experiments/shuffle_learn/study.py adds the fine-tuning
-against a random initialisation over seeds (experiments/shuffle_learn/synthetic_finetune.py).
+the three frames' trunk features in order on the action labels of 10 % of the `events`
+videos (the fine-tuning's target), at initialisation and at the end.
+experiments/shuffle_learn/study.py adds the fine-tuning against a random initialisation
+over seeds (experiments/shuffle_learn/synthetic_finetune.py).
 The paper uses CaffeNet towers on 227 x 227 frames of UCF101 from windows of high motion;
 here 32 x 32 frames of videos that move throughout.
 Hardware: 2 CPU cores; 11 minutes for seed 0 (its first run also builds `shapes`),
@@ -33,12 +33,16 @@ from vidjax import configs
 transfer = configs.load_experiment_module('../transfer/synthetic_finetune.py', relative_to=__file__)
 # The trunk: experiments/shuffle_learn/synthetic_finetune.py fine-tunes the same one.
 TRUNK = dict(depth=10, width=16)
+# The transfer's tuples (fine-tuning and probe): three frames of `events` 8 frames (1 s)
+# apart, since an action's motion spans the whole 4 s video (docs/avts.md).
+TUPLE_STRIDE = 8
 
 
 def probe_evaluation(every_steps: int, smoke: bool = False) -> dict:
-  """A linear probe of the trunk's frame-averaged features on the shape labels of 10 % of
-  the `shapes` videos, scored on its validation videos, at initialisation and every
-  `every_steps`. Its clips have 3 frames, as the tuples: the order head is built for 3."""
+  """A linear probe of the network's features (the three frames' trunk features in order,
+  what the order head reads) on the action labels of 10 % of the `events` videos, scored
+  on its validation videos, at initialisation and every `every_steps`: the fine-tuning's
+  tuples (experiments/shuffle_learn/synthetic_finetune.py), three frames 1 s apart."""
   probe = dict(
     type='linear_probe',
     split='validation',
@@ -47,7 +51,10 @@ def probe_evaluation(every_steps: int, smoke: bool = False) -> dict:
     batch_size=60,
     every_steps=every_steps,
     at_start=True,
-    input=dict(dataset='vidjax_synthetic/shapes', sampling=dict(mode='stride', num_frames=3)),
+    input=dict(
+      dataset='vidjax_synthetic/events',
+      sampling=dict(mode='stride', num_frames=3, stride=TUPLE_STRIDE, policy='pad'),
+    ),
   )
   if smoke:
     probe.update(

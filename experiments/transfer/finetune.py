@@ -4,7 +4,9 @@ network='s3d-g' (default): the S3D-G of experiments/speednet/kinetics400.py or
 experiments/arrow_of_time/kinetics400.py; network='r3d-18': the R3D-18 of
 experiments/distinit/kinetics400.py, or, with `inflate`, an ImageNet ResNet-18
 (tools/convert_checkpoint.py --source torchvision --arch resnet18) inflated to it,
-DistInit's baseline; or either from a random initialisation.
+DistInit's baseline; network='resnet18-frames': the ResNet-18 trunk of
+experiments/shuffle_learn/ucf101.py as a single-frame classifier, the paper's transfer;
+or any of them from a random initialisation.
 
   python -m vidjax.main --workdir workdirs/speednet_ucf101 --config \
       experiments/transfer/finetune.py:dataset=ucf101,init_from=workdirs/speednet_k400/checkpoints/75000
@@ -15,25 +17,28 @@ DistInit's baseline; or either from a random initialisation.
   python -m vidjax.main --workdir workdirs/r3d18_inflated_hmdb51 --config \
       experiments/transfer/finetune.py:dataset=hmdb51,network=r3d-18,inflate,init_from=~/checkpoints/resnet18_imagenet
 
-Arguments: dataset (ucf101 or hmdb51), split (1-3), network ('s3d-g' or 'r3d-18'),
+Arguments: dataset (ucf101 or hmdb51), split (1-3), network ('s3d-g', 'r3d-18' or
+'resnet18-frames'),
 init_from (a pretraining checkpoint step directory: every variable but the classifier
 loads; the classifier starts fresh), inflate (init_from is a 2D ImageNet ResNet,
 inflated), labelled_percent (100).
 Recipe: the pretraining's network (S3D-G without temporal striding, max + average
-pooling, on 32-frame 224x224 clips; R3D-18 on 16-frame 112x112 clips), SGD lr 0.01 with
+pooling, on 32-frame 224x224 clips; R3D-18 on 16-frame 112x112 clips; the single-frame
+ResNet-18 on single 224x224 frames, tested on 10 frames x 3 crops), SGD lr 0.01 with
 a cosine schedule for 30 epochs at batch 32, dropout 0.5; test: 10 clips x 3 crops. The
 papers' fine-tuning recipes are not among the sources here: these are this config's
 choices.
 Hardware: 8 GPUs (A100-class) for about a day. Time: not measured (no accelerator run).
 Expected (SpeedNet paper): UCF101 81.1 %, HMDB51 48.8 %; from a random initialisation
 73.8 % / 46.4 %. The Arrow of Time paper's transfer used another network (a flow-stack
-VGG-16), so its numbers do not apply to this one.
+VGG-16), so its numbers do not apply to this one. Shuffle & Learn (paper, CaffeNet):
+UCF101 50.2 % against 38.6 % from a random initialisation.
 Smoke test: experiments/transfer/finetune.py:smoke
 """
 
 from vidjax import configs
 from vidjax.convert import inflate
-from vidjax.models import s3d, video_resnet
+from vidjax.models import s3d, single_frame, video_resnet
 
 DATASETS = {'ucf101': (101, 300), 'hmdb51': (51, 110)}  # classes, steps per epoch at batch 32
 # Per network: model name and kwargs, frames, crop size, the classifier's variables.
@@ -52,6 +57,15 @@ NETWORKS = {
     16,
     112,
     video_resnet.CLASSIFIER,
+  ),
+  # Shuffle & Learn's trunk as a single-frame classifier (the paper's transfer): trained on
+  # single frames, tested on the class probabilities averaged over a clip's frames.
+  'resnet18-frames': (
+    'single_frame',
+    dict(depth=18, width=64),
+    1,
+    224,
+    single_frame.CLASSIFIER,
   ),
 }
 

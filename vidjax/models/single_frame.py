@@ -16,6 +16,9 @@ import jax.numpy as jnp
 
 from vidjax.models.resnet import DEPTHS, ResNet2D
 
+# The classifier's variables: what fine-tuning from another task leaves out.
+CLASSIFIER = r'fc/.*'
+
 
 class Model(nn.Module):
   """Frame-wise 2D ResNet with probability averaging over frames.
@@ -76,7 +79,7 @@ class Model(nn.Module):
       self.num_classes,
       dtype=dtype,
       kernel_init=nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform'),
-      name='fc',
+      name=CLASSIFIER.split('/')[0],
     )(h)
     frame_logits = jnp.asarray(frame_logits, jnp.float32).reshape(b, t, self.num_classes)
     # log(mean_t softmax) computed in log space, stable for confident frames.

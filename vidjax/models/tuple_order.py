@@ -4,7 +4,9 @@ One 2D trunk, shared by the tuple's frames (the paper's siamese CaffeNet towers;
 zoo's 2D ResNet, named 'resnet' as in `single_frame.Model`, so that a trunk trained here
 fine-tunes as a single-frame classifier by name), each frame's pooled features
 concatenated in the tuple's order, then fully connected layers (TCC's implementation:
-128 -> 64 units) and the output (one logit: "in order").
+128 -> 64 units) and the output (one logit: "in order"). With more outputs the same
+network classifies a tuple, e.g. an action from three frames in order (the miniature's
+transfer target, experiments/shuffle_learn/synthetic_finetune.py).
 """
 
 from collections.abc import Sequence
@@ -64,16 +66,16 @@ class Model(nn.Module):
       train: batch statistics on (True) or running averages (False).
 
     Returns:
-      logits [B, num_classes] (float32) and aux {'features': [B, 8 * width], the trunk's
-      features averaged over the frames (what a linear probe reads)}.
+      logits [B, num_classes] (float32) and aux {'features': [B, T * 8 * width], the
+      trunk's features of the frames concatenated in order, what the head reads (and a
+      linear probe: averaged over the frames, they could not tell an action from its
+      reverse)}.
     """
     b, t = x.shape[:2]
     dtype = jnp.dtype(self.dtype)
     frames = jnp.asarray(x, dtype).reshape(b * t, *x.shape[2:])
     features = ResNet2D(self.depth, self.width, dtype, self.lowering, name='resnet')(
       frames, train=train
-    ).reshape(b, t, -1)
-    logits = OrderHead(self.num_classes, tuple(self.hidden), dtype, name='order')(
-      features.reshape(b, -1)
-    )
-    return jnp.asarray(logits, jnp.float32), {'features': jnp.mean(features, axis=1)}
+    ).reshape(b, -1)
+    logits = OrderHead(self.num_classes, tuple(self.hidden), dtype, name='order')(features)
+    return jnp.asarray(logits, jnp.float32), {'features': jnp.asarray(features, jnp.float32)}
