@@ -271,6 +271,9 @@ def base_config() -> ml_collections.ConfigDict:
           # a crop_size crop), 'scale_jitter' (short side uniform in scale_jitter, then a
           # crop; SlowFast uses (256, 320)) or 'random_resized' (Inception-style box).
           train_crop='random',
+          # Cut black borders (letterboxing) off the decoded frames before any crop, in
+          # training and evaluation (data/crop.py: crop_black_borders).
+          crop_black_borders=False,
           scale_jitter=(256, 320),
           random_resized_crop=dict(area=(0.08, 1.0), aspect_ratio=(3 / 4, 4 / 3)),
           grayscale_prob=0.0,

@@ -13,9 +13,11 @@ logit and the binary cross-entropy. The paper trains a VGG-16 on stacks of optic
 with temporal class-activation maps, on videos from which it removed the cues that give
 the direction away without the scene's physics: black borders (letterboxing, whose
 codec artefacts differ at the two ends of a shot) and camera motion (mostly forward
-zooms and pans). Neither removal is implemented here: a user whose data has them should
-crop the borders and drop the clips with camera motion before training. The network, clip
-and schedule are this config's choices; the paper's are not among the sources here.
+zooms and pans). The borders are cut here, in training and evaluation
+(`pp.crop_black_borders`: the edge rows and columns that stay black over the clip).
+Camera motion is not removed: a user whose videos have much of it should drop those clips
+before training. The network, clip and schedule are this config's choices; the paper's
+are not among the sources here.
 Hardware: 16 A100-class GPUs or 32 TPU v4 chips for the batch of 64 clips of 224^2.
 Time: not measured (no accelerator run).
 Expected (paper): a direction accuracy well above chance on held-out videos (the paper's
@@ -44,6 +46,7 @@ def get_config(arg: str | None = None):
     crop_size=224,
     train_crop='random_resized',
     random_resized_crop=dict(area=(0.25, 1.0), aspect_ratio=(3 / 4, 4 / 3)),
+    crop_black_borders=True,
   )
   config.model_name = 's3d'
   config.model = dict(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vidjax.data.crop import Crop
+from vidjax.data.crop import Crop, crop_black_borders
 
 
 def _scene():
@@ -61,3 +61,14 @@ def test_rescaling_crop_maps_boxes_keypoints_and_masks_by_the_same_scale(flip):
 def test_boxes_outside_the_crop_are_clipped_to_it():
   crop = Crop(top=0, left=0, height=10, width=10, size=10)
   np.testing.assert_array_equal(crop.boxes(np.array([[-5.0, 2.0, 20.0, 8.0]])), [[0, 2, 10, 8]])
+
+
+def test_black_borders_are_cut_and_dark_scenes_are_not():
+  frames = np.full((2, 40, 60, 3), 10, np.uint8)  # borders with some noise
+  frames[:, 5:35, 4:60] = 120
+  frames[1, 20, 10] = 0  # a dark pixel inside the picture is no border
+  assert crop_black_borders(frames).shape == (2, 30, 56, 3)
+  dark = np.full((2, 40, 60, 3), 10, np.uint8)
+  dark[:, 18:22, 28:32] = 200  # a small lit patch: a dark scene, not a border
+  assert crop_black_borders(dark).shape == dark.shape
+  assert crop_black_borders(np.zeros_like(dark)).shape == dark.shape

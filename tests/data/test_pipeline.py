@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vidjax import configs
-from vidjax.data import pipeline
+from vidjax.data import decode, encode, pipeline
 from vidjax.data.loaders import clip
 
 
@@ -151,3 +151,33 @@ def test_two_sources_resume_both_iterators_exactly(input_config, synthetic_image
         np.testing.assert_array_equal(a[source][key], b[source][key])
   with pytest.raises(ValueError, match=r"no data state for the sources \['image'\]"):
     make().iterator.set_state({'video': state['video']})
+
+
+def test_letterboxed_video_loses_its_black_bars(input_config):
+  """An H.264 video with black bars above and below (codec noise in them included): with
+  pp.crop_black_borders the views show the picture, as those of the same video without
+  the bars do."""
+  dataset = pipeline.open_dataset(input_config.dataset, 'validation', input_config.data_dir)
+  record = dict(dataset.source[0])
+  frames = decode.decode_frames(record['video'], np.arange(int(record['num_frames'])))
+  letterboxed = np.zeros((frames.shape[0], frames.shape[1] + 16, *frames.shape[2:]), np.uint8)
+  letterboxed[:, 8:-8] = frames
+  boxed_record = dict(record, video=encode.encode_video(letterboxed, float(record['fps'])))
+
+  class Letterboxed:
+    def __len__(self):
+      return 1
+
+    def __getitem__(self, index):
+      return boxed_record
+
+  boxed = dataclasses.replace(dataset, source=Letterboxed())
+  input_config.pp.crop_black_borders = True
+  views = dict(num_clips=2, num_crops=3)
+  cut = clip.Loader(boxed, input_config).eval_example(0, **views)['video']
+  original = clip.Loader(dataset, input_config).eval_example(0, **views)['video']
+  assert cut.shape == original.shape
+  assert np.abs(cut.astype(np.float32) - original).mean() < 3.0
+  input_config.pp.crop_black_borders = False
+  uncut = clip.Loader(boxed, input_config).eval_example(0, **views)['video']
+  assert uncut[0, :, :8].mean() < 30  # the first crop of the tall frame shows the top bar

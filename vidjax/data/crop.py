@@ -79,3 +79,27 @@ class Crop:
     if self.flip:
       x1, x2 = x2, x1
     return np.stack([y1, x1, y2, x2], axis=-1)
+
+
+# The pixel level (0..255) at or below which an edge row or column counts as black border:
+# above the noise that compression leaves in black bars, below the content of a dark scene.
+BLACK_LEVEL = 24
+
+
+def crop_black_borders(frames: np.ndarray, black_level: int = BLACK_LEVEL) -> np.ndarray:
+  """Cuts black borders (letterboxing, pillarboxing) off uint8 frames [..., H, W, 3].
+
+  A border is the rows (columns) at the frame's edges in which no pixel of any of the
+  frames is brighter than `black_level`; every frame loses the same ones. Frames that are
+  dark throughout, or whose content would be under half of a side, come back whole: a dark
+  scene is not a border.
+  """
+  bright = (frames > black_level).any(axis=-1).reshape(-1, *frames.shape[-3:-1]).any(axis=0)
+  rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+  if rows.size == 0:
+    return frames
+  top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+  height, width = bright.shape
+  if 2 * (bottom - top) < height or 2 * (right - left) < width:
+    return frames
+  return frames[..., top:bottom, left:right, :]

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from vidjax.data import audio, decode, flow, loaders, samplers, sampling
-from vidjax.data.crop import Crop
+from vidjax.data.crop import Crop, crop_black_borders
 
 
 def flip_label_map(label_names: Sequence[str], swaps: Sequence[Sequence[str]]) -> np.ndarray:
@@ -176,6 +176,8 @@ class Loader:
     record, sample, frames = self._decode(
       index, lambda meta: self._sampler.train(rng, meta), substitute=True
     )
+    if self._pp.crop_black_borders:
+      frames = crop_black_borders(frames)
     crop = train_crop(frames.shape[-3], frames.shape[-2], rng, self._pp)
     frames = crop.frames(frames)
     label = label_of(record)
@@ -204,6 +206,8 @@ class Loader:
         index=np.int32(index),
         decode_failed=np.bool_(True),
       )
+    if self._pp.crop_black_borders:
+      clips = crop_black_borders(clips)
     return {
       **self._modalities(test_views(clips, self._pp, num_crops)),
       **self._clip_audio(record, sample, repeats=num_crops),
