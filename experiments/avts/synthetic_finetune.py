@@ -1,4 +1,4 @@
-r"""AVTS transfer on the embedded data: the MC3 video tower fine-tuned for action recognition.
+r"""AVTS transfer on the embedded data: the video tower fine-tuned for action recognition.
 
 The video network of an `experiments/avts/synthetic.py` run (init_from= its checkpoint)
 or a random initialisation (init_from='') is trained on `labelled_percent` % of the
@@ -11,7 +11,8 @@ pretraining helps when the pretrained network beats the random one with few labe
       --config experiments/avts/synthetic_finetune.py
 
 Arguments: init_from (an AVTS checkpoint step directory; its 'video_tower/...' variables
-load into the classifier's backbone, the classifier starts fresh), labelled_percent (10).
+load into the classifier's backbone, the classifier starts fresh), labelled_percent (10),
+video_tower ('r2plus1d' or 'mc3': the pretraining's, experiments/avts/synthetic.py).
 Hardware: 2 CPU cores. Wall-clock and result: not measured yet (the pretraining does not
 learn synchronisation yet on the embedded data, docs/avts.md).
 Smoke test: experiments/avts/synthetic_finetune.py:smoke
@@ -25,7 +26,9 @@ avts_synthetic = configs.load_experiment_module('synthetic.py', relative_to=__fi
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, init_from='', labelled_percent=10)
+  arg = configs.parse_arg(
+    arg, smoke=False, init_from='', labelled_percent=10, video_tower='r2plus1d'
+  )
   if not 0 < arg.labelled_percent <= 100:
     raise ValueError(f'labelled_percent={arg.labelled_percent}: a percentage in (0, 100].')
   config = configs.base_config()
@@ -39,7 +42,7 @@ def get_config(arg: str | None = None):
   config.input.sampling.update(num_frames=16, stride=1, policy='pad')
   config.input.pp.crop_size = 56
   config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
-  tower = dict(avts_synthetic.video_tower(smoke=arg.smoke))
+  tower = dict(avts_synthetic.video_tower(arg.video_tower, smoke=arg.smoke))
   config.model_name = tower.pop('model_name')
   config.model = dict(tower, num_classes=10)
   if arg.init_from:
