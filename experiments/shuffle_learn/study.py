@@ -11,7 +11,7 @@ initialisation (experiments/shuffle_learn/synthetic_finetune.py). One
 `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores; 47 minutes for seeds 0-2, sharing the cores with other studies.
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ experiments/shuffle_learn/study.py adds the fine-tuning against a random initial
 over seeds (experiments/shuffle_learn/synthetic_finetune.py).
 The paper uses CaffeNet towers on 227 x 227 frames of UCF101 from windows of high motion;
 here 32 x 32 frames of videos that move throughout.
-Hardware: 2 CPU cores; 11 minutes for seed 0 (its first run also builds `shapes`),
-sharing the cores with two other studies.
+Hardware: 2 CPU cores; 5 minutes for seed 0, sharing the cores with another study.
 Expected (the paper's qualitative result): the order told above chance on held-out videos,
 and a trunk that transfers better than a random one; measured: docs/results.md.
 Smoke test: experiments/shuffle_learn/synthetic.py:smoke

@@ -21,7 +21,8 @@ chance from either initialisation in 400 steps, with 10 % or 100 % of the labels
       --config experiments/shuffle_learn/synthetic_finetune.py
 
 Arguments: init_from, labelled_percent (10).
-Hardware: 2 CPU cores; about 3 minutes (400 steps of 32 tuples).
+Hardware: 2 CPU cores; 3.5 minutes (400 steps of 32 tuples), sharing the cores with
+another study.
 Expected: docs/results.md, "Temporal pretext tasks in miniature".
 Smoke test: experiments/shuffle_learn/synthetic_finetune.py:smoke
 """
