@@ -13,7 +13,7 @@ the teacher inflated to 3D (I3D's 'mean' inflation), and from a random initialis
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores; 35-60 minutes a seed (seed 2: 60, sharing the cores with other runs).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from a random initialisation (experiments/transfer/synthetic_finetune.py). One
 `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores; about 25 minutes a seed, sharing the cores with other runs.
 """
 
 from __future__ import annotations
