@@ -1,10 +1,13 @@
 """The `tuples` sampler (Shuffle & Learn): three frames in temporal order or not."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from vidjax import configs
-from vidjax.data import decode, pipeline, samplers
+from vidjax.data import decode, encode, pipeline, samplers
+from vidjax.data.loaders import clip
 from vidjax.data.samplers import tuples
 
 
@@ -67,3 +70,40 @@ def test_the_loader_decodes_the_tuples_frames(synthetic_data_dir):
   found = errors.mean((2, 3, 4)).argmin(axis=1)
   assert errors.mean((2, 3, 4)).min(axis=1).max() == 0
   assert bool(example['in_order']) == _in_order(found, example['window_frames'])
+
+
+def test_min_motion_draws_tuples_of_still_moments_again(synthetic_data_dir):
+  """A video whose first half is still and second half moves: without min_motion about a
+  third of the tuples are three identical frames; with it a tuple is kept still only when
+  all MAX_DRAWS draws were (about 1 % of them)."""
+  config = configs.base_config().input
+  config.update(dataset='vidjax_synthetic/tiny', data_dir=synthetic_data_dir)
+  config.sampling.update(mode='tuples', num_frames=3, window=8)
+  config.pp.update(crop_size=32, flip=False)
+  frames = np.full((32, 32, 32, 3), 128, np.uint8)
+  frames[16:] = 0
+  for t in range(16, 32):
+    frames[t, 8:16, (t - 16) : (t - 16) + 8] = 255  # a square moving 1 pixel a frame
+  dataset = pipeline.open_dataset(config.dataset, 'train', config.data_dir)
+  record = dict(dataset.source[0], video=encode.encode_video(frames, 8.0), num_frames=32)
+
+  class HalfStill:
+    def __len__(self):
+      return 1
+
+    def __getitem__(self, index):
+      return record
+
+  source = dataclasses.replace(dataset, source=HalfStill())
+
+  def still_tuples(min_motion):
+    config.sampling.min_motion = min_motion
+    loader = clip.Loader(source, config)
+    rng = np.random.default_rng(0)
+    examples = [loader.train_example(0, rng)['video'].astype(int) for _ in range(60)]
+    return sum(np.abs(np.diff(video, axis=0)).mean() < 1.0 for video in examples)
+
+  still, drawn_again = still_tuples(0.0), still_tuples(2.0)
+  assert still >= 8 and drawn_again <= 2, (still, drawn_again)
+  with pytest.raises(ValueError, match='min_motion'):
+    tuples.Sampler(num_frames=3, min_motion=-1.0)

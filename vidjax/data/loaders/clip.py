@@ -112,17 +112,29 @@ class Loader:
     """
 
     def frames_of(record: Mapping):
-      sample = sample_of(samplers.VideoMeta(int(record['num_frames']), float(record['fps'])))
-      indices = np.asarray(sample.frames)
-      if self._flow.enabled:
-        # Each sampled frame is followed by the frames its flow fields reach (flow.py).
-        pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
-        indices = pairs.reshape(*pairs.shape[:-2], -1)
-      frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
-      return sample, frames.reshape(*np.shape(indices), *frames.shape[1:])
+      meta = samplers.VideoMeta(int(record['num_frames']), float(record['fps']))
+      for _ in range(samplers.MAX_DRAWS):
+        sample = sample_of(meta)
+        indices = np.asarray(sample.frames)
+        if self._flow.enabled:
+          # Each sampled frame is followed by the frames its flow fields reach (flow.py).
+          pairs = flow.frame_indices(indices, int(record['num_frames']), self._flow.stack)
+          indices = pairs.reshape(*pairs.shape[:-2], -1)
+        frames = decode.decode_frames(record['video'], np.asarray(indices).reshape(-1))
+        frames = frames.reshape(*np.shape(indices), *frames.shape[1:])
+        if sample.accept is None or sample.accept(self._sampled(frames)):
+          break
+      return sample, frames
 
     record, (sample, frames) = self._reader.read(index, frames_of, substitute=substitute)
     return record, sample, frames
+
+  def _sampled(self, frames: np.ndarray) -> np.ndarray:
+    """The sampler's own frames among those decoded (without the frames flow adds)."""
+    if not self._flow.enabled:
+      return frames
+    runs = frames.reshape(*frames.shape[:-4], -1, self._flow.stack + 1, *frames.shape[-3:])
+    return runs[..., 0, :, :, :]
 
   @property
   def decode_failures(self) -> int:

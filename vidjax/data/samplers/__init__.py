@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import ml_collections
@@ -44,11 +44,19 @@ class Sample(NamedTuple):
   """The frame indices to decode, the fields the sampler decided (merged into the
   example, e.g. {'speed': np.int32(2)}) and, when audio is enabled, whose time spans the
   audio features cover: {example key: frame indices shaped like `frames`}; None: 'audio'
-  under `frames` (AVTS adds 'audio_shifted', the same video's audio at another time)."""
+  under `frames` (AVTS adds 'audio_shifted', the same video's audio at another time).
+  `accept`, for training samples, is a test of the decoded frames (uint8, shaped like
+  `frames` plus [H, W, 3]): when it fails, the loader draws another sample with the same
+  rng, at most MAX_DRAWS in all, and keeps the last (Shuffle & Learn's tuples of motion)."""
 
   frames: np.ndarray
   fields: dict[str, Any]
   audio_frames: Mapping[str, np.ndarray] | None = None
+  accept: Callable[[np.ndarray], bool] | None = None
+
+
+# Draws of a training sample whose `accept` test fails before the last one is kept.
+MAX_DRAWS = 5
 
 
 def module(name: str) -> types.ModuleType:

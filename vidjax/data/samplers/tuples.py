@@ -11,9 +11,13 @@ A training example is frames int64 [3] (`num_frames` must be 3), the field 'in_o
 int32 (1: positive) and 'window_frames' int64 [5] (a..e).
 
 The paper draws its tuples from windows of high motion (by the optical flow's magnitude)
-and rejects tuples whose middle frame is nearly identical to a or e. A sampler sees frame
-indices only, not pixels, so neither is done here: the embedded videos move throughout;
-on real videos, train on clips that move.
+and rejects tuples whose middle frame is nearly identical to a or e. With `min_motion` > 0
+a training tuple is kept only if each of its two consecutive frame pairs differs by at
+least `min_motion` (mean absolute difference of the decoded pixels, 0-255): tuples from
+still moments and tuples whose middle frame nearly repeats an end are drawn again
+(`Sample.accept`; the loader keeps the last of `samplers.MAX_DRAWS` draws). Frame
+differences stand in for the paper's flow magnitude. 0 (the default) keeps every tuple:
+the embedded videos move throughout.
 
 At test time views come in pairs, a positive (b, c, d) and a negative, (b, a, d) and
 (b, e, d) by turns, with a..e evenly spaced in windows at evenly spaced starts; `num_views`
@@ -36,7 +40,14 @@ def _tuple(frames: np.ndarray, kind: str) -> np.ndarray:
 
 
 class Sampler:
-  def __init__(self, *, num_frames: int, window: int = 30, negative_fraction: float = 0.75):
+  def __init__(
+    self,
+    *,
+    num_frames: int,
+    window: int = 30,
+    negative_fraction: float = 0.75,
+    min_motion: float = 0.0,
+  ):
     if num_frames != 3:
       raise ValueError(
         f'config.input.sampling.num_frames={num_frames}: a Shuffle & Learn tuple has 3 '
@@ -51,7 +62,15 @@ class Sampler:
       raise ValueError(
         f'config.input.sampling.negative_fraction={negative_fraction}: a fraction in (0, 1).'
       )
-    self.window, self.negative_fraction = window, negative_fraction
+    if min_motion < 0:
+      raise ValueError(f'config.input.sampling.min_motion={min_motion}: 0 (off) or more.')
+    self.window, self.negative_fraction, self.min_motion = window, negative_fraction, min_motion
+
+  def _moves(self, frames: np.ndarray) -> bool:
+    """Whether each consecutive pair of the tuple's decoded frames differs by min_motion."""
+    pixels = frames.astype(np.float32)
+    steps = np.abs(np.diff(pixels, axis=0)).reshape(len(pixels) - 1, -1).mean(axis=1)
+    return bool(np.all(steps >= self.min_motion))
 
   def _window(self, meta: VideoMeta) -> int:
     if meta.num_frames < 5:
@@ -67,7 +86,8 @@ class Sampler:
     else:
       kind, in_order = ('forward', 'backward')[int(rng.integers(2))], 1
     fields = {'in_order': np.int32(in_order), 'window_frames': ordered.astype(np.int64)}
-    return Sample(_tuple(ordered, kind).astype(np.int64), fields)
+    accept = self._moves if self.min_motion > 0 else None
+    return Sample(_tuple(ordered, kind).astype(np.int64), fields, accept=accept)
 
   def eval(self, meta: VideoMeta, num_views: int) -> Sample:
     if num_views % 2:
