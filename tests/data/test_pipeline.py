@@ -2,6 +2,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from data_testing import one_record_dataset
 
 from vidjax import configs
 from vidjax.data import decode, encode, pipeline
@@ -164,14 +165,7 @@ def test_letterboxed_video_loses_its_black_bars(input_config):
   letterboxed[:, 8:-8] = frames
   boxed_record = dict(record, video=encode.encode_video(letterboxed, float(record['fps'])))
 
-  class Letterboxed:
-    def __len__(self):
-      return 1
-
-    def __getitem__(self, index):
-      return boxed_record
-
-  boxed = dataclasses.replace(dataset, source=Letterboxed())
+  boxed = one_record_dataset(dataset, boxed_record)
   input_config.pp.crop_black_borders = True
   views = dict(num_clips=2, num_crops=3)
   cut = clip.Loader(boxed, input_config).eval_example(0, **views)['video']

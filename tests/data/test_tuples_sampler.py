@@ -1,9 +1,8 @@
 """The `tuples` sampler (Shuffle & Learn): three frames in temporal order or not."""
 
-import dataclasses
-
 import numpy as np
 import pytest
+from data_testing import one_record_dataset
 
 from vidjax import configs
 from vidjax.data import decode, encode, pipeline, samplers
@@ -87,14 +86,7 @@ def test_min_motion_draws_tuples_of_still_moments_again(synthetic_data_dir):
   dataset = pipeline.open_dataset(config.dataset, 'train', config.data_dir)
   record = dict(dataset.source[0], video=encode.encode_video(frames, 8.0), num_frames=32)
 
-  class HalfStill:
-    def __len__(self):
-      return 1
-
-    def __getitem__(self, index):
-      return record
-
-  source = dataclasses.replace(dataset, source=HalfStill())
+  source = one_record_dataset(dataset, record)
 
   def still_tuples(min_motion):
     config.sampling.min_motion = min_motion
