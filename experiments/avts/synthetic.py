@@ -30,8 +30,8 @@ Why 2 s: an action's motion spans the whole 4 s video, and an MC3-10 trained wit
 labels on 1 s clips stayed at chance (9.0 % at step 200) where 2 s clips reached 47.7 %
 (docs/avts.md), so 1 s clips hid the action, and with it the tone that names it, from
 the video tower.
-Hardware: 2 CPU cores. Wall-clock: about 3-5 s a step while two other training jobs
-shared the cores; no 900-step run has finished yet.
+Hardware: 2 CPU cores. Wall-clock: 5.3 s a step (a 300-step run in 26 minutes) while two
+other training jobs shared the cores; no 900-step run has finished yet.
 Expected (the paper's qualitative result): pairs in sync told from easy negatives well
 above chance, from hard ones less so, and the curriculum helping. Measured so far, one
 seed, 300 steps of easy negatives only (docs/avts.md): held-out ranking of easy negatives
