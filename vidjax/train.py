@@ -322,6 +322,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         scalars = {f'train/{k}': float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
         scalars['train/lr'] = float(fetched[-1]['lr'])
         scalars['data/decode_failures'] = train_input.decode_failures
+        scalars['data/rejected_samples_kept'] = train_input.rejected_samples_kept
         shown = {k: scalars[k] for k in ('train/loss', 'train/top1', 'train/lr') if k in scalars}
         scalars.update(progress.report(step, shown))
         writer.write(step, scalars)

@@ -157,6 +157,10 @@ class TrainInput:
   def decode_failures(self) -> int:
     return self.loader.decode_failures
 
+  @property
+  def rejected_samples_kept(self) -> int:
+    return self.loader.rejected_samples_kept
+
 
 def with_overrides(
   input_config: ml_collections.ConfigDict, overrides: Any, where: str
@@ -225,6 +229,10 @@ class SourcesInput:
   @property
   def decode_failures(self) -> int:
     return sum(source.decode_failures for source in self.inputs.values())
+
+  @property
+  def rejected_samples_kept(self) -> int:
+    return sum(source.rejected_samples_kept for source in self.inputs.values())
 
 
 def global_index_stream(

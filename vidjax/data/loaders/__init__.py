@@ -11,7 +11,9 @@ interface. A loader module defines:
                                          every test view of example `index`, plus 'index',
                                          'mask' and 'decode_failed' (never another example);
     empty_example(num_views) -> dict     a masked example of zeros (padding, failures);
-    decode_failures                      how many records failed to decode so far.
+    decode_failures                      how many records failed to decode so far;
+    rejected_samples_kept                how many training samples were kept after their
+                                         sampler's `accept` test rejected every draw.
   input_shapes(input_config) -> {key: shape}   the model inputs of one training example.
   check_train_config(input_config)             errors for settings that cannot go together.
 

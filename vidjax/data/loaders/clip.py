@@ -93,6 +93,8 @@ class Loader:
     self._has_label = bool(dataset.label_names)
     self._flip_map = flip_label_map(dataset.label_names, self._pp.flip_label_swaps)
     self._reader = loaders.RecordReader(dataset.source, 'video', 'video_id', (decode.DecodeError,))
+    # Training samples kept although the sampler's `accept` test rejected every draw.
+    self.rejected_samples_kept = 0
 
   def _decode(
     self,
@@ -124,6 +126,8 @@ class Loader:
         frames = frames.reshape(*np.shape(indices), *frames.shape[1:])
         if sample.accept is None or sample.accept(self._sampled(frames)):
           break
+      else:
+        self.rejected_samples_kept += 1
       return sample, frames
 
     record, (sample, frames) = self._reader.read(index, frames_of, substitute=substitute)

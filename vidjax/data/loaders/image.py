@@ -53,6 +53,8 @@ def decode_image(data: bytes) -> np.ndarray:
 class Loader:
   """Reads and crops images; see the module docstring."""
 
+  rejected_samples_kept = 0  # no sampler, nothing rejected
+
   def __init__(self, dataset, input_config: ml_collections.ConfigDict):
     self._pp = input_config.pp
     self._has_label = bool(dataset.label_names)

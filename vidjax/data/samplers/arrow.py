@@ -10,13 +10,24 @@ cue, only which way it runs.
 
 Field: 'reversed' int32, (0, 1) in training. At test time `num_views` must be even: views
 come in pairs (forward, reversed) at evenly spaced starts, 'reversed' = 0, 1, 0, 1, ...
+
+Camera motion tells the direction without the scene's physics (cameras mostly zoom in and
+pan forward). With `max_camera_motion` > 0 a training clip is kept only if the camera's
+motion, the median over its consecutive sampled frames of `camera_motion.py`'s estimate
+divided by `stride`, is at most `max_camera_motion` (a fraction of the frame's width per
+video frame; the estimate of a still camera is below 0.003); a clip shot by a moving camera
+is drawn again elsewhere in the video (`Sample.accept`, at most `samplers.MAX_DRAWS` draws,
+the loader counts the clips kept after that). The median ignores a shot cut between two
+frames. Dropping the clip rather than warping its frames to cancel the motion keeps the
+frames as they were shot: a warped frame gains empty borders that grow with time, another
+cue to the direction. 0 (the default) keeps every clip: the embedded videos have no camera.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from vidjax.data import sampling
+from vidjax.data import camera_motion, sampling
 from vidjax.data.samplers import Sample, VideoMeta
 
 
@@ -26,17 +37,30 @@ def forward_and_reversed(clips: np.ndarray) -> np.ndarray:
 
 
 class Sampler:
-  def __init__(self, *, num_frames: int, stride: int, policy: str):
+  def __init__(self, *, num_frames: int, stride: int, policy: str, max_camera_motion: float = 0.0):
     if num_frames < 2:
       raise ValueError(
         f'config.input.sampling.num_frames={num_frames}: a clip needs at least 2 frames '
         'to have a direction.'
       )
+    if max_camera_motion < 0:
+      raise ValueError(
+        f'config.input.sampling.max_camera_motion={max_camera_motion}: 0 (off) or more, a '
+        'fraction of the frame width per frame (e.g. 0.01).'
+      )
     self.num_frames, self.stride, self.policy = num_frames, stride, policy
+    self.max_camera_motion = max_camera_motion
+
+  def _camera_still(self, pair: np.ndarray) -> bool:
+    """Whether the forward clip of a decoded pair [2, T, H, W, 3] has little camera motion."""
+    per_frame = np.median(camera_motion.corner_displacement(pair[0])) / self.stride
+    return bool(per_frame <= self.max_camera_motion)
 
   def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
     clip = sampling.random_clip(rng, meta.num_frames, self.num_frames, self.stride, self.policy)
-    return Sample(forward_and_reversed(clip[None]), {'reversed': np.array([0, 1], np.int32)})
+    accept = self._camera_still if self.max_camera_motion > 0 else None
+    fields = {'reversed': np.array([0, 1], np.int32)}
+    return Sample(forward_and_reversed(clip[None]), fields, accept=accept)
 
   def eval(self, meta: VideoMeta, num_views: int) -> Sample:
     if num_views % 2:
