@@ -48,6 +48,9 @@ EXTRAS_REQUIRE = {
     'ipykernel>=6.29',
     # Decodes the TensorBoard events vidjax writes (tests/test_tensorboard.py).
     'tensorboardX>=2.6,<3',
+    # The official DAVIS evaluation (tests/tools/davis2017), the reference of
+    # tools/davis_eval.py, draws its boundary tolerance with skimage's disk.
+    'scikit-image>=0.22',
   ],
   # The CPU build of PyTorch, for checkpoint import and parity tests only.
   'torch': ['torch==2.13.0', 'pytorchvideo==0.1.5'],
