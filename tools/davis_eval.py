@@ -44,9 +44,7 @@ def format_tables(figures: dict, set_name: str) -> str:
   lines = [f'{"-" * 27} Global results for {set_name} {"-" * 27}']
   lines.append(' '.join(name.rjust(w) for name, w in zip(davis.METRICS, widths, strict=True)))
   lines.append(
-    ' '.join(
-      f'{figures[name]:.6f}'.rjust(w) for name, w in zip(davis.METRICS, widths, strict=True)
-    )
+    ' '.join(f'{figures[name]:.6f}'.rjust(w) for name, w in zip(davis.METRICS, widths, strict=True))
   )
   lines.append(f'\n{"-" * 10} Per sequence results for {set_name} {"-" * 10}')
   objects = figures['per_object']
