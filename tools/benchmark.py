@@ -29,6 +29,11 @@ row gets `train_mfu`, the train step's FLOP/s over the device's dense peak
   python tools/benchmark.py --mode=model --batch=2 --shape=112x112 --json=model.json
   python tools/benchmark.py --mode=model --models=pytorchvideo/x3d_s --shape=''  # 13x160x160
   python tools/benchmark.py --mode=model --dtype=bfloat16 --batch=32 --shape=''  # on a GPU
+
+DAVIS mode: tools/davis_eval.py against the official DAVIS-2017 evaluation on the same
+generated 854 x 480 masks, in seconds and as a ratio (`davis_speed.py`):
+
+  python tools/benchmark.py --mode=davis --json=davis.json
 """
 
 import sys
@@ -48,6 +53,7 @@ import tempfile
 import time
 
 import av
+import davis_speed  # tools/davis_speed.py, beside this script
 import ml_collections
 import model_speed  # tools/model_speed.py, beside this script
 import numpy as np
@@ -59,7 +65,7 @@ from vidjax.data import pipeline, sampling
 from vidjax.data.builders import video_common, video_folder
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('mode', 'data', ['data', 'model'], 'What to benchmark.')
+flags.DEFINE_enum('mode', 'data', ['data', 'model', 'davis'], 'What to benchmark.')
 flags.DEFINE_string('json', None, 'Also write the results to this JSON file.')
 flags.DEFINE_string('config', 'experiments/quickstart.py', 'Experiment file[:arg] (data mode).')
 flags.DEFINE_string('videos', None, 'A video_folder layout DIR/<split>/<class>/*.mp4 to measure.')
@@ -277,6 +283,8 @@ def main(argv: list[str]) -> None:
       FLAGS.peak_tflops,
       FLAGS.rounds,
     )
+  elif FLAGS.mode == 'davis':
+    results = davis_speed.davis_benchmark(FLAGS.rounds)
   else:
     with tempfile.TemporaryDirectory() as data_dir:
       if FLAGS.videos:

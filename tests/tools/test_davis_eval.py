@@ -10,49 +10,13 @@ import numpy as np
 import pytest
 from davis2017.evaluation import DAVISEvaluation
 from davis2017.utils import db_statistics
+from davis_masks import write_davis_folder
 from PIL import Image
 
 from vidjax.data import davis as davis_data
 from vidjax.evaluators import davis
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def ellipse(height, width, centre, radii):
-  ys, xs = np.mgrid[:height, :width]
-  return ((ys - centre[0]) / radii[0]) ** 2 + ((xs - centre[1]) / radii[1]) ** 2 <= 1
-
-
-def scene(rng, num_frames, num_objects, height, width):
-  """Labels [T, H, W] of ellipses moving across the frame, later ones in front, with a
-  void band at the edges of some objects and objects that leave the frame."""
-  labels = np.zeros((num_frames, height, width), np.uint8)
-  starts = rng.uniform([0.2 * height, 0.2 * width], [0.8 * height, 0.8 * width], (num_objects, 2))
-  speeds = rng.uniform(-0.08, 0.08, (num_objects, 2)) * [height, width]
-  radii = rng.uniform(0.08, 0.25, (num_objects, 2)) * [height, width]
-  for t in range(num_frames):
-    for k in range(num_objects):
-      inside = ellipse(height, width, starts[k] + t * speeds[k], radii[k])
-      if k == 0:
-        ring = ellipse(height, width, starts[k] + t * speeds[k], radii[k] + 2) & ~inside
-        labels[t][ring & (labels[t] == 0)] = davis_data.VOID
-      labels[t][inside] = k + 1
-  return labels
-
-
-def perturbed(rng, labels, num_objects):
-  """A method's result: objects shifted and swollen or shrunk, some frames empty, some
-  objects missing, ids of the first frame only, void as background."""
-  result = np.where(labels == davis_data.VOID, 0, labels).copy()
-  for t in range(len(result)):
-    result[t] = np.roll(result[t], rng.integers(-6, 7, 2), axis=(0, 1))
-    if rng.random() < 0.15:
-      result[t] = 0  # a frame where the method lost everything
-    if rng.random() < 0.2 and num_objects > 1:
-      result[t][result[t] == rng.integers(1, num_objects + 1)] = 0  # one object vanishes
-  if num_objects > 2 and rng.random() < 0.5:
-    result[result == num_objects] = 0  # the last object is never named
-  return result
 
 
 SEQUENCES = {  # name: (frames, objects, height, width)
@@ -67,24 +31,7 @@ SEQUENCES = {  # name: (frames, objects, height, width)
 @pytest.fixture(scope='module')
 def davis_folders(tmp_path_factory):
   root = tmp_path_factory.mktemp('davis')
-  rng = np.random.default_rng(0)
-  os.makedirs(root / 'ImageSets' / '2017')
-  (root / 'ImageSets' / '2017' / 'val.txt').write_text('\n'.join(SEQUENCES) + '\n')
-  results = root / 'results'
-  for name, (num_frames, num_objects, height, width) in SEQUENCES.items():
-    labels = scene(rng, num_frames, num_objects, height, width)
-    result = perturbed(rng, labels, num_objects)
-    for folder in ('JPEGImages', 'Annotations'):
-      os.makedirs(root / folder / '480p' / name)
-    os.makedirs(results / name)
-    for t in range(num_frames):
-      frame = f'{t:05d}'
-      Image.fromarray(np.zeros((height, width, 3), np.uint8)).save(
-        root / 'JPEGImages' / '480p' / name / f'{frame}.jpg'
-      )
-      davis_data.write_mask(root / 'Annotations' / '480p' / name / f'{frame}.png', labels[t])
-      davis_data.write_mask(results / name / f'{frame}.png', result[t])
-  return str(root), str(results)
+  return str(root), write_davis_folder(root, SEQUENCES)
 
 
 def official(root, results):
@@ -201,3 +148,18 @@ def test_bad_folders_are_refused_naming_the_file(davis_folders, tmp_path, proble
     match = r'results/swap not found: 1 of the 5 sequences have no results folder'
   with pytest.raises((ValueError, FileNotFoundError), match=match):
     davis.evaluate_folder(str(copy), str(results), 'val', processes=1)
+
+
+def test_the_benchmark_times_both_on_the_same_masks(monkeypatch):
+  sys.path.insert(0, os.path.join(REPO, 'tools'))
+  import davis_speed
+
+  monkeypatch.setattr(davis_speed, 'SEQUENCES', 2)
+  monkeypatch.setattr(davis_speed, 'FRAMES', 4)
+  results = davis_speed.davis_benchmark(rounds=1)
+  assert results['j_and_f_vidjax'] == pytest.approx(results['j_and_f_official'], abs=1e-6)
+  for key in ('official_s', 'vidjax_1_process_s', 'davis_eval_command_s'):
+    assert results[key] > 0
+  assert results['speedup_1_process'] == pytest.approx(
+    results['official_s'] / results['vidjax_1_process_s'], rel=0.01
+  )

@@ -117,11 +117,12 @@ def annotations(root: str, sequence: str, resolution: str = '480p') -> tuple[lis
     )
   labels = read_masks(folder, ids)
   num_objects = int(np.max(np.where(labels[0] == VOID, 0, labels[0])))
-  for frame, mask in zip(ids, labels, strict=True):
-    unknown = np.setdiff1d(np.unique(mask), [0, VOID, *range(1, num_objects + 1)])
-    if unknown.size:
-      raise ValueError(
-        f'{os.path.join(folder, frame + ".png")}: object id {int(unknown[0])} is not in the '
-        f'first frame, whose objects are 1..{num_objects}.'
-      )
+  unknown = (labels > num_objects) & (labels != VOID)
+  if unknown.any():
+    index = int(np.flatnonzero(unknown.any(axis=(1, 2)))[0])
+    frame, unknown = ids[index], labels[index][unknown[index]]
+    raise ValueError(
+      f'{os.path.join(folder, frame + ".png")}: object id {int(unknown[0])} is not in the '
+      f'first frame, whose objects are 1..{num_objects}.'
+    )
   return ids, labels

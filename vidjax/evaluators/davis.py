@@ -44,16 +44,20 @@ BOUNDARY_TOLERANCE = 0.008  # of the image diagonal
 METRICS = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall', 'F-Decay')
 
 
-def object_masks(labels: np.ndarray, num_objects: int) -> np.ndarray:
-  """uint8 labels [..., H, W] -> bool [num_objects, ..., H, W], object k = id k + 1."""
-  ids = np.arange(1, num_objects + 1).reshape(-1, *([1] * labels.ndim))
-  return labels[None] == ids
-
-
-def jaccard(annotation: np.ndarray, result: np.ndarray) -> np.ndarray:
-  """IoU over the last two axes of bool masks [..., H, W]; 1 where both are empty."""
-  intersection = np.count_nonzero(annotation & result, axis=(-2, -1))
-  union = np.count_nonzero(annotation | result, axis=(-2, -1))
+def jaccard(annotation: np.ndarray, result: np.ndarray, num_objects: int) -> np.ndarray:
+  """IoU of every object k = 1..num_objects in one frame's labels [H, W] (ids 0..N); 1
+  where the object is in neither. One pass: the joint histogram of the two labellings."""
+  size = num_objects + 1
+  if size * size <= 256:  # uint8 codes: OpenCV's histogram, without a copy to int64
+    codes = annotation * np.uint8(size) + result
+    joint = cv2.calcHist([codes], [0], None, [size * size], [0, size * size])
+  else:
+    joint = np.bincount(
+      annotation.astype(np.intp).ravel() * size + result.ravel(), minlength=size * size
+    )
+  joint = joint.astype(np.int64).reshape(size, size)  # [annotated id, result id]
+  intersection = np.diag(joint)[1:]
+  union = joint.sum(axis=1)[1:] + joint.sum(axis=0)[1:] - intersection
   return np.where(union == 0, 1.0, intersection / np.maximum(union, 1))
 
 
@@ -91,21 +95,26 @@ def contour_accuracy(annotation: np.ndarray, result: np.ndarray) -> float:
   """F of one frame's bool masks [H, W] (the official `f_measure`)."""
   height, width = annotation.shape
   radius = boundary_radius(height, width)
-  result_edges, annotation_edges = boundaries(result), boundaries(annotation)
+  either = annotation | result
+  rows, cols = np.flatnonzero(either.any(axis=1)), np.flatnonzero(either.any(axis=0))
+  if rows.size == 0:
+    return 1.0  # no boundary in either mask
+  # Everything happens within `radius` + 1 pixels of the masks: a boundary pixel lies at
+  # most one pixel above or left of its mask, and a dilation reaches `radius` beyond it.
+  # Outside the frame nothing is a boundary, as in the official code, so the box is
+  # clipped to it. Where the box ends inside the frame, it ends on background, whose
+  # boundary is the same with or without the pixels beyond.
+  margin = radius + 1
+  box = (
+    slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, height)),
+    slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, width)),
+  )
+  result_edges, annotation_edges = boundaries(result[box]), boundaries(annotation[box])
   num_result, num_annotation = np.count_nonzero(result_edges), np.count_nonzero(annotation_edges)
   if num_result == 0 and num_annotation == 0:
     return 1.0
   if num_result == 0 or num_annotation == 0:
     return 0.0  # P = 1, R = 0 or P = 0, R = 1: F = 0
-  # Dilation reaches `radius` pixels beyond the edges: the union's box grown by it holds
-  # every pixel that can match, and pixels outside the frame never do.
-  rows = np.flatnonzero(np.any(result_edges | annotation_edges, axis=1))
-  cols = np.flatnonzero(np.any(result_edges | annotation_edges, axis=0))
-  box = (
-    slice(max(rows[0] - radius, 0), min(rows[-1] + radius + 1, height)),
-    slice(max(cols[0] - radius, 0), min(cols[-1] + radius + 1, width)),
-  )
-  result_edges, annotation_edges = result_edges[box], annotation_edges[box]
   kernel = disk(radius)
   precision = _matched(result_edges, annotation_edges, kernel) / num_result
   recall = _matched(annotation_edges, result_edges, kernel) / num_annotation
@@ -140,15 +149,18 @@ def evaluate_sequence(annotation: np.ndarray, result: np.ndarray) -> dict[str, n
   """
   annotation = np.where(annotation == 255, 0, annotation)
   num_objects = int(annotation[0].max())
-  evaluated = object_masks(annotation[1:-1], num_objects)
-  predicted = object_masks(result, num_objects)
-  contours = np.array(
-    [
-      [contour_accuracy(a, r) for a, r in zip(a_obj, r_obj, strict=True)]
-      for a_obj, r_obj in zip(evaluated, predicted, strict=True)
-    ]
-  )
-  return {'J': jaccard(evaluated, predicted), 'F': contours.reshape(num_objects, -1)}
+  if result.size and int(result.max()) > num_objects:
+    raise ValueError(f'Result id {int(result.max())}: the annotation has objects 1..{num_objects}.')
+  scores = {'J': [], 'F': []}
+  for annotated, predicted in zip(annotation[1:-1], result, strict=True):
+    scores['J'].append(jaccard(annotated, predicted, num_objects))
+    scores['F'].append(
+      [contour_accuracy(annotated == k, predicted == k) for k in range(1, num_objects + 1)]
+    )
+  return {
+    measure: np.asarray(values, np.float64).reshape(-1, num_objects).T
+    for measure, values in scores.items()
+  }
 
 
 def summarise(per_sequence: Iterable[tuple[str, dict[str, np.ndarray]]]) -> dict:
@@ -222,7 +234,10 @@ def evaluate_folder(
   jobs = [(root, results_dir, sequence, resolution) for sequence in sequences]
   processes = min(processes or os.cpu_count() or 1, len(jobs))
   scores = {}
-  with multiprocessing.get_context('spawn').Pool(processes) if processes > 1 else _Serial() as pool:
+  # Forked workers start at once; after JAX has started its threads in this process a
+  # fork can deadlock, and the workers are spawned (they import this module afresh).
+  context = multiprocessing.get_context('spawn' if 'jax' in sys.modules else 'fork')
+  with context.Pool(processes) if processes > 1 else _Serial() as pool:
     for done, (sequence, result) in enumerate(pool.imap_unordered(_evaluate_folder_sequence, jobs)):
       scores[sequence] = result
       print(f'[{done + 1}/{len(jobs)}] {sequence}', file=sys.stderr, flush=True)
