@@ -27,12 +27,14 @@ EXPERIMENT = 'experiments/avts/synthetic.py'
 FINETUNE = 'experiments/avts/synthetic_finetune.py'
 
 
+# The runs the comparison needs come first (curriculum against none, then the
+# transfer); easy negatives only is a control.
 RUNS = (
   study.Run('curriculum'),
   study.Run('no_curriculum'),
-  study.Run('easy_only'),
   study.Run('finetune_pretrained', depends=study.init_from_run('curriculum'), experiment=FINETUNE),
   study.Run('finetune_scratch', experiment=FINETUNE),
+  study.Run('easy_only'),
 )
 METRICS = {
   'sync easy': 'eval/sync/sync_accuracy/easy',
