@@ -1,0 +1,142 @@
+r"""Propagates a first-frame mask through a video by feature affinity (videowalk's protocol).
+
+  python tools/convert_checkpoint.py --source torchvision --arch resnet18 \
+      --checkpoint resnet18-f37072fd.pth --out weights/resnet18_imagenet
+  python tools/propagate.py clip.mp4 --first_mask clip_00000.png \
+      --checkpoint weights/resnet18_imagenet --out masks/
+
+VIDEO is a video file or a folder of frames (.jpg / .png, in name order: a DAVIS
+JPEGImages sequence). --first_mask is an indexed PNG of the first frame (0 background,
+object ids above), at the frame size. Writes OUT/00000.png ... (indexed PNGs with DAVIS's
+palette, frame 0 being the given mask) and OUT/overlay/*.jpg (the frames with the masks
+drawn over them), ready for tools/davis_eval.py when VIDEO is a DAVIS sequence.
+
+Features: layer3 of a ResNet-18 (or --depth 50) with the contrastive random walk's
+changes (layers 3 and 4 at stride 1: one node per 8 x 8 pixels; `models/resnet.py`), from
+--checkpoint (a converted torchvision ImageNet ResNet, or any vidjax checkpoint whose
+network is a 2D ResNet named 'resnet'); frames at their own resolution, ImageNet
+normalisation, as videowalk's test code. Without --checkpoint the network is random (a
+baseline). The propagation's constants are videowalk's DAVIS command (`vidjax/propagation.py`).
+A 480p frame has 6,420 nodes and its context 21 frames of them: about 0.4 TFLOP a frame,
+seconds on an accelerator and minutes on a CPU.
+"""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from PIL import Image
+
+from vidjax import checkpoint, propagation
+from vidjax.data import davis, decode
+from vidjax.models.resnet import ResNet2D
+
+FLAGS = flags.FLAGS
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+FRAME_SUFFIXES = ('.jpg', '.jpeg', '.png')
+
+
+def _define_flags() -> None:
+  # Defined only when run as a program, so that tests can import several tools at once.
+  flags.DEFINE_string('first_mask', None, 'Indexed PNG of the first frame.')
+  flags.DEFINE_string('out', None, 'Folder for the masks (and overlay/).')
+  flags.DEFINE_string('checkpoint', None, 'Converted ResNet or vidjax checkpoint step directory.')
+  flags.DEFINE_integer('depth', 18, 'ResNet depth of the checkpoint (18, 34, 50, ...).')
+  defaults = propagation.Protocol()
+  flags.DEFINE_integer('context', defaults.context, 'Previous frames in the context.')
+  flags.DEFINE_float('radius', defaults.radius, 'Radius of the context, in feature cells.')
+  flags.DEFINE_integer('topk', defaults.topk, 'Context nodes each node copies from.')
+  flags.DEFINE_float('temperature', defaults.temperature, 'Softmax temperature.')
+  flags.DEFINE_integer('batch_size', 4, 'Frames per forward pass of the network.')
+  flags.mark_flags_as_required(['first_mask', 'out'])
+
+
+def read_frames(path: str) -> np.ndarray:
+  """uint8 RGB [T, H, W, 3] of a video file or of a folder of frames."""
+  if os.path.isdir(path):
+    names = sorted(n for n in os.listdir(path) if n.lower().endswith(FRAME_SUFFIXES))
+    if not names:
+      raise FileNotFoundError(f'{path} holds no frames ({", ".join(FRAME_SUFFIXES)}).')
+    frames = [np.asarray(Image.open(os.path.join(path, n)).convert('RGB')) for n in names]
+    sizes = {f.shape for f in frames}
+    if len(sizes) > 1:
+      raise ValueError(f'{path}: frames of different sizes {sorted(sizes)}.')
+    return np.stack(frames)
+  with open(path, 'rb') as f:
+    data = f.read()
+  return decode.decode_frames(data, range(decode.probe(data).num_frames))
+
+
+def encoder(depth: int) -> ResNet2D:
+  """The contrastive random walk's encoder as videowalk's test code uses it: up to layer3,
+  layers 3 and 4 at stride 1 (output stride 8)."""
+  return ResNet2D(depth=depth, stage_strides=(1, 2, 1, 1), num_stages=3, pool=False)
+
+
+def frame_features(frames: np.ndarray, checkpoint_dir: str | None, depth: int, batch_size: int):
+  """Features [T, ceil(H/8), ceil(W/8), C] of uint8 frames [T, H, W, 3]."""
+  model = encoder(depth)
+  normalised = (frames.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+  variables = model.init(jax.random.key(0), normalised[:1], train=False)
+  if checkpoint_dir:
+    # Converted ImageNet ResNets and vidjax's single-frame models hold the trunk as 'resnet'.
+    wrapped = {collection: {'resnet': tree} for collection, tree in variables.items()}
+    restored = checkpoint.read_variables(checkpoint_dir, wrapped, flag='--checkpoint')
+    variables = {collection: tree['resnet'] for collection, tree in restored.items()}
+  apply = jax.jit(lambda batch: model.apply(variables, batch, train=False))
+  outputs = []
+  for start in range(0, len(frames), batch_size):
+    batch = normalised[start : start + batch_size]
+    padded = np.concatenate([batch, np.repeat(batch[-1:], batch_size - len(batch), axis=0)])
+    outputs.append(np.asarray(apply(padded))[: len(batch)])  # one compiled batch shape
+  return np.concatenate(outputs)
+
+
+def propagate_video(
+  frames: np.ndarray, first_mask: np.ndarray, features: np.ndarray, protocol: propagation.Protocol
+) -> np.ndarray:
+  """uint8 masks [T, H, W] of every frame from the first one's."""
+  first_labels, ids = propagation.soft_labels(first_mask, features.shape[1:3])
+  labels = np.asarray(
+    propagation.propagate(jnp.asarray(features), jnp.asarray(first_labels), protocol)
+  )
+  masks = [propagation.hard_mask(frame_labels, ids, frames.shape[1:3]) for frame_labels in labels]
+  masks[0] = first_mask
+  return np.stack(masks)
+
+
+def write_masks(out: str, frames: np.ndarray, masks: np.ndarray) -> None:
+  """OUT/<t>.png indexed masks and OUT/overlay/<t>.jpg frames with the masks over them."""
+  os.makedirs(os.path.join(out, 'overlay'), exist_ok=True)
+  colours = davis.palette()
+  for t, (frame, mask) in enumerate(zip(frames, masks, strict=True)):
+    davis.write_mask(os.path.join(out, f'{t:05d}.png'), mask)
+    blend = np.where(mask[..., None] > 0, 0.5 * frame + 0.5 * colours[mask], frame)
+    Image.fromarray(blend.astype(np.uint8)).save(os.path.join(out, 'overlay', f'{t:05d}.jpg'))
+
+
+def main(argv) -> None:
+  if len(argv) != 2:
+    raise app.UsageError('Usage: propagate.py VIDEO --first_mask PNG --out DIR')
+  frames = read_frames(argv[1])
+  first_mask = davis.read_mask(FLAGS.first_mask)
+  if first_mask.shape != frames.shape[1:3]:
+    raise ValueError(
+      f'--first_mask={FLAGS.first_mask}: {first_mask.shape[1]}x{first_mask.shape[0]} pixels, '
+      f'the frames of {argv[1]} {frames.shape[2]}x{frames.shape[1]}.'
+    )
+  if not FLAGS.checkpoint:
+    print('No --checkpoint: the features are those of a random network (a baseline).')
+  features = frame_features(frames, FLAGS.checkpoint, FLAGS.depth, FLAGS.batch_size)
+  protocol = propagation.Protocol(FLAGS.context, FLAGS.radius, FLAGS.topk, FLAGS.temperature)
+  masks = propagate_video(frames, first_mask, features, protocol)
+  write_masks(FLAGS.out, frames, masks)
+  print(f'Wrote {len(masks)} masks to {FLAGS.out} (overlays in {FLAGS.out}/overlay).')
+
+
+if __name__ == '__main__':
+  _define_flags()
+  app.run(main)
