@@ -128,10 +128,11 @@ class ResNet2D(nn.Module):
   padding_mode: str = 'zeros'
 
   @nn.compact
-  def __call__(self, x: Array, *, train: bool) -> Array:
+  def __call__(self, x: Array, *, train: bool, stages: int | None = None) -> Array:
     """Images [N, H, W, C] -> globally average-pooled features [N, 8 * width] (basic
     blocks) or [N, 32 * width] (bottlenecks), or with `pool=False` the feature map
-    [N, h, w, channels] of the last stage that runs."""
+    [N, h, w, channels] of the last stage that runs: `stages` (default `num_stages`), so
+    that one network can stop early (CRW propagates labels with layer3's map)."""
     if self.depth in BASIC_STAGE_SIZES:
       block, stage_sizes = BasicBlock2D, BASIC_STAGE_SIZES[self.depth]
     elif self.depth in BOTTLENECK_STAGE_SIZES:
@@ -148,7 +149,7 @@ class ResNet2D(nn.Module):
     x = conv(self.width, (7, 7), 2, padding, name='conv1')(x)
     x = nn.relu(norm(name='bn1')(x))
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
-    for i, num_blocks in enumerate(stage_sizes[: self.num_stages]):
+    for i, num_blocks in enumerate(stage_sizes[: stages or self.num_stages]):
       for j in range(num_blocks):
         stride = self.stage_strides[i] if j == 0 else 1
         x = block(
