@@ -21,8 +21,8 @@ def test_the_loss_of_a_hand_checked_two_node_graph():
   a, b = np.e / (np.e + 1), 1 / (np.e + 1)
   expected = -np.log((1 + (a - b) ** 4) / 2)
   np.testing.assert_allclose(loss, expected, rtol=1e-6)
-  assert set(metrics) == {'walk_xent/2', 'walk_accuracy/2'}
-  assert metrics['walk_accuracy/2'] == 1.0
+  assert set(metrics) == {'walk_2/xent', 'walk_2/accuracy'}
+  assert metrics['walk_2/accuracy'] == 1.0
 
 
 def numpy_walks(embeddings, temperature):
@@ -56,7 +56,7 @@ def test_the_palindromes_equal_videowalks():
   expected = numpy_walks(embeddings, 0.07)
   assert len(expected) == 3  # out to frames 2, 3 and 4 of 5
   for k, xent in zip((2, 3, 4), expected, strict=True):
-    np.testing.assert_allclose(metrics[f'walk_xent/{k}'], xent, rtol=1e-4)
+    np.testing.assert_allclose(metrics[f'walk_{k}/xent'], xent, rtol=1e-4)
   np.testing.assert_allclose(loss, np.mean(expected), rtol=1e-4)
 
 
@@ -80,3 +80,46 @@ def test_edge_dropout_drops_p_forward_and_compounds_backward():
 def test_clips_of_two_frames_are_refused():
   with pytest.raises(ValueError, match='3 or more'):
     crw.walk_loss(jnp.ones((1, 2, 4, 3)), None, temperature=0.07, edge_dropout=0.0)
+
+
+def test_random_resized_boxes_follow_torchvisions_rule():
+  boxes = crw.random_resized_boxes(jax.random.key(0), (4000,), 100, 200, (0.8, 0.95), (0.7, 1.3))
+  y, x, h, w = np.asarray(boxes).T
+  area = h * w / (100 * 200)
+  assert np.all((y >= 0) & (x >= 0) & (y + h <= 100) & (x + w <= 200))
+  fitted = h < 100  # a 100 x 200 frame: a fitting draw is below the full height
+  assert np.all(area[fitted] > 0.78) and np.all(area[fitted] < 0.97)
+  assert np.all((w / h)[fitted] > 0.69) and np.all((w / h)[fitted] < 1.31)
+  # Aspect 2 is outside (0.7, 1.3): when no draw fits, the centre crop of aspect 1.3.
+  np.testing.assert_allclose(
+    crw.random_resized_boxes(jax.random.key(1), (1,), 100, 200, (1.5, 1.6), (0.7, 1.3))[0],
+    [0, 35, 100, 130],
+  )
+
+
+def test_the_patch_grid_at_evaluation_is_the_windows_of_the_frame():
+  task = crw.Task(image_size=64, patch_size=32, patch_stride=16)
+  boxes = task.patch_boxes(None, (1,), 128, 128)  # frames twice image_size
+  assert boxes.shape == (1, 9, 4)
+  np.testing.assert_allclose(boxes[0, 0], [0, 0, 64, 64])
+  np.testing.assert_allclose(boxes[0, 4], [32, 32, 64, 64])
+  np.testing.assert_allclose(boxes[0, 8], [64, 64, 64, 64])
+
+
+def test_training_patches_and_a_step_of_the_loss():
+  from vidjax.models import crw as crw_model
+  from vidjax.tasks.base import Context
+
+  task = crw.Task(image_size=64, patch_size=32, patch_stride=16)
+  video = np.random.default_rng(0).integers(0, 255, (2, 3, 48, 56, 3), np.uint8)
+  rngs = {name: jax.random.key(i) for i, name in enumerate(('augment', 'mix', 'dropout', 'walk'))}
+  ctx = Context(jnp.int32(0), rngs, True, {}, {}, None)
+  batch = task.preprocess({'video': jnp.asarray(video)}, ctx)
+  assert batch['video'].shape == (2, 3, 9, 32, 32, 3)
+  eval_batch = task.preprocess({'video': jnp.asarray(video)}, ctx._replace(train=False, rngs={}))
+  assert eval_batch['video'].shape == (2, 3, 9, 32, 32, 3)
+  model = crw_model.Model(depth=10, width=8, embed_dim=16, lowering='native')
+  variables = model.init(jax.random.key(0), batch, train=False)
+  loss, (state, metrics) = task.loss_and_metrics(model, variables, batch, ctx)
+  assert np.isfinite(loss) and 'batch_stats' in state
+  assert set(metrics) == {'loss', 'walk_2/xent', 'walk_2/accuracy'}

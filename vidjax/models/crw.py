@@ -40,8 +40,6 @@ class Model(nn.Module):
   dtype: Any = 'float32'
   lowering: str = 'auto'
 
-  input_keys = ('patches',)
-
   def setup(self):
     if self.depth not in DEPTHS:
       raise ValueError(f'depth={self.depth!r}; allowed values: {DEPTHS}.')
@@ -63,23 +61,26 @@ class Model(nn.Module):
     )
 
   def __call__(self, x, *, train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Node embeddings of patches.
+    """Node embeddings, as videowalk's `pixels_to_nodes`.
 
     Args:
-      x: normalised patches [B, T, N, P, P, 3] (N patches of each of T frames), or
-        `models.model_inputs`'s {'patches': ...}.
+      x: normalised patches [B, T, N, P, P, 3] (N patches of each of T frames: a node per
+        patch, its feature map averaged), or whole frames [B, T, H, W, 3] (a node per
+        position of the feature map), or `models.model_inputs`'s {'video': either}.
       train: batch statistics (True) or running averages (False).
 
     Returns:
       float32 embeddings [B, T, N, embed_dim], L2-normalised, and aux {'embeddings': the same}.
     """
-    patches = x['patches'] if isinstance(x, Mapping) else x
-    b, t, n = patches.shape[:3]
-    maps = self.resnet(
-      jnp.asarray(patches, jnp.dtype(self.dtype)).reshape(-1, *patches.shape[3:]), train=train
-    )
-    nodes = self.head(jnp.mean(maps, axis=(1, 2)))
-    nodes = jnp.asarray(nodes, jnp.float32).reshape(b, t, n, self.embed_dim)
+    x = x['video'] if isinstance(x, Mapping) else x
+    b, t = x.shape[:2]
+    images = jnp.asarray(x, jnp.dtype(self.dtype)).reshape(-1, *x.shape[-3:])
+    maps = self.resnet(images, train=train)
+    if x.ndim == 6:  # patches: one node each
+      nodes = self.head(jnp.mean(maps, axis=(1, 2))).reshape(b, t, x.shape[2], -1)
+    else:  # frames: one node per map position
+      nodes = self.head(maps).reshape(b, t, -1, self.embed_dim)
+    nodes = jnp.asarray(nodes, jnp.float32)
     embeddings = nodes / jnp.maximum(jnp.linalg.norm(nodes, axis=-1, keepdims=True), 1e-12)
     return embeddings, {'embeddings': embeddings}
 

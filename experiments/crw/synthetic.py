@@ -1,0 +1,69 @@
+r"""The contrastive random walk on the embedded videos, without labels.
+
+Jabri, Owens & Efros, "Space-Time Correspondence as a Contrastive Random Walk" (NeurIPS
+2020). Each example is a clip of 4 consecutive frames of `vidjax_synthetic/default`
+(8 fps: half a second, as the paper's 4 frames at 8 fps); each frame is cropped on its
+own, cut into a 7 x 7 grid of overlapping patches and every patch jittered on its own
+(`tasks/crw.py`, the paper's 256 / 64 / 32 pixels scaled to the 64-pixel frames: 64 / 16 /
+8). The patches are embedded by the CRW network (`models/crw.py`, a ResNet at width 16
+here) and the walks out to frames 2 and 3 and back are trained to return where they
+started, with the paper's temperature 0.05 and edge dropout 0.1, Adam without weight decay.
+
+  python -m vidjax.main --config experiments/crw/synthetic.py --workdir workdirs/crw
+
+Then propagate the first-frame masks of the embedded validation videos with its features:
+tools/export_davis.py writes them in DAVIS's layout and tools/propagate.py propagates
+(docs/davis.md). The evaluator that scores propagation during training is not built yet;
+'walk' scores the walks on 2 clips of each validation video (without edge dropout): the
+fraction of nodes whose walk out to frame k and back ends most likely where it started
+(walk_<k>/accuracy, in percent; chance 1/49) and its cross-entropy (walk_<k>/xent), as
+the training metrics train/walk_<k>/*.
+Hardware: 2 CPU cores. Time: not measured yet.
+Expected (the paper's claim): walks that return to their start far above chance (1/49),
+and features that propagate masks better than a random network's (docs/davis.md).
+Smoke test: experiments/crw/synthetic.py:smoke
+"""
+
+from vidjax import configs
+
+
+def get_config(arg: str | None = None):
+  arg = configs.parse_arg(arg, smoke=False)
+  config = configs.base_config()
+  config.total_steps = 2000
+  config.log_every = 50
+  config.ckpt_every = 500
+  config.input.dataset = 'vidjax_synthetic/default'
+  config.input.batch_size = 16
+  config.input.sampling.update(mode='stride', num_frames=4, stride=1, policy='pad')
+  config.input.pp.update(crop_size=64, flip=False)  # whole frames: the task crops
+  config.model_name = 'crw'
+  config.model = dict(depth=18, width=16, embed_dim=128, padding_mode='reflect')
+  config.task = 'crw'
+  config.task_kwargs = dict(
+    temperature=0.05,
+    edge_dropout=0.1,
+    image_size=64,
+    patch_size=16,
+    patch_stride=8,
+    frame_scale=(0.8, 0.95),
+    frame_ratio=(0.7, 1.3),
+    patch_scale=(0.7, 0.9),
+  )
+  config.optim.update(name='adamw', b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
+  config.optim.schedule = dict(name='constant', base_lr=1e-4, warmup_steps=0)
+  # The walks on held-out clips: their return accuracy and cross-entropy, without dropout.
+  config.evals.walk = dict(
+    type='pretext',
+    split='validation',
+    pred='aux/walk/',
+    batch_size=60,
+    num_clips=2,
+    every_steps=500,
+  )
+  if arg.smoke:
+    configs.smoke_on_tiny_synthetic(config)
+    config.input.pp.crop_size = 32
+    config.model.update(depth=10, width=8, embed_dim=16)
+    config.task_kwargs.update(image_size=32, patch_size=16, patch_stride=8)
+  return config
