@@ -14,8 +14,9 @@ drawn over them), ready for tools/davis_eval.py when VIDEO is a DAVIS sequence.
 Features: layer3 of a ResNet-18 (or --depth 50) with the contrastive random walk's
 changes (layers 3 and 4 at stride 1: one node per 8 x 8 pixels; `models/resnet.py`), from
 --checkpoint (a converted torchvision ImageNet ResNet, or any vidjax checkpoint whose
-network is a 2D ResNet named 'resnet'); frames at their own resolution, ImageNet
-normalisation, as videowalk's test code. Without --checkpoint the network is random (a
+network is a 2D ResNet named 'resnet', such as experiments/crw/'s: give its --width and
+--padding_mode=reflect); frames at their own resolution, ImageNet normalisation, as
+videowalk's test code. Without --checkpoint the network is random (a
 baseline). The propagation's constants are videowalk's DAVIS command (`vidjax/propagation.py`).
 A 480p frame has 6,420 nodes and its context 21 frames of them: about 0.4 TFLOP a frame,
 seconds on an accelerator and minutes on a CPU.
@@ -45,6 +46,10 @@ def _define_flags() -> None:
   flags.DEFINE_string('out', None, 'Folder for the masks (and overlay/).')
   flags.DEFINE_string('checkpoint', None, 'Converted ResNet or vidjax checkpoint step directory.')
   flags.DEFINE_integer('depth', 18, 'ResNet depth of the checkpoint (18, 34, 50, ...).')
+  flags.DEFINE_integer('width', 64, "Channels of the checkpoint's first stage.")
+  flags.DEFINE_enum(
+    'padding_mode', 'zeros', ['zeros', 'reflect'], 'reflect for CRW models (experiments/crw/).'
+  )
   defaults = propagation.Protocol()
   flags.DEFINE_integer('context', defaults.context, 'Previous frames in the context.')
   flags.DEFINE_float('radius', defaults.radius, 'Radius of the context, in feature cells.')
@@ -70,15 +75,30 @@ def read_frames(path: str) -> np.ndarray:
   return decode.decode_frames(data, range(decode.probe(data).num_frames))
 
 
-def encoder(depth: int) -> ResNet2D:
+def encoder(depth: int, width: int = 64, padding_mode: str = 'zeros') -> ResNet2D:
   """The contrastive random walk's encoder as videowalk's test code uses it: up to layer3,
-  layers 3 and 4 at stride 1 (output stride 8)."""
-  return ResNet2D(depth=depth, stage_strides=(1, 2, 1, 1), num_stages=3, pool=False)
+  layers 3 and 4 at stride 1 (output stride 8); reflect padding for a CRW model trained
+  from scratch (its `--model-type scratch`), zeros for ImageNet ResNets."""
+  return ResNet2D(
+    depth=depth,
+    width=width,
+    stage_strides=(1, 2, 1, 1),
+    num_stages=3,
+    pool=False,
+    padding_mode=padding_mode,
+  )
 
 
-def frame_features(frames: np.ndarray, checkpoint_dir: str | None, depth: int, batch_size: int):
+def frame_features(
+  frames: np.ndarray,
+  checkpoint_dir: str | None,
+  depth: int,
+  batch_size: int,
+  width: int = 64,
+  padding_mode: str = 'zeros',
+):
   """Features [T, ceil(H/8), ceil(W/8), C] of uint8 frames [T, H, W, 3]."""
-  model = encoder(depth)
+  model = encoder(depth, width, padding_mode)
   normalised = (frames.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
   variables = model.init(jax.random.key(0), normalised[:1], train=False)
   if checkpoint_dir:
@@ -130,7 +150,9 @@ def main(argv) -> None:
     )
   if not FLAGS.checkpoint:
     print('No --checkpoint: the features are those of a random network (a baseline).')
-  features = frame_features(frames, FLAGS.checkpoint, FLAGS.depth, FLAGS.batch_size)
+  features = frame_features(
+    frames, FLAGS.checkpoint, FLAGS.depth, FLAGS.batch_size, FLAGS.width, FLAGS.padding_mode
+  )
   protocol = propagation.Protocol(FLAGS.context, FLAGS.radius, FLAGS.topk, FLAGS.temperature)
   masks = propagate_video(frames, first_mask, features, protocol)
   write_masks(FLAGS.out, frames, masks)
