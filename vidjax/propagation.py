@@ -59,11 +59,15 @@ def _chunk_predictions(
   queries: jax.Array,
   keys: jax.Array,
   key_labels: jax.Array,
-  bias: jax.Array,
+  local: jax.Array,
   protocol: Protocol,
 ) -> jax.Array:
-  """Labels [Q, K] of queries [Q, C] from keys [N, C] with labels [N, K] and bias [Q, N]."""
-  affinity = (queries @ keys.T + bias) / protocol.temperature
+  """Labels [Q, K] of queries [Q, C] from keys [(1 + context) * n, C] (the first frame's
+  n nodes, then the context frames') with labels [.., K]; `local` [Q, n] is 0 within the
+  radius and MASKED outside, added to the context frames' affinities only."""
+  affinity = (queries @ keys.T).reshape(len(queries), 1 + protocol.context, -1)
+  affinity = affinity.at[:, 1:].add(local[:, None])
+  affinity = affinity.reshape(len(queries), -1) / protocol.temperature
   weights, indices = jax.lax.top_k(affinity, protocol.topk)
   weights = jax.nn.softmax(weights, axis=-1)
   return jnp.einsum('qk,qkl->ql', weights, key_labels[indices])
@@ -94,8 +98,9 @@ def propagate(
   num_chunks = math.ceil(nodes / chunk)
   padded = num_chunks * chunk
   local = jnp.where(radius_mask(height, width, protocol.radius), 0.0, MASKED).T  # [query, key]
+  # One frame's radius mask, [query, key]: the context frames share it, so the bias of the
+  # whole context (21 frames at 480p: 3.6 GB) is never materialised.
   local = jnp.pad(local, ((0, padded - nodes), (0, 0)))
-  bias = jnp.concatenate([jnp.zeros_like(local), jnp.tile(local, (1, protocol.context))], axis=1)
 
   def step(ring, frame_features):
     ring_features, ring_labels = ring
@@ -104,7 +109,7 @@ def propagate(
     queries = jnp.pad(frame_features, ((0, padded - nodes), (0, 0)))
     predicted = jax.lax.map(
       lambda args: _chunk_predictions(args[0], keys, key_labels, args[1], protocol),
-      (queries.reshape(num_chunks, chunk, channels), bias.reshape(num_chunks, chunk, -1)),
+      (queries.reshape(num_chunks, chunk, channels), local.reshape(num_chunks, chunk, nodes)),
     ).reshape(padded, num_labels)[:nodes]
     ring = (
       jnp.concatenate([ring_features[1:], frame_features[None]]),
