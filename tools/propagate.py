@@ -32,7 +32,7 @@ from PIL import Image
 
 from vidjax import checkpoint, propagation
 from vidjax.data import davis, decode
-from vidjax.models.resnet import ResNet2D
+from vidjax.models import crw
 
 FLAGS = flags.FLAGS
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -75,18 +75,12 @@ def read_frames(path: str) -> np.ndarray:
   return decode.decode_frames(data, range(decode.probe(data).num_frames))
 
 
-def encoder(depth: int, width: int = 64, padding_mode: str = 'zeros') -> ResNet2D:
-  """The contrastive random walk's encoder as videowalk's test code uses it: up to layer3,
-  layers 3 and 4 at stride 1 (output stride 8); reflect padding for a CRW model trained
-  from scratch (its `--model-type scratch`), zeros for ImageNet ResNets."""
-  return ResNet2D(
-    depth=depth,
-    width=width,
-    stage_strides=(1, 2, 1, 1),
-    num_stages=3,
-    pool=False,
-    padding_mode=padding_mode,
-  )
+def encoder(depth: int, width: int = 64, padding_mode: str = 'zeros') -> crw.Model:
+  """The contrastive random walk's network, whose `frame_features` are layer3 of a ResNet
+  with layers 3 and 4 at stride 1 (output stride 8), as videowalk's test code uses it;
+  reflect padding for a CRW model trained from scratch (its `--model-type scratch`), zeros
+  for ImageNet ResNets."""
+  return crw.Model(depth=depth, width=width, padding_mode=padding_mode)
 
 
 def frame_features(
@@ -100,13 +94,14 @@ def frame_features(
   """Features [T, ceil(H/8), ceil(W/8), C] of uint8 frames [T, H, W, 3]."""
   model = encoder(depth, width, padding_mode)
   normalised = (frames.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-  variables = model.init(jax.random.key(0), normalised[:1], train=False)
+  # The weights do not depend on the frame size: a small clip initialises them.
+  variables = model.init(jax.random.key(0), np.zeros((1, 1, 64, 64, 3), np.float32), train=False)
   if checkpoint_dir:
-    # Converted ImageNet ResNets and vidjax's single-frame models hold the trunk as 'resnet'.
-    wrapped = {collection: {'resnet': tree} for collection, tree in variables.items()}
-    restored = checkpoint.read_variables(checkpoint_dir, wrapped, flag='--checkpoint')
-    variables = {collection: tree['resnet'] for collection, tree in restored.items()}
-  apply = jax.jit(lambda batch: model.apply(variables, batch, train=False))
+    # Converted ImageNet ResNets, vidjax's single-frame and CRW models hold the trunk as 'resnet'.
+    trunk = {collection: {'resnet': tree['resnet']} for collection, tree in variables.items()}
+    restored = checkpoint.read_variables(checkpoint_dir, trunk, flag='--checkpoint')
+    variables = {c: {**tree, 'resnet': restored[c]['resnet']} for c, tree in variables.items()}
+  apply = jax.jit(lambda batch: model.apply(variables, batch, method=crw.Model.frame_features))
   outputs = []
   for start in range(0, len(frames), batch_size):
     batch = normalised[start : start + batch_size]

@@ -47,13 +47,14 @@ def test_a_davis_sequence_with_a_checkpoint(tmp_path):
   assert frames.shape == (16, 32, 32, 3)
   # A checkpoint holding the trunk as 'resnet' (as converted ImageNet ResNets do).
   model = propagate.encoder(depth=10)
-  variables = model.init(jax.random.key(3), np.zeros((1, 32, 32, 3), np.float32), train=False)
-  checkpoint.save_variables(
-    str(tmp_path / 'ckpt'), {k: {'resnet': v} for k, v in variables.items()}
-  )
+  variables = model.init(jax.random.key(3), np.zeros((1, 1, 32, 32, 3), np.float32), train=False)
+  trunk = {k: {'resnet': v['resnet']} for k, v in variables.items()}
+  checkpoint.save_variables(str(tmp_path / 'ckpt'), trunk)
   features = propagate.frame_features(frames, str(tmp_path / 'ckpt'), depth=10, batch_size=5)
   normalised = (frames / 255.0 - propagate.IMAGENET_MEAN) / propagate.IMAGENET_STD
-  expected = model.apply(variables, normalised.astype(np.float32), train=False)
+  expected = model.apply(
+    variables, normalised.astype(np.float32), method=propagate.crw.Model.frame_features
+  )
   assert features.shape == (16, 4, 4, 256)
   np.testing.assert_allclose(features, expected, atol=1e-5)
   _, annotation = davis.annotations(str(tmp_path / 'davis'), 'validation_00000')
