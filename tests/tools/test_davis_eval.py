@@ -160,6 +160,10 @@ def test_the_benchmark_times_both_on_the_same_masks(monkeypatch):
   assert results['j_and_f_vidjax'] == pytest.approx(results['j_and_f_official'], abs=1e-6)
   for key in ('official_s', 'vidjax_1_process_s', 'davis_eval_command_s'):
     assert results[key] > 0
-  assert results['speedup_1_process'] == pytest.approx(
-    results['official_s'] / results['vidjax_1_process_s'], rel=0.01
-  )
+  # The times are written to the millisecond, the ratio from the unrounded times: on these
+  # tiny sets the rounding alone moves the ratio by several per cent.
+  official, vidjax = results['official_s'], results['vidjax_1_process_s']
+  half_ms = 0.0005
+  lowest = (official - half_ms) / (vidjax + half_ms)
+  highest = (official + half_ms) / (vidjax - half_ms)
+  assert lowest - 0.005 <= results['speedup_1_process'] <= highest + 0.005
