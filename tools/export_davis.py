@@ -18,7 +18,6 @@ frame, ready for tools/davis_eval.py.
 
 import os
 
-import numpy as np
 from absl import app, flags
 from PIL import Image
 
@@ -38,15 +37,6 @@ def _define_flags() -> None:
   flags.mark_flags_as_required(['out'])
 
 
-def first_frame_objects(masks: np.ndarray) -> np.ndarray:
-  """Scene masks [T, H, W] (0 background, i + 1 object i) -> DAVIS labels: the objects
-  of the first frame renumbered 1..N in order, every other object background."""
-  present = [i for i in np.unique(masks[0]) if i != 0]
-  renumber = np.zeros(256, np.uint8)
-  renumber[present] = np.arange(1, len(present) + 1)
-  return renumber[masks]
-
-
 def export(config_name: str, out: str, num_videos: int) -> dict[str, list[str]]:
   """Writes the DAVIS folder; returns {set: sequence names}."""
   config = {c.name: c for c in synthetic.VidjaxSynthetic.BUILDER_CONFIGS}[config_name]
@@ -60,7 +50,7 @@ def export(config_name: str, out: str, num_videos: int) -> dict[str, list[str]]:
     names = []
     for index in range(min(num_videos, synthetic_scenes.num_examples(config, split))):
       video = synthetic_scenes.render_video(config, split, index)
-      labels = first_frame_objects(video['masks'])
+      labels = davis.first_frame_objects(video['masks'])
       name = f'{split}_{index:05d}'
       folders = {
         kind: os.path.join(out, kind, '480p', name) for kind in ('JPEGImages', 'Annotations')

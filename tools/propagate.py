@@ -33,10 +33,9 @@ from PIL import Image
 from vidjax import checkpoint, propagation
 from vidjax.data import davis, decode
 from vidjax.models import crw
+from vidjax.tasks import crw as crw_task
 
 FLAGS = flags.FLAGS
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 FRAME_SUFFIXES = ('.jpg', '.jpeg', '.png')
 
 
@@ -93,7 +92,7 @@ def frame_features(
 ):
   """Features [T, ceil(H/8), ceil(W/8), C] of uint8 frames [T, H, W, 3]."""
   model = encoder(depth, width, padding_mode)
-  normalised = (frames.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+  normalised = frames.astype(np.float32) / 255.0
   # The weights do not depend on the frame size: a small clip initialises them.
   variables = model.init(jax.random.key(0), np.zeros((1, 1, 64, 64, 3), np.float32), train=False)
   if checkpoint_dir:
@@ -101,7 +100,9 @@ def frame_features(
     trunk = {collection: {'resnet': tree['resnet']} for collection, tree in variables.items()}
     restored = checkpoint.read_variables(checkpoint_dir, trunk, flag='--checkpoint')
     variables = {c: {**tree, 'resnet': restored[c]['resnet']} for c, tree in variables.items()}
-  apply = jax.jit(lambda batch: model.apply(variables, batch, method=crw.Model.frame_features))
+  # The CRW task's features: layer3 of ImageNet-normalised frames.
+  task = crw_task.Task()
+  apply = jax.jit(lambda batch: task.propagation_features(model, variables, batch))
   outputs = []
   for start in range(0, len(frames), batch_size):
     batch = normalised[start : start + batch_size]

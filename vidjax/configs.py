@@ -314,7 +314,8 @@ def smoke_on_tiny_synthetic(config: ml_collections.ConfigDict) -> None:
   config.input.pp.crop_size = 28
   config.optim.schedule.warmup_steps = 1
   for eval_config in config.evals.values():
-    eval_config.batch_size = 8
+    if 'batch_size' in eval_config:  # evaluators that batch videos
+      eval_config.batch_size = 8
     eval_config.every_steps = 4
 
 

@@ -11,9 +11,10 @@ started, with the paper's temperature 0.05 and edge dropout 0.1, Adam without we
 
   python -m vidjax.main --config experiments/crw/synthetic.py --workdir workdirs/crw
 
-Then propagate the first-frame masks of the embedded validation videos with its features:
-tools/export_davis.py writes them in DAVIS's layout and tools/propagate.py propagates
-(docs/davis.md). The evaluator that scores propagation during training is not built yet;
+Evaluations: 'davis' propagates the first frame's masks through the first 30 embedded
+validation videos with the network's layer3 features (videowalk's protocol,
+`evaluators/label_propagation.py`) and reports the official J&F, at step 0 too (the random
+network, a baseline) and, as 'copy/J&F-Mean', that of repeating the first frame's masks;
 'walk' scores the walks on 2 clips of each validation video (without edge dropout): the
 fraction of nodes whose walk out to frame k and back ends most likely where it started
 (walk_<k>/accuracy, in percent; chance 1/49) and its cross-entropy (walk_<k>/xent), as
@@ -61,9 +62,19 @@ def get_config(arg: str | None = None):
     num_clips=2,
     every_steps=500,
   )
+  # Propagation of the first frame's masks through the 30 first validation videos, and
+  # at step 0 the random network's: the paper's evaluation, in miniature.
+  config.evals.davis = dict(
+    type='label_propagation',
+    source='vidjax_synthetic/default',
+    num_sequences=30,
+    every_steps=500,
+    at_start=True,
+  )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.pp.crop_size = 32
     config.model.update(depth=10, width=8, embed_dim=16)
     config.task_kwargs.update(image_size=32, patch_size=16, patch_stride=8)
+    config.evals.davis.update(source='vidjax_synthetic/tiny', num_sequences=2)
   return config

@@ -51,7 +51,9 @@ def test_a_davis_sequence_with_a_checkpoint(tmp_path):
   trunk = {k: {'resnet': v['resnet']} for k, v in variables.items()}
   checkpoint.save_variables(str(tmp_path / 'ckpt'), trunk)
   features = propagate.frame_features(frames, str(tmp_path / 'ckpt'), depth=10, batch_size=5)
-  normalised = (frames / 255.0 - propagate.IMAGENET_MEAN) / propagate.IMAGENET_STD
+  # videowalk's test normalisation: ImageNet's statistics.
+  imagenet_mean, imagenet_std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+  normalised = (frames / 255.0 - imagenet_mean) / imagenet_std
   expected = model.apply(
     variables, normalised.astype(np.float32), method=propagate.crw.Model.frame_features
   )

@@ -61,6 +61,34 @@ def frame_ids(root: str, sequence: str, resolution: str = '480p') -> list[str]:
   return names
 
 
+def read_frames(root: str, sequence: str, resolution: str = '480p') -> np.ndarray:
+  """uint8 RGB frames [T, H, W, 3] of a sequence, in `frame_ids` order."""
+  folder = os.path.join(root, 'JPEGImages', resolution, sequence)
+  frames = []
+  for frame in frame_ids(root, sequence, resolution):
+    path = os.path.join(folder, f'{frame}.jpg')
+    try:
+      frames.append(np.asarray(Image.open(path).convert('RGB')))
+    except OSError as error:
+      raise ValueError(f'{path}: not a readable JPEG ({error}).') from None
+    if frames[-1].shape != frames[0].shape:
+      raise ValueError(
+        f'{path}: {frames[-1].shape[1]}x{frames[-1].shape[0]} pixels where the first frame '
+        f'of {sequence!r} has {frames[0].shape[1]}x{frames[0].shape[0]}.'
+      )
+  return np.stack(frames)
+
+
+def first_frame_objects(masks: np.ndarray) -> np.ndarray:
+  """Scene masks [T, H, W] (0 background, i + 1 object i) -> DAVIS labels: the objects
+  of the first frame renumbered 1..N in order, every other object background (DAVIS-2017
+  annotates only the objects given in the first frame)."""
+  present = [i for i in np.unique(masks[0]) if i != 0]
+  renumber = np.zeros(256, np.uint8)
+  renumber[present] = np.arange(1, len(present) + 1)
+  return renumber[masks]
+
+
 def read_mask(path: str) -> np.ndarray:
   """An indexed (or 8-bit grayscale) PNG as its uint8 labels [H, W]."""
   try:

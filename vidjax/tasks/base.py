@@ -115,6 +115,15 @@ class Task(abc.ABC):
     (outputs, aux), _ = self.apply(model, variables, batch, ctx)
     return {'logits': outputs, **{f'aux/{name}': value for name, value in aux.items()}}
 
+  def propagation_features(self, model: nn.Module, variables: dict, frames: jax.Array) -> jax.Array:
+    """Features [T, h, w, C] of a whole video's frames, float32 [T, H, W, 3] in [0, 1],
+    that the `label_propagation` evaluator propagates masks with (correspondence tasks)."""
+    del model, variables, frames
+    raise NotImplementedError(
+      f'{type(self).__module__}: this task gives no features for label propagation; the '
+      "'label_propagation' evaluator needs a correspondence task (crw, colorization)."
+    )
+
   def update_state(self, state: Any, step: int, eval_results: dict[str, float]) -> Any:
     del step, eval_results
     return state

@@ -36,6 +36,8 @@ EPS = 1e-20  # added to a walk's probabilities before the log
 # normalises with ImageNet's, `tools/propagate.py`).
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2023, 0.1994, 0.2010)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def transition_matrices(
@@ -240,6 +242,12 @@ class Task(base.Task):
       embeddings, rng, temperature=self.temperature, edge_dropout=self.edge_dropout
     )
     return loss, (model_state, {'loss': loss, **metrics})
+
+  def propagation_features(self, model, variables, frames):
+    """layer3 of whole frames (`crw.Model.frame_features`), normalised as videowalk's
+    test code normalises them: with ImageNet's statistics."""
+    normalised = (frames - jnp.array(IMAGENET_MEAN)) / jnp.array(IMAGENET_STD)
+    return model.apply(variables, normalised, method=type(model).frame_features)
 
   def predict(self, model, variables, batch, ctx):
     """The model's outputs and, per view, 'aux/walk/<score>' (`clip_scores` without edge

@@ -1,0 +1,204 @@
+"""label_propagation: DAVIS-2017 J&F of first-frame masks propagated by the model's features.
+
+Every `every_steps`, each sequence's frames go through the task's `propagation_features`
+(e.g. the CRW's layer3, `tasks/crw.py`), the first frame's masks are propagated to the
+other frames by `vidjax.propagation` (videowalk's protocol: context, radius, top-k,
+temperature) and the masks are scored by `evaluators/davis.py`, number for number the
+official J&F. The sequences:
+
+- source='vidjax_synthetic/<config>': the first `num_sequences` videos of the embedded
+  data's validation split, rendered in memory with their first frame's objects, exactly as
+  `tools/export_davis.py` writes them (so a run's numbers equal `tools/propagate.py` +
+  `tools/davis_eval.py` on the export);
+- source=<a DAVIS folder>: the sequences of `davis_set` ('val') at 480p, read from disk at
+  every evaluation (all of DAVIS-17 val would take gigabytes of memory).
+
+config.evals.<name>:
+  type='label_propagation'; every_steps; at_start (the initial, random network: a
+    baseline logged at step 0);
+  source, davis_set, num_sequences (0: all);
+  image_scale: frames resized by this factor before the features (e.g. 2 on the 64-pixel
+    embedded frames, whose stride-8 feature maps are only 8 x 8);
+  frames_per_batch: frames whose features are computed at once (memory, not results, for
+    an encoder of single frames);
+  context, radius, topk, temperature: `propagation.Protocol` (videowalk's DAVIS command).
+
+Metrics: the official table ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean',
+'F-Recall', 'F-Decay') and 'copy/J&F-Mean', the baseline that repeats the first frame's
+masks (computed once). Each host evaluates every sequence; the evaluation is small
+(DAVIS-17 val: 30 sequences) next to training.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+from flax import linen as nn
+from jax.sharding import Mesh
+
+from vidjax import propagation
+from vidjax.data import davis as davis_data
+from vidjax.data.builders import synthetic, synthetic_scenes
+from vidjax.evaluators import davis
+from vidjax.tasks import base
+
+SYNTHETIC = 'vidjax_synthetic/'
+DEFAULTS = dict(
+  at_start=False,
+  source='vidjax_synthetic/default',
+  davis_set='val',
+  num_sequences=30,
+  image_scale=1.0,
+  frames_per_batch=16,
+  context=20,
+  radius=12.0,
+  topk=10,
+  temperature=0.05,
+)
+KEYS = ('type', 'every_steps', *DEFAULTS)
+LABEL_MULTIPLE = 4  # label channels are padded to a multiple of this: fewer compilations
+
+
+def synthetic_sequences(
+  config_name: str, num_sequences: int
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+  """(name, uint8 frames [T, H, W, 3], DAVIS labels [T, H, W]) of the first validation
+  videos of vidjax_synthetic/<config_name>, named as tools/export_davis.py names them."""
+  configs = {c.name: c for c in synthetic.VidjaxSynthetic.BUILDER_CONFIGS}
+  if config_name not in configs:
+    raise ValueError(f'source={SYNTHETIC}{config_name}: no such config; one of {sorted(configs)}.')
+  config = configs[config_name]
+  available = synthetic_scenes.num_examples(config, 'validation')
+  sequences = []
+  for index in range(min(num_sequences or available, available)):
+    video = synthetic_scenes.render_video(config, 'validation', index)
+    labels = davis_data.first_frame_objects(video['masks'])
+    sequences.append((f'validation_{index:05d}', video['frames'], labels))
+  return sequences
+
+
+class Evaluator:
+  """J&F of mask propagation on DAVIS-layout sequences or the embedded videos."""
+
+  def __init__(
+    self,
+    name: str,
+    eval_config: ml_collections.ConfigDict,
+    config: ml_collections.ConfigDict,
+    model: nn.Module,
+    task: base.Task,
+    mesh: Mesh,
+  ):
+    del config, mesh
+    self.name = name
+    self.every_steps = eval_config.every_steps
+    self.at_start = eval_config.at_start
+    self.decode_failures: list[str] = []
+    self.protocol = propagation.Protocol(
+      context=eval_config.context,
+      radius=eval_config.radius,
+      topk=eval_config.topk,
+      temperature=eval_config.temperature,
+    )
+    self.frames_per_batch = eval_config.frames_per_batch
+    self.source = eval_config.source
+    where = f'config.evals.{name}'
+    if eval_config.image_scale <= 0 or self.frames_per_batch < 1:
+      raise ValueError(
+        f'{where}: image_scale={eval_config.image_scale} must be positive and '
+        f'frames_per_batch={self.frames_per_batch} at least 1.'
+      )
+    if self.source.startswith(SYNTHETIC):
+      self._sequences = synthetic_sequences(
+        self.source[len(SYNTHETIC) :], eval_config.num_sequences
+      )
+      self.names = [sequence for sequence, _, _ in self._sequences]
+    else:
+      if not os.path.isdir(self.source):
+        raise FileNotFoundError(
+          f'{where}.source={self.source!r}: neither {SYNTHETIC}<config> nor a DAVIS folder.'
+        )
+      self._sequences = None
+      self.names = davis_data.sequences(self.source, eval_config.davis_set)
+      if eval_config.num_sequences:
+        self.names = self.names[: eval_config.num_sequences]
+    self._copy_score = None
+    scale = eval_config.image_scale
+
+    @jax.jit
+    def features(variables, frames):
+      frames = frames.astype(jnp.float32) / 255.0
+      if scale != 1.0:
+        t, height, width, channels = frames.shape
+        size = (t, round(height * scale), round(width * scale), channels)
+        frames = jax.image.resize(frames, size, method='linear')
+      return task.propagation_features(model, variables, frames)
+
+    self._features = features
+
+  @property
+  def dataset_manifest(self) -> dict:
+    return {'source': self.source, 'sequences': self.names}
+
+  def sequences(self):
+    """(name, frames, labels) of every evaluated sequence."""
+    if self._sequences is not None:
+      yield from self._sequences
+      return
+    for sequence in self.names:
+      _, labels = davis_data.annotations(self.source, sequence)
+      yield sequence, davis_data.read_frames(self.source, sequence), labels
+
+  def video_features(self, variables, frames: np.ndarray) -> jax.Array:
+    """Features [T, h, w, C] of uint8 frames, `frames_per_batch` at a time (the last
+    batch padded with its last frame: one compiled shape)."""
+    size = min(self.frames_per_batch, len(frames))
+    outputs = []
+    for start in range(0, len(frames), size):
+      batch = frames[start : start + size]
+      padded = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch), axis=0)])
+      outputs.append(self._features(variables, padded)[: len(batch)])
+    return jnp.concatenate(outputs)
+
+  def propagate(self, features: jax.Array, labels: np.ndarray) -> np.ndarray:
+    """uint8 masks [T - 2, H, W] of frames 1..T-2 propagated from labels[0]."""
+    first_labels, ids = propagation.soft_labels(labels[0], features.shape[1:3])
+    # Padded label channels stay zero, so they never win the argmax.
+    padded = -len(ids) % LABEL_MULTIPLE
+    first_labels = np.pad(first_labels, ((0, 0), (0, 0), (0, padded)))
+    predicted = np.asarray(
+      propagation.propagate(features, jnp.asarray(first_labels), self.protocol)
+    )
+    return np.stack(
+      [
+        propagation.hard_mask(frame[..., : len(ids)], ids, labels.shape[1:3])
+        for frame in predicted[1:-1]
+      ]
+    )
+
+  def run(self, state, constants) -> dict[str, float]:
+    del constants
+    variables = state.variables
+    scores, copies = [], []
+    for sequence, frames, labels in self.sequences():
+      features = self.video_features(variables, frames)
+      scores.append((sequence, davis.evaluate_sequence(labels, self.propagate(features, labels))))
+      if self._copy_score is None:
+        copy = np.repeat(np.where(labels[:1] == davis_data.VOID, 0, labels[:1]), len(labels) - 2, 0)
+        copies.append((sequence, davis.evaluate_sequence(labels, copy)))
+    table = davis.summarise(scores)
+    if self._copy_score is None:
+      self._copy_score = davis.summarise(copies)['J&F-Mean']
+    per_object = table.pop('per_object')
+    logging.info('%s: J&F %.4f over %d objects', self.name, table['J&F-Mean'], len(per_object))
+    return {
+      **table,
+      'copy/J&F-Mean': self._copy_score,
+      'num_sequences': len(scores),
+      'num_objects': len(per_object),
+    }
