@@ -151,6 +151,13 @@ class Task(base.Task):
     loss = jnp.sum(weights * per_pair) / count
     correct = (d < self.decision_threshold) == in_sync
     metrics = {'loss': loss, 'sync_accuracy': jnp.sum(weights * correct) / count}
+    if self.objective == 'contrastive':
+      # The norm of the batch's mean unit embedding: near 0 when the embeddings spread over
+      # the sphere, near 1 when they collapse into one direction (a per-dimension outlier
+      # can defeat the embedding's BatchNorm that way; docs/avts.md).
+      for modality in ('video', 'audio'):
+        mean = jnp.mean(aux[f'embedding/{modality}'], axis=0)
+        metrics[f'collapse/{modality}'] = jnp.linalg.norm(mean)
     for kind, name in enumerate(KINDS):
       is_kind = weights * (kinds == kind)
       metrics[f'fraction/{name}'] = is_kind.sum() / count
