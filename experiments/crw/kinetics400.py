@@ -4,7 +4,10 @@ r"""The contrastive random walk on Kinetics-400 without labels (Jabri et al., Ne
       --manual_dir ~/data/kinetics400 --data_dir ~/tensorflow_datasets
   python -m vidjax.main --config experiments/crw/kinetics400.py --workdir workdirs/crw_k400
 
-then propagate DAVIS-2017 masks with its features (docs/davis.md):
+with `davis_root` pointing at DAVIS-2017 (trainval, 480p), the 'davis' evaluation
+propagates the val set's first-frame masks with the network's features once an epoch and
+reports the official J&F (`evaluators/label_propagation.py`); without it that evaluation
+is left out. A user's own video:
 
   python tools/propagate.py ~/data/DAVIS/JPEGImages/480p/bike-packing \
       --first_mask ~/data/DAVIS/Annotations/480p/bike-packing/00000.png \
@@ -23,7 +26,7 @@ Hardware: 8 A100-class GPUs or 16 TPU v4 chips for the batch of 20 clips (4 fram
 patches each). Time: not measured (no accelerator run).
 Expected (paper): DAVIS-2017 val J&F 67.6 (J 64.6, F 70.6) with videowalk's released
 model; users of the original report 61.4 and 40.8 (REFERENCE.md, videowalk issues 32, 5).
-Smoke test: experiments/crw/kinetics400.py:smoke
+Smoke test: experiments/crw/kinetics400.py:smoke (the embedded tiny videos in DAVIS's place)
 """
 
 from vidjax import configs
@@ -36,7 +39,7 @@ STEPS_PER_EPOCH = VIDEOS * CLIPS_PER_VIDEO // BATCH
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False)
+  arg = configs.parse_arg(arg, smoke=False, davis_root='')
   config = configs.base_config()
   config.total_steps = EPOCHS * STEPS_PER_EPOCH
   config.log_every = 100
@@ -62,8 +65,14 @@ def get_config(arg: str | None = None):
     num_clips=2,
     every_steps=STEPS_PER_EPOCH,
   )
+  if arg.davis_root or arg.smoke:
+    # videowalk's DAVIS command: context 20, radius 12, top-10, temperature 0.05, 480p.
+    config.evals.davis = dict(
+      type='label_propagation', source=arg.davis_root, davis_set='val', every_steps=STEPS_PER_EPOCH
+    )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
+    config.evals.davis.update(source='vidjax_synthetic/tiny', num_sequences=2)
     config.input.pp.update(resize_short_side=0, crop_size=32)
     config.model.update(depth=10, width=8, embed_dim=16)
     config.task_kwargs.update(image_size=32, patch_size=16, patch_stride=8)
