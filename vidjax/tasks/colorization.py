@@ -107,8 +107,10 @@ def fit_centres(ab: np.ndarray, num_colours: int = 16, *, seed: int = 0, iterati
 
 
 def read_centres(colour_centres: str | Sequence[Sequence[float]]) -> np.ndarray:
-  """float32 [K, 2] ab centres from a list of pairs or a .npy / .json file of them."""
-  if isinstance(colour_centres, str):
+  """float32 [K, 2] ab centres from a list of pairs, its JSON text, or a .npy / .json file."""
+  if isinstance(colour_centres, str) and colour_centres.lstrip().startswith('['):
+    centres = json.loads(colour_centres)  # written out in a config argument
+  elif isinstance(colour_centres, str):
     if not os.path.isfile(colour_centres):
       raise FileNotFoundError(
         f'config.task_kwargs.colour_centres={colour_centres!r} not found: fit the centres with '
@@ -163,8 +165,8 @@ class Task(base.Task):
     feature_stride: int = 8,
   ):
     """Args:
-    colour_centres: the k-means centres of the ab plane ([K, 2] pairs, or a .npy / .json
-      file of them, from tools/colour_clusters.py); the paper's K is 16.
+    colour_centres: the k-means centres of the ab plane: [K, 2] pairs, their JSON text, or
+      a .npy / .json file of them (tools/colour_clusters.py); the paper's K is 16.
     temperature: of the attention in training (the paper's 1).
     feature_stride: pixels per position of the embedding map (the model's output stride).
     """
