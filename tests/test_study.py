@@ -13,3 +13,19 @@ def test_init_from_run_names_the_last_checkpoint_of_the_same_seed(tmp_path):
   assert depends(str(tmp_path / 'seed0')) == f'init_from={expected}'
   teacher = study.init_from_run('pretrain', 'teacher', more='backbone=r3d')
   assert teacher(str(tmp_path / 'seed0')) == f'teacher={expected},backbone=r3d'
+
+
+def test_a_run_s_own_arguments_join_its_command(tmp_path):
+  for variant in ('trained', 'untrained'):
+    os.makedirs(tmp_path / 'seed0' / variant)
+    (tmp_path / 'seed0' / variant / 'results.json').write_text('{"eval/x": 1.0}')
+  runs = (
+    study.Run('trained', experiment='e.py'),
+    study.Run('untrained', experiment='e.py', arguments='steps=0'),
+  )
+  result = study.run_study(
+    experiment='e.py', runs=runs, metrics={'x': 'eval/x'}, workdir=str(tmp_path), seeds=[0]
+  )
+  commands = {r['variant']: r['command'] for r in result['runs']}
+  assert '--config=e.py:steps=0 ' in commands['untrained']
+  assert '--config=e.py: ' in commands['trained']

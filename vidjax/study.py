@@ -36,12 +36,15 @@ class Run:
     offline Gradient Blending's estimating run).
   experiment: another experiment file for this run (e.g. the fine-tuning after a
     pretraining), which is then given no `variant=`.
+  arguments: more of the experiment's arguments for this run (e.g. 'steps=0': the
+    initial network, evaluated without training).
   """
 
   variant: str
   depends: Callable[[str], str] | None = None
   in_table: bool = True
   experiment: str | None = None
+  arguments: str = ''
 
 
 def final_checkpoint(workdir: str) -> str:
@@ -105,7 +108,9 @@ def run_study(
       run_dir = os.path.join(seed_dir, run.variant)
       own_variant = '' if run.experiment else f'variant={run.variant}'
       arg = ','.join(
-        a for a in (own_variant, run.depends and run.depends(seed_dir), config_arg) if a
+        a
+        for a in (own_variant, run.arguments, run.depends and run.depends(seed_dir), config_arg)
+        if a
       )
       cmd = command(run.experiment or experiment, arg, seed, run_dir, extra)
       results_path = os.path.join(run_dir, 'results.json')

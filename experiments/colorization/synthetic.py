@@ -52,10 +52,14 @@ COLOUR_CENTRES = (
 )
 
 
+# Training steps; steps=0 evaluates the initial, random network (a baseline).
+STEPS = 2000
+
+
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, colour_centres='')
+  arg = configs.parse_arg(arg, smoke=False, colour_centres='', steps=STEPS)
   config = configs.base_config()
-  config.total_steps = 2000
+  config.total_steps = arg.steps
   config.log_every = 50
   config.ckpt_every = 500
   config.input.dataset = 'vidjax_synthetic/default'

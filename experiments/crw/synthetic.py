@@ -27,11 +27,14 @@ Smoke test: experiments/crw/synthetic.py:smoke
 
 from vidjax import configs
 
+# Training steps; steps=0 evaluates the initial, random network (a baseline).
+STEPS = 2000
+
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False)
+  arg = configs.parse_arg(arg, smoke=False, steps=STEPS)
   config = configs.base_config()
-  config.total_steps = 2000
+  config.total_steps = arg.steps
   config.log_every = 50
   config.ckpt_every = 500
   config.input.dataset = 'vidjax_synthetic/default'
