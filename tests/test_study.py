@@ -24,8 +24,14 @@ def test_a_run_s_own_arguments_join_its_command(tmp_path):
     study.Run('untrained', experiment='e.py', arguments='steps=0'),
   )
   result = study.run_study(
-    experiment='e.py', runs=runs, metrics={'x': 'eval/x'}, workdir=str(tmp_path), seeds=[0]
+    experiment='e.py',
+    runs=runs,
+    metrics={'x': 'eval/x'},
+    workdir=str(tmp_path),
+    seeds=[0],
+    config_arg='steps=500',
   )
   commands = {r['variant']: r['command'] for r in result['runs']}
-  assert '--config=e.py:steps=0 ' in commands['untrained']
-  assert '--config=e.py: ' in commands['trained']
+  # The run's own last: it overrides the study's.
+  assert '--config=e.py:steps=500,steps=0 ' in commands['untrained']
+  assert '--config=e.py:steps=500 ' in commands['trained']

@@ -109,7 +109,8 @@ def run_study(
       own_variant = '' if run.experiment else f'variant={run.variant}'
       arg = ','.join(
         a
-        for a in (own_variant, run.arguments, run.depends and run.depends(seed_dir), config_arg)
+        # The run's own arguments last: they override the study's (e.g. steps=0 over steps=N).
+        for a in (own_variant, run.depends and run.depends(seed_dir), config_arg, run.arguments)
         if a
       )
       cmd = command(run.experiment or experiment, arg, seed, run_dir, extra)
