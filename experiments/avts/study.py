@@ -10,8 +10,9 @@ curriculum run and from a random initialisation (experiments/avts/synthetic_fine
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores. Not run yet: the pretraining does not learn synchronisation yet on
-the embedded data (docs/avts.md).
+Hardware: 2 CPU cores. Seed 0's curriculum and no-curriculum runs ended at chance, their
+embeddings collapsed into one direction (docs/avts.md); the transfer waits for a
+pretraining that learns.
 """
 
 from __future__ import annotations

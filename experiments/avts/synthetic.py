@@ -31,7 +31,8 @@ labels on 1 s clips stayed at chance (9.0 % at step 200) where 2 s clips reached
 (docs/avts.md), so 1 s clips hid the action, and with it the tone that names it, from
 the video tower.
 Hardware: 2 CPU cores. Wall-clock: 5.3 s a step (a 300-step run in 26 minutes) while two
-other training jobs shared the cores; no 900-step run has finished yet.
+other training jobs shared the cores. The 900-step runs (curriculum and not) ended at
+chance: their embeddings collapse into one direction (docs/avts.md, `train/collapse/*`).
 Expected (the paper's qualitative result): pairs in sync told from easy negatives well
 above chance, from hard ones less so, and the curriculum helping. Measured so far, one
 seed, 300 steps of easy negatives only (docs/avts.md): held-out ranking of easy negatives
