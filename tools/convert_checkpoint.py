@@ -5,7 +5,8 @@ r"""Converts a published PyTorch checkpoint into a vidjax checkpoint for `config
     --input X3D_S.pyth --output ~/checkpoints/x3d_s_k400
 
 Sources: `pytorchvideo` (PyTorchVideo hub and PySlowFast `.pyth`), `torchvision`
-(torchvision.models.video `.pth`) and `vmz` (facebookresearch/VMZ). The file is read with
+(torchvision.models.video `.pth`), `videowalk` (the contrastive random walk's released
+`pretrained.pth`, ajabri/videowalk) and `vmz` (facebookresearch/VMZ). The file is read with
 `torch.load(weights_only=True)`: no pickled code runs. A checkpoint that does not fit the
 architecture is refused with every unused, missing and mis-shaped key named.
 

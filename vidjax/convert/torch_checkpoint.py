@@ -18,6 +18,7 @@ running_var become params scale/bias and batch_stats mean/var.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib
 import os
@@ -71,6 +72,8 @@ class Arch:
     ignore: torch key prefixes the conversion may leave unused.
     torch_model: builds the source's own PyTorch module (random weights), the reference
       of the parity tests and of tools/benchmark.py; None where there is none to import.
+    rename: maps the checkpoint's names to those `module_maps` reads, where the source
+      saves some under other names (videowalk's reflect-padded convolutions).
   """
 
   model_name: str
@@ -79,6 +82,7 @@ class Arch:
   module_maps: Callable[[], dict[tuple[str, ...], ModuleMap]]
   ignore: tuple[str, ...] = ()
   torch_model: Callable[[], Any] | None = None
+  rename: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
 
 
 class ConversionError(ValueError):
@@ -102,7 +106,10 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
   if not os.path.isfile(path):
     raise FileNotFoundError(f'No checkpoint file {path!r}.')
   try:
-    loaded = torch.load(path, map_location='cpu', weights_only=True)
+    # Training scripts also save their argparse.Namespace (videowalk's 'args'): a plain
+    # attribute holder, allowed; any other object is still refused.
+    with torch.serialization.safe_globals([argparse.Namespace]):
+      loaded = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
     raise ConversionError(
       f'{path}: not a PyTorch checkpoint that can be read safely (weights only): {e}'
@@ -245,7 +252,7 @@ def _classifier_hints(
   return hints
 
 
-SOURCES = ('pytorchvideo', 'torchvision', 'vmz')
+SOURCES = ('pytorchvideo', 'torchvision', 'videowalk', 'vmz')
 
 
 def source_archs(source: str) -> dict[str, Arch]:
@@ -289,7 +296,10 @@ def convert_file(
     spec = with_num_classes(spec, num_classes)
   _, abstract = build_model(spec)
   try:
-    variables = convert(load_state_dict(path), spec.module_maps(), abstract, ignore=spec.ignore)
+    state = load_state_dict(path)
+    if spec.rename:
+      state = spec.rename(state)
+    variables = convert(state, spec.module_maps(), abstract, ignore=spec.ignore)
   except ConversionError as e:
     raise ConversionError(f'{path} as {source} {arch}: {e}') from None
   return spec, variables
