@@ -17,6 +17,7 @@ FIGURES = {
   'unidual.ipynb': 3,  # both tasks' curves, images and clips with predictions
   'gradient_blending.ipynb': 3,  # per-head V and T losses, weights, final comparison
   'speednet.ipynb': 3,  # speediness against the truth, the rates, the sped-up frames
+  'label_propagation.ipynb': 2,  # propagated and true masks, J&F against the baselines
 }
 
 
