@@ -145,3 +145,69 @@ def hard_mask(labels: np.ndarray, ids: np.ndarray, image_size: tuple[int, int]) 
     np.asarray(labels, np.float32), (width, height), interpolation=cv2.INTER_LINEAR
   )
   return ids[np.argmax(resized.reshape(height, width, -1), axis=-1)].astype(np.uint8)
+
+
+# Keypoints, as videowalk propagates JHMDB's joints (`data/jhmdb.py`, `test_utils.process_pose`):
+# each joint is a label channel holding a small Gaussian on the feature map, the background
+# channel is 1 where no joint's Gaussian reaches; after propagation a joint is the weighted
+# mean of its channel's 3 strongest cells.
+KEYPOINT_SIGMA = 0.5
+KEYPOINT_TOPK = 3
+
+
+def _draw_gaussian(channel: np.ndarray, point: np.ndarray, sigma: float) -> None:
+  """videowalk's draw_labelmap_np (from pose-hg-train): a (6 sigma + 1)-wide Gaussian of
+  peak 1 pasted with its corner at int(point - 3 sigma), in place; nothing when it misses.
+  int() truncates towards zero, so a joint within 3 sigma of the top or left edge has its
+  peak one cell further in, as in the official evaluation."""
+  upper_left = [int(point[0] - 3 * sigma), int(point[1] - 3 * sigma)]
+  bottom_right = [int(point[0] + 3 * sigma + 1), int(point[1] + 3 * sigma + 1)]
+  height, width = channel.shape
+  if (
+    upper_left[0] >= width or upper_left[1] >= height or bottom_right[0] < 0 or bottom_right[1] < 0
+  ):
+    return
+  size = 6 * sigma + 1
+  x = np.arange(0, size, 1, float)
+  y = x[:, None]
+  centre = size // 2
+  gaussian = np.exp(-((x - centre) ** 2 + (y - centre) ** 2) / (2 * sigma**2))
+  g_x = max(0, -upper_left[0]), min(bottom_right[0], width) - upper_left[0]
+  g_y = max(0, -upper_left[1]), min(bottom_right[1], height) - upper_left[1]
+  image_x = max(0, upper_left[0]), min(bottom_right[0], width)
+  image_y = max(0, upper_left[1]), min(bottom_right[1], height)
+  channel[image_y[0] : image_y[1], image_x[0] : image_x[1]] = gaussian[
+    g_y[0] : g_y[1], g_x[0] : g_x[1]
+  ]
+
+
+def keypoint_labels(
+  points: np.ndarray, feature_size: tuple[int, int], stride: float, sigma: float = KEYPOINT_SIGMA
+) -> np.ndarray:
+  """Soft labels float32 [h, w, 1 + K] of K keypoints (x, y) [K, 2] in image pixels
+  (0-based): channel 0 the background (1 where no joint's Gaussian reaches), channel
+  1 + k a Gaussian at joint k / stride on the feature map."""
+  height, width = feature_size
+  labels = np.zeros((height, width, len(points)), np.float64)
+  for k, point in enumerate(np.asarray(points, np.float64) / stride):
+    _draw_gaussian(labels[..., k], point, sigma)
+  background = (labels.sum(-1) == 0)[..., None]
+  return np.concatenate([background, labels], axis=-1).astype(np.float32)
+
+
+def keypoints_from_labels(
+  labels: np.ndarray, stride: float, topk: int = KEYPOINT_TOPK
+) -> np.ndarray:
+  """Keypoints float32 [K, 2] (x, y, image pixels) of soft labels [h, w, 1 + K]: each
+  joint's `topk` strongest cells averaged with their weights, times the stride; (-1, -1)
+  for a joint whose channel is zero everywhere (lost)."""
+  joints = np.asarray(labels, np.float64)[..., 1:]
+  width = joints.shape[1]
+  flat = joints.reshape(-1, joints.shape[-1])
+  topk = min(len(flat), topk)
+  cells = np.argsort(-flat, axis=0, kind='stable')[:topk]
+  weights = np.take_along_axis(flat, cells, axis=0)
+  weights = weights / np.where(weights.sum(0) == 0, 1, weights.sum(0))
+  coordinates = np.stack([((cells % width) * weights).sum(0), ((cells // width) * weights).sum(0)])
+  coordinates[:, flat.sum(0) == 0] = -1
+  return np.where(coordinates < 0, -1.0, coordinates * stride).T.astype(np.float32)

@@ -1,5 +1,6 @@
 """tools/propagate.py: a first-frame mask through a video file or a folder of frames."""
 
+import json
 import os
 import subprocess
 import sys
@@ -88,3 +89,28 @@ def test_bad_frame_folders_are_named(tmp_path, names):
     Image.fromarray(np.zeros((*size, 3), np.uint8)).save(tmp_path / name)
   with pytest.raises((FileNotFoundError, ValueError), match=str(tmp_path)):
     propagate.read_frames(str(tmp_path))
+
+
+def test_keypoints_are_propagated_and_written(tmp_path):
+  frames = np.random.default_rng(1).integers(0, 255, size=(3, 32, 32, 3), dtype=np.uint8)
+  (tmp_path / 'joints.json').write_text('[[12, 20], [30.5, 3]]')
+  points = propagate.read_keypoints(str(tmp_path / 'joints.json'), (32, 32))
+  features = np.random.default_rng(2).normal(size=(3, 4, 4, 8)).astype(np.float32)
+  features[1:] = features[0]  # a still video: the joints stay where they were
+  keypoints = propagate.propagate_keypoints(points, features, 8, propagate.propagation.Protocol())
+  assert keypoints.shape == (3, 2, 2)
+  np.testing.assert_array_equal(keypoints[0], points)
+  given = propagate.propagation.keypoints_from_labels(
+    propagate.propagation.keypoint_labels(points, (4, 4), 8), 8
+  )
+  np.testing.assert_allclose(keypoints[1:], np.stack([given, given]), atol=0.5)
+  propagate.write_keypoints(str(tmp_path / 'out'), frames, keypoints)
+  written = json.loads((tmp_path / 'out' / 'keypoints.json').read_text())
+  assert np.asarray(written).shape == (3, 2, 2)
+  assert len(os.listdir(tmp_path / 'out' / 'overlay')) == 3
+
+
+def test_a_joint_outside_the_frame_is_named(tmp_path):
+  (tmp_path / 'joints.json').write_text('[[12, 20], [40, 3]]')
+  with pytest.raises(ValueError, match=r'joint 1 at \[40.0, 3.0\] is outside the 32x32 frame'):
+    propagate.read_keypoints(str(tmp_path / 'joints.json'), (32, 32))
