@@ -120,6 +120,16 @@ _CONFIGS = (
     speeds=(1.0, 2.0),
   ),
   VidjaxSyntheticConfig(
+    name='phases',
+    description=(
+      '1200/300 videos, 64x64, 32 frames: one object moves right, grows, turns and rises, '
+      'one after the other, in phases whose lengths differ from video to video, beside '
+      "objects that stand still; every frame's phase is stored (temporal alignment, TCC)."
+    ),
+    num_frames=32,
+    phases=('move_right', 'grow', 'rotate_cw', 'move_up'),
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
@@ -147,7 +157,8 @@ _EVENT_KEYS = ('event_times', 'event_objects')
 
 def _annotation_keys(config: VidjaxSyntheticConfig) -> tuple[str, ...]:
   keys = _ANNOTATION_KEYS + (_EVENT_KEYS if config.events_per_second > 0 else ())
-  return keys + (('frame_speed',) if config.speeds else ())
+  keys += ('frame_speed',) if config.speeds else ()
+  return keys + (('frame_phase',) if config.phases else ())
 
 
 def _threaded_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -> Iterator[Any]:
@@ -322,6 +333,8 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         features['event_objects'] = tfds.features.Tensor(shape=(None,), dtype=np.int64)
       if config.speeds:
         features['frame_speed'] = tfds.features.Tensor(shape=(t,), dtype=np.float32)
+      if config.phases:
+        features['frame_phase'] = tfds.features.Tensor(shape=(t,), dtype=np.int64)
       supervised_keys = ('video', 'label')
     return self.dataset_info_from_configs(
       description=__doc__.split('\n\n')[1],

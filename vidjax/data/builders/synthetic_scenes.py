@@ -108,6 +108,11 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
       each frame's speed is stored as `frame_speed`.
     natural_frames: frames of one sweep at speed 1 (with `speeds`).
     segment_frames: (min, max) frames of a validation segment, inclusive (with `speeds`).
+    phases: actions that object 0 performs one after the other (each changing another
+      factor), in phases of random lengths (at least `min_phase_frames` each) that differ
+      from video to video, while the other objects stand still; each frame's phase is
+      stored as `frame_phase` (temporal alignment, TCC). () keeps the one-action videos.
+    min_phase_frames: shortest phase, in frames (with `phases`).
   """
 
   num_train: int = 1200
@@ -128,6 +133,8 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   speeds: tuple[float, ...] = ()
   natural_frames: int = 32
   segment_frames: tuple[int, int] = (8, 16)
+  phases: tuple[str, ...] = ()
+  min_phase_frames: int = 3
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
@@ -150,13 +157,17 @@ def _factor_ranges(config: VidjaxSyntheticConfig) -> dict[str, tuple[float, floa
   }
 
 
-def _tracks(rng, config, actions: list[int], ramp: np.ndarray) -> dict[str, np.ndarray]:
+def _tracks(
+  rng, config, actions: list[int], ramp: np.ndarray, phase_offsets: dict | None = None
+) -> dict[str, np.ndarray]:
   """Per-object values of every factor at every frame, `[N, T]` each.
 
   A factor that an object's action changes follows `centre + sign * sweep * ramp(t)`.
   A constant factor takes the same formula at one random frame: a random time and sign
   shared by the video's objects, so that one frame's joint statistics match too. Object
-  centres are redrawn until the objects are apart, by a rule blind to the action.
+  centres are redrawn until the objects are apart, by a rule blind to the action. With
+  `phase_offsets` ({factor: offset [T]}, `phase_offsets`), object 0 follows those in place
+  of its action and every other object stands still.
   """
   num_objects = len(actions)
   ranges = _factor_ranges(config)
@@ -178,10 +189,45 @@ def _tracks(rng, config, actions: list[int], ramp: np.ndarray) -> dict[str, np.n
     values = []
     for i, action in enumerate(actions):
       changed, sign = _ACTIONS[ACTION_NAMES[action]]
-      offset = sign * ramp if changed == factor else np.full_like(ramp, shared)
+      if phase_offsets is not None:
+        changed = None  # phased videos: only object 0 moves, by its phases
+        if i == 0 and factor in phase_offsets:
+          changed, sign, ramp_i = factor, 1.0, phase_offsets[factor]
+      else:
+        ramp_i = ramp
+      offset = sign * ramp_i if changed == factor else np.full_like(ramp, shared)
       values.append(centres[factor][i] + sweeps[factor][i] * offset)
     tracks[factor] = np.stack(values)
   return tracks
+
+
+def frame_phases(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
+  """The phase of every frame, int64 [T]: `config.phases` in order, in lengths of at least
+  `min_phase_frames` drawn per video (a stream of its own)."""
+  num_phases, num_frames = len(config.phases), config.num_frames
+  spare = num_frames - num_phases * config.min_phase_frames
+  if spare < 0:
+    raise ValueError(
+      f'{num_phases} phases of at least {config.min_phase_frames} frames do not fit in '
+      f'{num_frames} frames.'
+    )
+  rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 5])
+  extra = np.floor(rng.dirichlet(np.full(num_phases, 2.0)) * spare).astype(int)
+  extra[-1] += spare - extra.sum()
+  lengths = config.min_phase_frames + extra
+  return np.repeat(np.arange(num_phases), lengths).astype(np.int64)
+
+
+def phase_offsets(config: VidjaxSyntheticConfig, phases: np.ndarray) -> dict[str, np.ndarray]:
+  """{factor: offset [T]} of object 0 in a phased video: each phase's factor sweeps from
+  -sign/2 to sign/2 during its phase and holds its ends before and after."""
+  offsets = {}
+  for phase, name in enumerate(config.phases):
+    factor, sign = _ACTIONS[name]
+    frames = np.flatnonzero(phases == phase)
+    position = np.clip((np.arange(len(phases)) - frames[0]) / max(len(frames) - 1, 1), 0, 1)
+    offsets[factor] = sign * (position - 0.5)
+  return offsets
 
 
 def frame_speeds(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
@@ -363,7 +409,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     `object_visible` bool `[N, T]` and `masks` uint8 `[T, H, W]` (0 = background,
     i + 1 = object i, later objects in front); with events, `event_times` float32 [E]
     (seconds: the flashing frame's index / fps, when its click starts) and
-    `event_objects` int64 [E]; with speeds, `frame_speed` float32 [T].
+    `event_objects` int64 [E]; with speeds, `frame_speed` float32 [T]; with phases,
+    `frame_phase` int64 [T].
   """
   rng = _rng(config, split, index)
   n = num_examples(config, split)
@@ -380,7 +427,9 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   stripes = [(rng.uniform(2, 5), rng.uniform(0, 2 * np.pi)) for _ in range(num_objects)]
   num_frames, height, width = config.num_frames, config.height, config.width
   ramp = _scene_time(config, split, index, rng)
-  tracks = _tracks(rng, config, actions, ramp)
+  phases = frame_phases(config, split, index) if config.phases else None
+  offsets = phase_offsets(config, phases) if config.phases else None
+  tracks = _tracks(rng, config, actions, ramp, offsets)
   background = _background(rng, height, width)
   frames = np.empty((num_frames, height, width, 3), np.uint8)
   masks = np.zeros((num_frames, height, width), np.uint8)
@@ -427,6 +476,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     annotations = {'event_times': event_times, 'event_objects': event_objects}
   if config.speeds:
     annotations['frame_speed'] = frame_speeds(config, split, index)
+  if config.phases:
+    annotations['frame_phase'] = phases
   return {
     **annotations,
     'frames': frames,
