@@ -130,6 +130,15 @@ _CONFIGS = (
     phases=('move_right', 'grow', 'rotate_cw', 'move_up'),
   ),
   VidjaxSyntheticConfig(
+    name='tiny_phases',
+    description='64/32 phased videos at 32x32, 16 frames, for tests.',
+    num_train=64,
+    num_validation=32,
+    height=32,
+    width=32,
+    phases=('move_right', 'grow', 'rotate_cw', 'move_up'),
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,

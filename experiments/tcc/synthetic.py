@@ -1,0 +1,76 @@
+r"""Temporal cycle-consistency on the embedded phased videos, without labels.
+
+Dwibedi, Aytar, Tompson, Sermanet & Zisserman, "Temporal Cycle-Consistency Learning"
+(CVPR 2019). Each example is a video of `vidjax_synthetic/phases` (one object moves right,
+grows, turns and rises, in phases whose lengths differ from video to video) seen at 16
+timesteps spread over its 32 frames, each with a context frame 2 frames before it
+(`data/samplers/tcc.py`); the embedder (`models/tcc.py`: a ResNet-18 at width 16 up to
+layer3, two 3D convolutions over the context, max-pool, two fully connected layers, 128
+dimensions) is trained so that every pair of the batch's videos cycles back to itself
+through soft nearest neighbours (`tasks/tcc.py`: the official regression_mse_var loss,
+l2 similarity, temperature 0.1, lambda 0.001), Adam 1e-4 as the official config.
+
+  python -m vidjax.main --config experiments/tcc/synthetic.py --workdir workdirs/tcc
+
+Evaluations: 'cycle', each validation video aligned with the next of its batch (the
+fraction of timesteps that cycle back to themselves, and the loss); 'alignment'
+(`evaluators/alignment.py`), at step 0 (the untrained embedder,
+the baseline) and at the end: Kendall's tau of nearest-neighbour alignments between the
+first 30 validation videos, phase classification of their frames (a classifier fitted on
+60 training videos' frames; chance 25 % for 4 balanced phases) and phase progression (R^2).
+Hardware: 2 CPU cores. Time: not measured yet.
+Expected (the paper's claim): a higher Kendall's tau and phase accuracy than the untrained
+embedder's.
+Smoke test: experiments/tcc/synthetic.py:smoke
+"""
+
+from vidjax import configs
+
+# Training steps; steps=0 evaluates the initial, random embedder (the baseline).
+STEPS = 2000
+
+
+def get_config(arg: str | None = None):
+  arg = configs.parse_arg(arg, smoke=False, steps=STEPS)
+  config = configs.base_config()
+  config.total_steps = arg.steps
+  config.log_every = 50
+  config.ckpt_every = 500
+  config.input.dataset = 'vidjax_synthetic/phases'
+  config.input.batch_size = 8
+  config.input.sampling = dict(mode='tcc', num_frames=16, num_context=2, context_stride=2)
+  config.input.pp.update(crop_size=64, flip=False)
+  config.model_name = 'tcc'
+  config.model = dict(
+    depth=18, width=16, trunk_stages=3, num_context=2, conv_width=64, fc_width=64, embed_dim=128
+  )
+  config.task = 'tcc'
+  config.task_kwargs = dict(
+    loss='regression_mse_var', similarity='l2', temperature=0.1, variance_lambda=0.001
+  )
+  config.optim.update(name='adamw', b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
+  config.optim.schedule = dict(name='constant', base_lr=1e-4, warmup_steps=0)
+  # The pretext task on held-out videos: each aligned with the next one of its batch.
+  config.evals.cycle = dict(
+    type='pretext',
+    split='validation',
+    pred='aux/cycle/',
+    batch_size=60,
+    num_clips=1,
+    every_steps=500,
+  )
+  config.evals.alignment = dict(
+    type='alignment',
+    source='vidjax_synthetic/phases',
+    num_videos=30,
+    fit_videos=60,
+    every_steps=500,
+    at_start=True,
+  )
+  if arg.smoke:
+    configs.smoke_on_tiny_synthetic(config)
+    config.input.sampling.num_frames = 4
+    config.input.pp.crop_size = 32
+    config.model.update(depth=10, width=8, conv_width=8, fc_width=8, embed_dim=16)
+    config.evals.alignment.update(source='vidjax_synthetic/tiny_phases', num_videos=3, fit_videos=4)
+  return config

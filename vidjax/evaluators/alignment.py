@@ -1,0 +1,194 @@
+"""alignment: how well per-frame embeddings align videos of one action (TCC's evaluation).
+
+The embedder (`models/tcc.py`) embeds every frame of each video (each frame a timestep
+with its context frames); the embeddings are scored as google-research `tcc/evaluation/`
+does, on videos of `vidjax_synthetic/<config>` with per-frame phase labels (the `phases`
+config), rendered in memory:
+
+- **kendalls_tau** (`kendalls_tau.py`): for every ordered pair of validation videos, each
+  frame of the first (every `stride`-th) takes its nearest frame of the second (squared
+  Euclidean distance); Kendall's tau between the frames' order and their neighbours'
+  order, averaged over pairs (NaNs dropped). 1 is a perfect alignment.
+- **phase_accuracy** (`classification.py`): a classifier of the frames' phases fitted on
+  the embeddings of the `fit_videos` first training videos, scored on the validation
+  videos' frames, in percent. The official one is an RBF SVM (sklearn's SVC); here a
+  multinomial logistic regression (the `linear_probe` evaluator's L-BFGS fit), so that the
+  evaluation needs no other library.
+- **phase_progression** (`event_completion.py`): for each phase transition, the target of a
+  frame is (t - transition frame) / video length, the transition frame being the last of
+  the phase before; a linear regression per transition fitted on the training videos'
+  embeddings, the validation R^2 averaged over transitions.
+
+config.evals.<name>: type='alignment', every_steps, at_start (the initial embedder: the
+baseline), source ('vidjax_synthetic/phases'), num_videos (validation videos), fit_videos,
+stride (of Kendall's tau), l2, fit_iterations.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import scipy.stats
+from flax import linen as nn
+from jax.sharding import Mesh
+
+from vidjax.data import preprocess
+from vidjax.data.builders import synthetic, synthetic_scenes
+from vidjax.evaluators import linear_probe
+from vidjax.tasks import base
+
+SYNTHETIC = 'vidjax_synthetic/'
+DEFAULTS = dict(
+  at_start=False,
+  source='vidjax_synthetic/phases',
+  num_videos=30,
+  fit_videos=60,
+  stride=1,
+  l2=1e-3,
+  fit_iterations=200,
+)
+KEYS = ('type', 'every_steps', *DEFAULTS)
+
+
+def kendalls_tau(embeddings: list[np.ndarray], stride: int = 1) -> float:
+  """Mean Kendall's tau over ordered pairs of videos' frame embeddings [T_i, D]."""
+  taus = []
+  for a, b in itertools.permutations(range(len(embeddings)), 2):
+    first, second = embeddings[a][::stride], embeddings[b][::stride]
+    distances = ((first[:, None] - second[None]) ** 2).sum(-1)
+    nearest = np.argmin(distances, axis=1)
+    taus.append(scipy.stats.kendalltau(np.arange(len(first)), nearest).statistic)
+  taus = np.asarray(taus, np.float64)
+  return float(np.mean(taus[~np.isnan(taus)])) if np.any(~np.isnan(taus)) else float('nan')
+
+
+def progression_targets(phases: np.ndarray, num_phases: int) -> np.ndarray:
+  """[T, num_phases - 1] targets (t - transition) / T of each phase transition; the
+  transition frame is the last frame of phase k, or the first of phase k + 1 when phase
+  k is absent."""
+  length = len(phases)
+  targets = []
+  for k in range(num_phases - 1):
+    inside = np.flatnonzero(phases == k)
+    transition = inside[-1] if len(inside) else np.flatnonzero(phases > k)[0]
+    targets.append((np.arange(length) - transition) / length)
+  return np.stack(targets, axis=1)
+
+
+def r_squared(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+  """R^2 of each column."""
+  residual = ((truth - predicted) ** 2).sum(0)
+  total = ((truth - truth.mean(0)) ** 2).sum(0)
+  return 1 - residual / np.maximum(total, 1e-12)
+
+
+def phase_progression(fit, fit_phases, test, test_phases, num_phases: int) -> float:
+  """Mean validation R^2 of linear regressions from embeddings to progression targets."""
+  design = np.concatenate([np.concatenate(fit), np.ones((sum(map(len, fit)), 1))], axis=1)
+  targets = np.concatenate([progression_targets(p, num_phases) for p in fit_phases])
+  weights, *_ = np.linalg.lstsq(design, targets, rcond=None)
+  test_design = np.concatenate([np.concatenate(test), np.ones((sum(map(len, test)), 1))], axis=1)
+  test_targets = np.concatenate([progression_targets(p, num_phases) for p in test_phases])
+  return float(np.mean(r_squared(test_design @ weights, test_targets)))
+
+
+class Evaluator:
+  """Kendall's tau, phase classification and phase progression of per-frame embeddings."""
+
+  def __init__(
+    self,
+    name: str,
+    eval_config: ml_collections.ConfigDict,
+    config: ml_collections.ConfigDict,
+    model: nn.Module,
+    task: base.Task,
+    mesh: Mesh,
+  ):
+    del task, mesh
+    self.name = name
+    self.every_steps, self.at_start = eval_config.every_steps, eval_config.at_start
+    self.decode_failures: list[str] = []
+    self.stride, self.l2 = eval_config.stride, eval_config.l2
+    self.fit_iterations = eval_config.fit_iterations
+    self.source = eval_config.source
+    if not self.source.startswith(SYNTHETIC):
+      raise ValueError(
+        f'config.evals.{name}.source={self.source!r}: the alignment evaluator reads the '
+        f"embedded data's phased videos ({SYNTHETIC}phases); other sources are not built."
+      )
+    configs = {c.name: c for c in synthetic.VidjaxSynthetic.BUILDER_CONFIGS}
+    data_config = configs.get(self.source[len(SYNTHETIC) :])
+    if data_config is None or not data_config.phases:
+      raise ValueError(
+        f'config.evals.{name}.source={self.source!r}: a config with phases is needed, such '
+        f'as {SYNTHETIC}phases.'
+      )
+    self.num_phases = len(data_config.phases)
+    self._videos = {
+      split: [
+        synthetic_scenes.render_video(data_config, split, index)
+        for index in range(min(count, synthetic_scenes.num_examples(data_config, split)))
+      ]
+      for split, count in (
+        ('train', eval_config.fit_videos),
+        ('validation', eval_config.num_videos),
+      )
+    }
+    sampling, pp = config.input.sampling, config.input.pp
+    num_context = sampling.get('num_context', 1)
+    context_stride = sampling.get('context_stride', 1)
+
+    @jax.jit
+    def embed(variables, frames):
+      # Every frame a timestep, with its context frames before it (clamped at frame 0).
+      steps = jnp.arange(frames.shape[0])
+      back = context_stride * jnp.arange(num_context - 1, -1, -1)
+      clip = frames[jnp.maximum(steps[:, None] - back, 0).reshape(-1)][None]
+      inputs = preprocess.model_batch({'video': clip}, pp, train=False)
+      embeddings, _ = model.apply(variables, inputs['video'], train=False)
+      return embeddings[0]
+
+    self._embed = embed
+
+  @property
+  def dataset_manifest(self) -> dict:
+    return {
+      'source': self.source,
+      'num_videos': len(self._videos['validation']),
+      'fit_videos': len(self._videos['train']),
+    }
+
+  def embeddings(self, variables, split: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(per-frame embeddings [T, D], phases [T]) of the split's videos."""
+    videos = self._videos[split]
+    return (
+      [np.asarray(self._embed(variables, v['frames'])) for v in videos],
+      [v['frame_phase'] for v in videos],
+    )
+
+  def run(self, state, constants) -> dict[str, float]:
+    del constants
+    test, test_phases = self.embeddings(state.variables, 'validation')
+    fit, fit_phases = self.embeddings(state.variables, 'train')
+    # Standardised with the fit videos' statistics, as the probes' features.
+    mean = np.concatenate(fit).mean(0)
+    std = np.concatenate(fit).std(0) + 1e-6
+    weights, bias = linear_probe.fit_logistic_regression(
+      jnp.asarray((np.concatenate(fit) - mean) / std),
+      jnp.asarray(np.concatenate(fit_phases)),
+      num_classes=self.num_phases,
+      l2=self.l2,
+      iterations=self.fit_iterations,
+    )
+    logits = (np.concatenate(test) - mean) / std @ np.asarray(weights) + np.asarray(bias)
+    accuracy = np.mean(np.argmax(logits, -1) == np.concatenate(test_phases))
+    return {
+      'kendalls_tau': kendalls_tau(test, self.stride),
+      'phase_accuracy': 100.0 * float(accuracy),
+      'phase_progression': phase_progression(fit, fit_phases, test, test_phases, self.num_phases),
+      'num_videos': len(test),
+    }
