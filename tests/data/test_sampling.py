@@ -159,6 +159,6 @@ def test_an_unknown_sampler_lists_the_known_ones():
   with pytest.raises(
     ValueError,
     match=r"mode='dense'; known names: \['arrow', 'avts', 'fps', 'segments', 'speed', 'stride', "
-    r"'tuples'\]",
+    r"'tcc', 'tuples'\]",
   ):
     samplers.build(_sampling_config(mode='dense'))

@@ -66,7 +66,7 @@ def test_copying_from_a_matching_reference_predicts_its_colour():
 
 def test_the_loss_trains_the_network_from_lightness_only():
   task = colorization.Task(colour_centres=CENTRES)
-  model = colorizer.Model(depth=10, width=4, conv3d_width=4, embed_dim=8)
+  model = colorizer.Model(depth=10, width=4, conv3d_layers=2, conv3d_width=4, embed_dim=8)
   video = np.random.default_rng(3).integers(0, 255, size=(2, 4, 16, 16, 3), dtype=np.uint8)
   ctx = base.Context(
     step=jnp.zeros((), jnp.int32),
