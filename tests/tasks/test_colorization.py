@@ -67,7 +67,9 @@ def test_copying_from_a_matching_reference_predicts_its_colour():
 def test_the_loss_trains_the_network_from_lightness_only():
   task = colorization.Task(colour_centres=CENTRES)
   model = colorizer.Model(depth=10, width=4, conv3d_layers=2, conv3d_width=4, embed_dim=8)
-  video = np.random.default_rng(3).integers(0, 255, size=(2, 4, 16, 16, 3), dtype=np.uint8)
+  # A solid colour per 8 x 8 cell, so that the cells' quantised colours differ.
+  cells = np.random.default_rng(3).integers(0, 255, size=(2, 4, 2, 2, 3), dtype=np.uint8)
+  video = cells.repeat(8, axis=2).repeat(8, axis=3)
   ctx = base.Context(
     step=jnp.zeros((), jnp.int32),
     rngs={'dropout': jax.random.key(0)},
