@@ -80,3 +80,20 @@ def test_progression_targets_count_from_each_transition():
   np.testing.assert_allclose(targets[:, 2], (np.arange(8) - 5) / 8)  # first frame of phase 3
   np.testing.assert_allclose(targets[:, 1], (np.arange(8) - 4) / 8)
   assert alignment.r_squared(targets, targets) == pytest.approx(np.ones(3))
+
+
+def test_phase_progression_is_high_for_embeddings_that_encode_progress():
+  rng = np.random.default_rng(0)
+  videos, phases = [], []
+  for _ in range(6):
+    length = 20
+    phase = np.sort(rng.integers(0, 3, length))
+    phase[:2], phase[-2:] = 0, 2
+    # One dimension per transition counts frames from it; plus noise dimensions.
+    targets = alignment.progression_targets(phase, 3)
+    videos.append(np.concatenate([targets, 0.01 * rng.normal(size=(length, 4))], axis=1))
+    phases.append(phase)
+  score = alignment.phase_progression(videos[:4], phases[:4], videos[4:], phases[4:], 3)
+  assert score > 0.95
+  noise = [rng.normal(size=v.shape) for v in videos]
+  assert alignment.phase_progression(noise[:4], phases[:4], noise[4:], phases[4:], 3) < 0.5

@@ -17,7 +17,9 @@ config), rendered in memory:
 - **phase_progression** (`event_completion.py`): for each phase transition, the target of a
   frame is (t - transition frame) / video length, the transition frame being the last of
   the phase before; a linear regression per transition fitted on the training videos'
-  embeddings, the validation R^2 averaged over transitions.
+  embeddings, the validation R^2 averaged over transitions. The official regression is
+  plain least squares; here the embeddings are standardised and the regression has a
+  small ridge (`RIDGE`), without which an untrained embedder scored R^2 = -1e5.
 
 config.evals.<name>: type='alignment', every_steps, at_start (the initial embedder: the
 baseline), source ('vidjax_synthetic/phases'), num_videos (validation videos), fit_videos,
@@ -52,6 +54,10 @@ DEFAULTS = dict(
   fit_iterations=200,
 )
 KEYS = ('type', 'every_steps', *DEFAULTS)
+# Ridge of the progression regressions, per example, on standardised embeddings: an
+# untrained embedder's near-constant dimensions otherwise get huge weights, and the
+# validation R^2 reached -1e5 with plain least squares.
+RIDGE = 1e-3
 
 
 def kendalls_tau(embeddings: list[np.ndarray], stride: int = 1) -> float:
@@ -86,14 +92,20 @@ def r_squared(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
   return 1 - residual / np.maximum(total, 1e-12)
 
 
-def phase_progression(fit, fit_phases, test, test_phases, num_phases: int) -> float:
-  """Mean validation R^2 of linear regressions from embeddings to progression targets."""
-  design = np.concatenate([np.concatenate(fit), np.ones((sum(map(len, fit)), 1))], axis=1)
+def phase_progression(
+  fit, fit_phases, test, test_phases, num_phases: int, ridge: float = RIDGE
+) -> float:
+  """Mean validation R^2 of linear regressions from embeddings to progression targets,
+  on embeddings standardised with the fit videos' statistics, with a small ridge."""
+  fit_x, test_x = np.concatenate(fit), np.concatenate(test)
+  mean, std = fit_x.mean(0), fit_x.std(0) + 1e-6
+  fit_x, test_x = (fit_x - mean) / std, (test_x - mean) / std
   targets = np.concatenate([progression_targets(p, num_phases) for p in fit_phases])
-  weights, *_ = np.linalg.lstsq(design, targets, rcond=None)
-  test_design = np.concatenate([np.concatenate(test), np.ones((sum(map(len, test)), 1))], axis=1)
+  offset = targets.mean(0)
+  gram = fit_x.T @ fit_x + ridge * len(fit_x) * np.eye(fit_x.shape[1])
+  weights = np.linalg.solve(gram, fit_x.T @ (targets - offset))
   test_targets = np.concatenate([progression_targets(p, num_phases) for p in test_phases])
-  return float(np.mean(r_squared(test_design @ weights, test_targets)))
+  return float(np.mean(r_squared(test_x @ weights + offset, test_targets)))
 
 
 class Evaluator:
