@@ -68,8 +68,9 @@ def pair_loss(
   return jnp.mean(jnp.exp(-log_variance) * error + variance_lambda * log_variance)
 
 
-def alignment_loss(
-  embeddings: jax.Array,
+def aligned_pairs(
+  starts: jax.Array,
+  others: jax.Array,
   times: jax.Array,
   *,
   loss: str = 'regression_mse_var',
@@ -78,24 +79,32 @@ def alignment_loss(
   variance_lambda: float = 0.001,
   label_smoothing: float = 0.1,
 ) -> tuple[jax.Array, jax.Array]:
+  """Per alignment of starts [P, T, D] through others [P, S, D] (times [P, T] of the
+  starts' timesteps): (its loss [P], the fraction of its timesteps that cycle back [P])."""
+  logits = jax.vmap(lambda u, v: cycle_back_logits(u, v, similarity, temperature))(starts, others)
+  losses = jax.vmap(
+    lambda logit, time: pair_loss(
+      logit, time, loss=loss, variance_lambda=variance_lambda, label_smoothing=label_smoothing
+    )
+  )(logits, times)
+  cycled = jnp.mean(jnp.argmax(logits, axis=-1) == jnp.arange(logits.shape[-1]), axis=-1)
+  return losses, cycled
+
+
+def alignment_loss(
+  embeddings: jax.Array, times: jax.Array, **kwargs
+) -> tuple[jax.Array, jax.Array]:
   """(the mean loss over every ordered pair of the batch's videos, the fraction of
-  timesteps that cycle back to themselves) from embeddings [N, T, D] and times [N, T]."""
+  timesteps that cycle back to themselves) from embeddings [N, T, D] and times [N, T];
+  kwargs as `aligned_pairs` (the official defaults)."""
   num_videos = embeddings.shape[0]
   if num_videos < 2:
     raise ValueError('temporal cycle-consistency aligns pairs of videos: a batch of 2 or more.')
   pairs = [(i, j) for i in range(num_videos) for j in range(num_videos) if i != j]
   starts = jnp.array([i for i, _ in pairs])
   others = jnp.array([j for _, j in pairs])
-  logits = jax.vmap(lambda u, v: cycle_back_logits(u, v, similarity, temperature))(
-    embeddings[starts], embeddings[others]
-  )
-  losses = jax.vmap(
-    lambda logit, time: pair_loss(
-      logit, time, loss=loss, variance_lambda=variance_lambda, label_smoothing=label_smoothing
-    )
-  )(logits, times[starts])
-  cycled = jnp.mean(jnp.argmax(logits, axis=-1) == jnp.arange(logits.shape[-1]))
-  return jnp.mean(losses), cycled
+  losses, cycled = aligned_pairs(embeddings[starts], embeddings[others], times[starts], **kwargs)
+  return jnp.mean(losses), jnp.mean(cycled)
 
 
 class Task(base.Task):
@@ -113,7 +122,7 @@ class Task(base.Task):
     label_smoothing: float = 0.1,
     normalize_indices: bool = True,
   ):
-    """Args: as `alignment_loss` (the official defaults); normalize_indices divides the
+    """Args: as `aligned_pairs` (the official defaults); normalize_indices divides the
     timesteps' frame indices by the video's length (`NORMALIZE_INDICES`)."""
     if loss not in LOSSES or similarity not in SIMILARITIES:
       raise ValueError(
@@ -147,20 +156,8 @@ class Task(base.Task):
     alignment with the batch's next video (the pretext evaluator, pred='aux/cycle/')."""
     predictions = super().predict(model, variables, batch, ctx)
     embeddings = predictions['logits']
-    others = jnp.roll(embeddings, -1, axis=0)
-    kw = self.kwargs
-    logits = jax.vmap(lambda u, v: cycle_back_logits(u, v, kw['similarity'], kw['temperature']))(
-      embeddings, others
+    losses, accuracy = aligned_pairs(
+      embeddings, jnp.roll(embeddings, -1, axis=0), batch['times'], **self.kwargs
     )
-    losses = jax.vmap(
-      lambda logit, time: pair_loss(
-        logit,
-        time,
-        loss=kw['loss'],
-        variance_lambda=kw['variance_lambda'],
-        label_smoothing=kw['label_smoothing'],
-      )
-    )(logits, batch['times'])
-    accuracy = jnp.mean(jnp.argmax(logits, -1) == jnp.arange(logits.shape[-1]), axis=-1)
     predictions.update({'aux/cycle/loss': losses, 'aux/cycle/accuracy': accuracy})
     return predictions
