@@ -166,8 +166,8 @@ def _tracks(
   A constant factor takes the same formula at one random frame: a random time and sign
   shared by the video's objects, so that one frame's joint statistics match too. Object
   centres are redrawn until the objects are apart, by a rule blind to the action. With
-  `phase_offsets` ({factor: offset [T]}, `phase_offsets`), object 0 follows those in place
-  of its action and every other object stands still.
+  `phase_offsets` ({factor: offset [T]} from `phase_offsets()`), object 0 follows those in
+  place of its action and every other object stands still.
   """
   num_objects = len(actions)
   ranges = _factor_ranges(config)
@@ -188,14 +188,12 @@ def _tracks(
     shared = rng.choice((-1.0, 1.0)) * rng.choice(ramp)
     values = []
     for i, action in enumerate(actions):
-      changed, sign = _ACTIONS[ACTION_NAMES[action]]
-      if phase_offsets is not None:
-        changed = None  # phased videos: only object 0 moves, by its phases
-        if i == 0 and factor in phase_offsets:
-          changed, sign, ramp_i = factor, 1.0, phase_offsets[factor]
+      if phase_offsets is not None:  # phased videos: only object 0 moves, by its phases
+        moving = phase_offsets.get(factor) if i == 0 else None
       else:
-        ramp_i = ramp
-      offset = sign * ramp_i if changed == factor else np.full_like(ramp, shared)
+        changed, sign = _ACTIONS[ACTION_NAMES[action]]
+        moving = sign * ramp if changed == factor else None
+      offset = np.full_like(ramp, shared) if moving is None else moving
       values.append(centres[factor][i] + sweeps[factor][i] * offset)
     tracks[factor] = np.stack(values)
   return tracks
