@@ -92,14 +92,18 @@ def r_squared(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
   return 1 - residual / np.maximum(total, 1e-12)
 
 
+def standardised(fit: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Both feature sets [N, D] standardised with the fit set's statistics (as the probes')."""
+  mean, std = fit.mean(0), fit.std(0) + 1e-6
+  return (fit - mean) / std, (test - mean) / std
+
+
 def phase_progression(
   fit, fit_phases, test, test_phases, num_phases: int, ridge: float = RIDGE
 ) -> float:
   """Mean validation R^2 of linear regressions from embeddings to progression targets,
   on embeddings standardised with the fit videos' statistics, with a small ridge."""
-  fit_x, test_x = np.concatenate(fit), np.concatenate(test)
-  mean, std = fit_x.mean(0), fit_x.std(0) + 1e-6
-  fit_x, test_x = (fit_x - mean) / std, (test_x - mean) / std
+  fit_x, test_x = standardised(np.concatenate(fit), np.concatenate(test))
   targets = np.concatenate([progression_targets(p, num_phases) for p in fit_phases])
   offset = targets.mean(0)
   gram = fit_x.T @ fit_x + ridge * len(fit_x) * np.eye(fit_x.shape[1])
@@ -186,17 +190,15 @@ class Evaluator:
     del constants
     test, test_phases = self.embeddings(state.variables, 'validation')
     fit, fit_phases = self.embeddings(state.variables, 'train')
-    # Standardised with the fit videos' statistics, as the probes' features.
-    mean = np.concatenate(fit).mean(0)
-    std = np.concatenate(fit).std(0) + 1e-6
+    fit_x, test_x = standardised(np.concatenate(fit), np.concatenate(test))
     weights, bias = linear_probe.fit_logistic_regression(
-      jnp.asarray((np.concatenate(fit) - mean) / std),
+      jnp.asarray(fit_x),
       jnp.asarray(np.concatenate(fit_phases)),
       num_classes=self.num_phases,
       l2=self.l2,
       iterations=self.fit_iterations,
     )
-    logits = (np.concatenate(test) - mean) / std @ np.asarray(weights) + np.asarray(bias)
+    logits = test_x @ np.asarray(weights) + np.asarray(bias)
     accuracy = np.mean(np.argmax(logits, -1) == np.concatenate(test_phases))
     return {
       'kendalls_tau': kendalls_tau(test, self.stride),
