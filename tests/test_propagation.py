@@ -107,3 +107,29 @@ def test_soft_labels_and_hard_mask_round_trip():
   back = propagation.hard_mask(soft, ids, (48, 80))
   assert back.dtype == np.uint8 and set(np.unique(back)) == {0, 2, 5}
   assert np.mean(back == mask) > 0.9
+
+
+def test_void_pixels_of_the_first_mask_propagate_as_background():
+  first = np.zeros((16, 16), np.uint8)
+  first[:8, :8], first[8:, 8:] = 1, propagation.VOID
+  features = np.random.default_rng(0).normal(size=(3, 2, 2, 8)).astype(np.float32)
+  masks = propagation.propagate_masks(features, first)
+  assert masks.shape == (3, 16, 16) and set(np.unique(masks)) <= {0, 1}
+  np.testing.assert_array_equal(masks[0], np.where(first == propagation.VOID, 0, first))
+  # A still video keeps the first labels, as resized to the map and back.
+  still = np.repeat(features[:1], 3, axis=0)
+  labels, ids = propagation.soft_labels(masks[0], (2, 2))
+  expected = propagation.hard_mask(labels, ids, (16, 16))
+  np.testing.assert_array_equal(propagation.propagate_masks(still, first)[2], expected)
+
+
+def test_batched_pads_the_last_batch_and_keeps_the_order():
+  shapes = []
+
+  def apply(batch):
+    shapes.append(batch.shape)
+    return batch * 2
+
+  out = propagation.batched(apply, np.arange(7.0)[:, None], batch_size=3)
+  np.testing.assert_array_equal(out[:, 0], np.arange(7.0) * 2)
+  assert shapes == [(3, 1)] * 3

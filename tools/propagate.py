@@ -118,25 +118,7 @@ def frame_features(
   # The CRW task's features: layer3 of ImageNet-normalised frames.
   task = crw_task.Task()
   apply = jax.jit(lambda batch: task.propagation_features(model, variables, batch))
-  outputs = []
-  for start in range(0, len(frames), batch_size):
-    batch = normalised[start : start + batch_size]
-    padded = np.concatenate([batch, np.repeat(batch[-1:], batch_size - len(batch), axis=0)])
-    outputs.append(np.asarray(apply(padded))[: len(batch)])  # one compiled batch shape
-  return np.concatenate(outputs)
-
-
-def propagate_video(
-  frames: np.ndarray, first_mask: np.ndarray, features: np.ndarray, protocol: propagation.Protocol
-) -> np.ndarray:
-  """uint8 masks [T, H, W] of every frame from the first one's."""
-  first_labels, ids = propagation.soft_labels(first_mask, features.shape[1:3])
-  labels = np.asarray(
-    propagation.propagate(jnp.asarray(features), jnp.asarray(first_labels), protocol)
-  )
-  masks = [propagation.hard_mask(frame_labels, ids, frames.shape[1:3]) for frame_labels in labels]
-  masks[0] = first_mask
-  return np.stack(masks)
+  return propagation.batched(apply, normalised, batch_size)
 
 
 def propagate_keypoints(
@@ -218,7 +200,7 @@ def main(argv) -> None:
   )
   protocol = propagation.Protocol(FLAGS.context, FLAGS.radius, FLAGS.topk, FLAGS.temperature)
   if FLAGS.first_mask:
-    masks = propagate_video(frames, first_mask, features, protocol)
+    masks = propagation.propagate_masks(features, first_mask, protocol)
     write_masks(FLAGS.out, frames, masks)
     print(f'Wrote {len(masks)} masks to {FLAGS.out} (overlays in {FLAGS.out}/overlay).')
     return

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 MASKED = -1e10  # what test.py adds to the affinity of a context node out of radius
+VOID = 255  # DAVIS's label of pixels left out of the evaluation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +146,36 @@ def hard_mask(labels: np.ndarray, ids: np.ndarray, image_size: tuple[int, int]) 
     np.asarray(labels, np.float32), (width, height), interpolation=cv2.INTER_LINEAR
   )
   return ids[np.argmax(resized.reshape(height, width, -1), axis=-1)].astype(np.uint8)
+
+
+LABEL_MULTIPLE = 4  # label channels are padded to a multiple of this: fewer compilations
+
+
+def propagate_masks(
+  features: jax.Array, first_mask: np.ndarray, protocol: Protocol = Protocol()
+) -> np.ndarray:
+  """uint8 masks [T, H, W] of every frame from the first one's labels [H, W] (frame 0 is
+  `first_mask`; its void pixels, 255, are propagated as background, which the official
+  evaluation counts them as), through features [T, h, w, C]."""
+  first = np.where(first_mask == VOID, 0, first_mask).astype(np.uint8)
+  first_labels, ids = soft_labels(first, features.shape[1:3])
+  # Padded label channels stay zero, so they never win the argmax.
+  first_labels = np.pad(first_labels, ((0, 0), (0, 0), (0, -len(ids) % LABEL_MULTIPLE)))
+  predicted = np.asarray(propagate(jnp.asarray(features), jnp.asarray(first_labels), protocol))
+  masks = [hard_mask(frame[..., : len(ids)], ids, first.shape) for frame in predicted[1:]]
+  return np.stack([first, *masks])
+
+
+def batched(apply, frames: np.ndarray, batch_size: int) -> np.ndarray:
+  """apply(frames [batch_size, ...]) over frames [T, ...] in batches of one size (the last
+  padded with its last frame: one compiled shape), concatenated: [T, ...]."""
+  size = min(batch_size, len(frames))
+  outputs = []
+  for start in range(0, len(frames), size):
+    batch = frames[start : start + size]
+    padded = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch), axis=0)])
+    outputs.append(np.asarray(apply(padded))[: len(batch)])
+  return np.concatenate(outputs)
 
 
 # Keypoints, as videowalk propagates JHMDB's joints (`data/jhmdb.py`, `test_utils.process_pose`):

@@ -61,10 +61,11 @@ def test_a_davis_sequence_with_a_checkpoint(tmp_path):
   assert features.shape == (16, 4, 4, 256)
   np.testing.assert_allclose(features, expected, atol=1e-5)
   _, annotation = davis.annotations(str(tmp_path / 'davis'), 'validation_00000')
-  masks = propagate.propagate_video(
-    frames, annotation[0], features, propagate.propagation.Protocol()
+  masks = propagate.propagation.propagate_masks(
+    features, annotation[0], propagate.propagation.Protocol()
   )
   assert masks.shape == (16, 32, 32) and masks.dtype == np.uint8
+  np.testing.assert_array_equal(masks[0], annotation[0])
   assert set(np.unique(masks)) <= set(np.unique(annotation[0]))
 
 

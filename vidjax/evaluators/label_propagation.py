@@ -61,7 +61,6 @@ DEFAULTS = dict(
   temperature=0.05,
 )
 KEYS = ('type', 'every_steps', *DEFAULTS)
-LABEL_MULTIPLE = 4  # label channels are padded to a multiple of this: fewer compilations
 
 
 def synthetic_sequences(
@@ -155,31 +154,16 @@ class Evaluator:
       yield sequence, davis_data.read_frames(self.source, sequence), labels
 
   def video_features(self, variables, frames: np.ndarray) -> jax.Array:
-    """Features [T, h, w, C] of uint8 frames, `frames_per_batch` at a time (the last
-    batch padded with its last frame: one compiled shape)."""
-    size = min(self.frames_per_batch, len(frames))
-    outputs = []
-    for start in range(0, len(frames), size):
-      batch = frames[start : start + size]
-      padded = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch), axis=0)])
-      outputs.append(self._features(variables, padded)[: len(batch)])
-    return jnp.concatenate(outputs)
+    """Features [T, h, w, C] of uint8 frames, `frames_per_batch` at a time."""
+    return jnp.asarray(
+      propagation.batched(
+        lambda batch: self._features(variables, batch), frames, self.frames_per_batch
+      )
+    )
 
   def propagate(self, features: jax.Array, labels: np.ndarray) -> np.ndarray:
     """uint8 masks [T - 2, H, W] of frames 1..T-2 propagated from labels[0]."""
-    first_labels, ids = propagation.soft_labels(labels[0], features.shape[1:3])
-    # Padded label channels stay zero, so they never win the argmax.
-    padded = -len(ids) % LABEL_MULTIPLE
-    first_labels = np.pad(first_labels, ((0, 0), (0, 0), (0, padded)))
-    predicted = np.asarray(
-      propagation.propagate(features, jnp.asarray(first_labels), self.protocol)
-    )
-    return np.stack(
-      [
-        propagation.hard_mask(frame[..., : len(ids)], ids, labels.shape[1:3])
-        for frame in predicted[1:-1]
-      ]
-    )
+    return propagation.propagate_masks(features, labels[0], self.protocol)[1:-1]
 
   def run(self, state, constants) -> dict[str, float]:
     del constants
