@@ -104,6 +104,7 @@ def get_config(arg: str | None = None):
     hard_fraction=0.0 if arg.variant == 'easy_only' else 0.25,
     curriculum_steps=TOTAL_STEPS // 3 if arg.variant == 'curriculum' else 0,
     objective=arg.objective,
+    temperature=0.1,  # of objective='nce'
   )
   config.optim = transfer.pretext_optimiser()
   config.evals.sync = dict(

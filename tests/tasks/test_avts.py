@@ -185,6 +185,61 @@ def test_temporal_bins_keep_when_things_happen():
   assert not np.allclose(embedding, reversed_in_time, atol=1e-3)
 
 
+class _Angles(_Identity):
+  """Embeds a clip or a sound of value x as the unit vector at angle 0.3 x."""
+
+  @nn.compact
+  def __call__(self, inputs, *, train):
+    _, aux = super().__call__(inputs, train=train)
+    for modality in ('video', 'audio'):
+      angle = 0.3 * aux[f'features/{modality}']
+      aux[f'embedding/{modality}'] = jnp.concatenate([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    return aux['embedding/video'], aux
+
+
+def _nce_reference(clips, sounds, shifted, hard, has_audio, temperature):
+  """Both directions' softmax cross-entropy, written out per clip in NumPy."""
+  unit = lambda x: np.stack([np.cos(0.3 * x), np.sin(0.3 * x)], 1)  # noqa: E731
+  v, a, s = unit(clips), unit(sounds), unit(shifted)
+  total, count = 0.0, 0
+  for i in np.flatnonzero(has_audio):
+    logits = [v[i] @ a[j] for j in np.flatnonzero(has_audio)] + ([v[i] @ s[i]] if hard[i] else [])
+    forward = -(v[i] @ a[i]) / temperature + np.log(np.sum(np.exp(np.array(logits) / temperature)))
+    backward_logits = np.array([a[i] @ v[j] for j in range(len(v))]) / temperature
+    backward = -backward_logits[i] + np.log(np.sum(np.exp(backward_logits)))
+    total += (forward + backward) / 2
+    count += 1
+  return total / count
+
+
+def test_the_nce_objective_on_hand_computed_cosines():
+  """Every pair of the batch in one softmax: the loss equals a per-clip NumPy reference,
+  with hard negatives only after the curriculum and sounds that do not exist left out."""
+  task = avts.Task(objective='nce', hard_fraction=0.5, curriculum_steps=10, temperature=0.2)
+  assert task.decision_threshold == 1.0
+  model = _Angles()
+  batch = _batch(6)
+  batch['audio_shifted'] = batch['audio'] + 0.5  # close to the clip: a hard negative
+  batch['has_audio'] = batch['has_audio'].at[4].set(False)
+  variables = model.init(jax.random.PRNGKey(0), batch, train=False)
+  ids = np.arange(6.0)
+  for step in (0, 10):
+    ctx = _ctx(step)
+    loss, (_, metrics) = task.loss_and_metrics(model, variables, batch, ctx)
+    hard = np.asarray(
+      (jax.random.uniform(ctx.rngs['pairs'], (6,)) < 0.5) & (step >= 10)
+    ) & np.asarray(batch['has_audio'])
+    assert (step == 0) == (not hard.any())
+    expected = _nce_reference(ids, ids, ids + 0.5, hard, np.asarray(batch['has_audio']), 0.2)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(metrics['fraction/hard'], hard.sum() / 5, rtol=1e-6)
+  assert metrics['distance/positive'] < 1e-5 and metrics['ranking/easy'] == 1.0
+  # Evaluation scores distances, as the contrastive objective's.
+  predictions = task.predict(model, variables, batch, _ctx(0, train=False))
+  np.testing.assert_allclose(predictions['aux/distance/positive'], 0.0, atol=1e-5)
+  np.testing.assert_allclose(predictions['aux/distance/hard'], 2 * np.sin(0.3 * 0.5 / 2), rtol=1e-4)
+
+
 def test_pairs_without_sound_are_left_out_of_the_loss():
   task = avts.Task(positive_fraction=1.0)
   model = _Identity()
