@@ -19,7 +19,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from vidjax.data import audio, decode, encode, pipeline
+from vidjax.data import davis as davis_layout
 from vidjax.data.builders import (
+  davis,
   hmdb51,
   image_folder,
   kinetics,
@@ -636,12 +638,46 @@ def test_image_folder_resizes(images, tmp_path):
     assert image.size == ((21, 16) if 'JPEG' in image_id else (16, 32))
 
 
+# --- davis ------------------------------------------------------------------------------
+
+
+def test_davis_keeps_the_jpegs_and_masks_and_reports_broken_sequences(tmp_path):
+  """Three embedded validation videos in DAVIS layout: one intact, one listed without its
+  frames (missing), one with a truncated JPEG (left out, with the file in the reason)."""
+  import sys
+
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
+  import export_davis
+
+  root = str(tmp_path / 'DAVIS')
+  names = export_davis.export('tiny', root, num_videos=3)['val']
+  shutil.rmtree(os.path.join(root, 'JPEGImages', '480p', names[1]))
+  broken = os.path.join(root, 'JPEGImages', '480p', names[2], '00003.jpg')
+  with open(broken, 'r+b') as f:
+    f.truncate(40)
+  builder = prepare(davis.Davis, root, str(tmp_path / 'tfds'), '480p')
+  ((sequence, example),) = records(builder, 'val').items()
+  assert sequence == names[0] and example['num_frames'] == len(example['frames'])
+  folder = os.path.join(root, 'JPEGImages', '480p', names[0])
+  for frame_id, data in zip(example['frame_ids'], example['frames'], strict=True):
+    with open(os.path.join(folder, frame_id.decode() + '.jpg'), 'rb') as f:
+      assert f.read() == data
+  _, labels = davis_layout.annotations(root, names[0])
+  np.testing.assert_array_equal(example['masks'], labels)
+  assert example['num_objects'] == labels[0].max() > 0
+  report = video_common.read_report(str(tmp_path / 'tfds'), 'davis/480p')
+  missing, left_out = report_ids(report, 'val')
+  assert missing == {names[1]} and left_out == {names[2]}
+  (entry,) = report['splits']['val']['left_out']
+  assert '00003.jpg' in entry['error']
+
+
 # --- dispatch ---------------------------------------------------------------------------
 
 
 def test_dispatch_by_module_name():
   known = video_common.known_datasets()
-  for name in ('hmdb51', 'image_folder', 'kinetics', 'ssv2', 'ucf101', 'video_folder'):
+  for name in ('davis', 'hmdb51', 'image_folder', 'kinetics', 'ssv2', 'ucf101', 'video_folder'):
     assert name in known and video_common.builder_class(name).name == name
   with pytest.raises(ValueError, match=r"Unknown dataset 'ucf102'; known datasets: .*ucf101"):
     video_common.builder_class('ucf102')

@@ -40,13 +40,13 @@ class Constant(ColourTask):
     return jnp.ones_like(model.apply(variables, frames))
 
 
-def evaluator(task, **overrides):
+def evaluator(task, config=None, **overrides):
   eval_config = ml_collections.ConfigDict(
     dict(label_propagation.DEFAULTS, type='label_propagation', every_steps=1)
   )
   eval_config.update(source='vidjax_synthetic/tiny', num_sequences=2, frames_per_batch=3)
   eval_config.update(overrides)
-  return label_propagation.Evaluator('davis', eval_config, None, Colours(), task, None)
+  return label_propagation.Evaluator('davis', eval_config, config, Colours(), task, None)
 
 
 def state():
@@ -100,6 +100,35 @@ def test_a_davis_folder_scores_as_the_embedded_videos_it_was_exported_from(
   folder = from_folder.run(state(), None)
   assert folder['J&F-Mean'] > folder['copy/J&F-Mean'] + 0.05
   assert folder['copy/J&F-Mean'] == pytest.approx(colour_results['copy/J&F-Mean'])
+
+
+def test_a_prepared_davis_dataset_scores_as_the_folder_it_was_prepared_from(
+  exported, tmp_path_factory
+):
+  """tools/prepare_dataset.py --dataset davis on the export; the `sequence` loader gives
+  the folder's frames and masks bit for bit, so the J&F are equal."""
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
+  import prepare_dataset
+
+  data_dir = str(tmp_path_factory.mktemp('tfds'))
+  builder = prepare_dataset.prepare('davis', str(exported), data_dir, workers=1, progress=False)
+  assert builder.info.splits['val'].num_examples == 2
+  config = ml_collections.ConfigDict(dict(input=dict(data_dir=data_dir)))
+  from_dataset = evaluator(ColourTask(), config, temperature=0.01, source='davis/480p')
+  from_folder = evaluator(ColourTask(), temperature=0.01, source=str(exported))
+  assert from_dataset.names == from_folder.names == ['validation_00000', 'validation_00001']
+  for (_, frames, labels), (_, read, read_labels) in zip(
+    from_dataset.sequences(), from_folder.sequences(), strict=True
+  ):
+    np.testing.assert_array_equal(frames, read)
+    np.testing.assert_array_equal(labels, read_labels)
+  # An unreadable frame is left out and reported, never replaced by another sequence.
+  records = from_dataset._loader._reader._source
+  first = from_dataset._index['validation_00000']
+  broken = dict(records[first], frames=np.array([b'not a jpeg'], dtype=object))
+  from_dataset._loader._reader._source = [broken if i == first else records[i] for i in range(2)]
+  assert [name for name, _, _ in from_dataset.sequences()] == ['validation_00001']
+  assert from_dataset.decode_failures == ['validation_00000']
 
 
 def test_image_scale_resizes_the_frames_the_features_see():

@@ -11,7 +11,11 @@ official J&F. The sequences:
   `tools/export_davis.py` writes them (so a run's numbers equal `tools/propagate.py` +
   `tools/davis_eval.py` on the export);
 - source=<a DAVIS folder>: the sequences of `davis_set` ('val') at 480p, read from disk at
-  every evaluation (all of DAVIS-17 val would take gigabytes of memory).
+  every evaluation (all of DAVIS-17 val would take gigabytes of memory);
+- source=<a prepared dataset>, e.g. 'davis/480p' (`data/builders/davis.py`, in
+  `config.input.data_dir`): its split `davis_set`, in the order of the sequences' names,
+  read by the `sequence` loader at every evaluation; the same frames and masks as the
+  folder it was prepared from.
 
 config.evals.<name>:
   type='label_propagation'; every_steps; at_start (the initial, random network: a
@@ -43,7 +47,9 @@ from jax.sharding import Mesh
 
 from vidjax import propagation
 from vidjax.data import davis as davis_data
-from vidjax.data.builders import synthetic, synthetic_scenes
+from vidjax.data import pipeline
+from vidjax.data.builders import synthetic, synthetic_scenes, video_common
+from vidjax.data.loaders import sequence as sequence_loader
 from vidjax.evaluators import davis
 from vidjax.tasks import base
 
@@ -81,6 +87,10 @@ def synthetic_sequences(
   return sequences
 
 
+def _text(value: bytes | str) -> str:
+  return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class Evaluator:
   """J&F of mask propagation on DAVIS-layout sequences or the embedded videos."""
 
@@ -93,7 +103,7 @@ class Evaluator:
     task: base.Task,
     mesh: Mesh,
   ):
-    del config, mesh
+    del mesh
     self.name = name
     self.every_steps = eval_config.every_steps
     self.at_start = eval_config.at_start
@@ -112,20 +122,27 @@ class Evaluator:
         f'{where}: image_scale={eval_config.image_scale} must be positive and '
         f'frames_per_batch={self.frames_per_batch} at least 1.'
       )
+    self._sequences = self._loader = None
     if self.source.startswith(SYNTHETIC):
       self._sequences = synthetic_sequences(
         self.source[len(SYNTHETIC) :], eval_config.num_sequences
       )
       self.names = [sequence for sequence, _, _ in self._sequences]
-    else:
-      if not os.path.isdir(self.source):
-        raise FileNotFoundError(
-          f'{where}.source={self.source!r}: neither {SYNTHETIC}<config> nor a DAVIS folder.'
-        )
-      self._sequences = None
+    elif os.path.isdir(self.source):
       self.names = davis_data.sequences(self.source, eval_config.davis_set)
-      if eval_config.num_sequences:
-        self.names = self.names[: eval_config.num_sequences]
+    elif self.source.partition('/')[0] in video_common.known_datasets():
+      dataset = pipeline.open_dataset(self.source, eval_config.davis_set, config.input.data_dir)
+      self._loader = sequence_loader.Loader(dataset, config.input)
+      # tfds stores records in the order of their keys' hashes; read them by name.
+      self._index = {_text(record['video_id']): i for i, record in enumerate(dataset.source)}
+      self.names = sorted(self._index)
+    else:
+      raise FileNotFoundError(
+        f'{where}.source={self.source!r}: neither {SYNTHETIC}<config>, a DAVIS folder nor a '
+        "prepared dataset such as 'davis/480p'."
+      )
+    if eval_config.num_sequences:
+      self.names = self.names[: eval_config.num_sequences]
     self._copy_score = None
     scale = eval_config.image_scale
 
@@ -149,6 +166,14 @@ class Evaluator:
     if self._sequences is not None:
       yield from self._sequences
       return
+    if self._loader is not None:
+      for name in self.names:
+        example = self._loader.eval_example(self._index[name])
+        if example['decode_failed']:  # left out of the scores and reported with them
+          self.decode_failures.append(name)
+          continue
+        yield name, example['frames'], example['labels']
+      return
     for sequence in self.names:
       _, labels = davis_data.annotations(self.source, sequence)
       yield sequence, davis_data.read_frames(self.source, sequence), labels
@@ -169,6 +194,7 @@ class Evaluator:
     del constants
     variables = state.variables
     scores, copies = [], []
+    self.decode_failures = []
     for sequence, frames, labels in self.sequences():
       features = self.video_features(variables, frames)
       scores.append((sequence, davis.evaluate_sequence(labels, self.propagate(features, labels))))
