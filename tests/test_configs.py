@@ -52,7 +52,7 @@ def test_load_module_lists_only_modules_that_define_the_class():
     configs.load_module('tasks', 'nope')
   known = (  # not 'base'
     "['arrow_of_time', 'avts', 'classification', 'colorization', 'crw', 'distinit', 'gblend',"
-    " 'shuffle_learn', 'speednet', 'tcc', 'unidual']"
+    " 'posewarper', 'shuffle_learn', 'speednet', 'tcc', 'unidual']"
   )
   assert known in str(error.value)
 

@@ -105,6 +105,22 @@ def test_gradients_match_finite_differences():
     check_grads(conv, arguments, order=1, modes=('rev',), eps=1e-5, atol=1e-6, rtol=1e-6)
 
 
+def test_the_gradient_at_whole_pixels_is_the_forward_difference():
+  """At zero offsets (PoseWarper's initialisation) the gradient with respect to an
+  offset is the one-sided difference to the next pixel, as the CUDA op's: never zero, so
+  zero-initialised offsets can learn."""
+  image = jnp.asarray(np.random.default_rng(4).normal(size=(1, 6, 6, 1)), jnp.float32)
+  kernel = deformable.identity_kernel_init(None, (1, 1, 1, 1))
+  offsets = jnp.zeros((1, 6, 6, 2))
+
+  def value_at(offsets, row, col):
+    return deformable.deform_conv2d(image, offsets, kernel)[0, row, col, 0]
+
+  gradient = jax.grad(value_at)(offsets, 2, 3)
+  np.testing.assert_allclose(gradient[0, 2, 3, 0], image[0, 3, 3, 0] - image[0, 2, 3, 0], rtol=1e-5)
+  np.testing.assert_allclose(gradient[0, 2, 3, 1], image[0, 2, 4, 0] - image[0, 2, 3, 0], rtol=1e-5)
+
+
 def test_the_identity_initialisation_copies_the_input_while_offsets_are_zero():
   x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 6, 6, 17)), jnp.float32)
   layer = deformable.DeformConv(

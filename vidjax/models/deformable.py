@@ -32,11 +32,15 @@ def _bilinear(image: jax.Array, y: jax.Array, x: jax.Array) -> jax.Array:
   """image [H, W, C] sampled at float coordinates y, x [...]: [..., C], zeros outside."""
   height, width = image.shape[:2]
   y0, x0 = jnp.floor(y), jnp.floor(x)
+  # The weights are written without abs(), whose derivative at 0 is 0: at an integer
+  # position (every offset at PoseWarper's initialisation) the gradient is then the
+  # difference to the next pixel, as the CUDA op computes it, instead of a lone term.
+  fy, fx = y - y0, x - x0
   result = 0.0
   for dy in (0, 1):
     for dx in (0, 1):
       yy, xx = y0 + dy, x0 + dx
-      weight = (1 - jnp.abs(y - yy)) * (1 - jnp.abs(x - xx))
+      weight = (fy if dy else 1 - fy) * (fx if dx else 1 - fx)
       inside = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
       rows = jnp.clip(yy, 0, height - 1).astype(jnp.int32)
       cols = jnp.clip(xx, 0, width - 1).astype(jnp.int32)

@@ -139,6 +139,27 @@ _CONFIGS = (
     phases=('move_right', 'grow', 'rotate_cw', 'move_up'),
   ),
   VidjaxSyntheticConfig(
+    name='keypoints',
+    description=(
+      '1200/300 videos, 64x64, 16 frames of one object doing one of the 10 actions, with '
+      'five keypoints fixed to its body in every frame and one frame in four marked '
+      'labelled (pose propagation from sparse labels, PoseWarper).'
+    ),
+    objects_per_video=(1, 1),
+    keypoints_per_object=5,
+  ),
+  VidjaxSyntheticConfig(
+    name='tiny_keypoints',
+    description='64/32 keypoint videos at 32x32, 8 frames, for tests.',
+    num_train=64,
+    num_validation=32,
+    height=32,
+    width=32,
+    num_frames=8,
+    objects_per_video=(1, 1),
+    keypoints_per_object=5,
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
@@ -162,12 +183,14 @@ def _video_id(split: str, index: int) -> str:
 _ANNOTATION_KEYS = ('label', 'audio_label', 'object_actions', 'object_shapes', 'boxes')
 _ANNOTATION_KEYS += ('object_visible', 'masks')
 _EVENT_KEYS = ('event_times', 'event_objects')
+_KEYPOINT_KEYS = ('keypoints', 'keypoint_visible', 'labelled_frames')
 
 
 def _annotation_keys(config: VidjaxSyntheticConfig) -> tuple[str, ...]:
   keys = _ANNOTATION_KEYS + (_EVENT_KEYS if config.events_per_second > 0 else ())
   keys += ('frame_speed',) if config.speeds else ()
-  return keys + (('frame_phase',) if config.phases else ())
+  keys += ('frame_phase',) if config.phases else ()
+  return keys + (_KEYPOINT_KEYS if config.keypoints_per_object else ())
 
 
 def _threaded_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -> Iterator[Any]:
@@ -344,6 +367,13 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         features['frame_speed'] = tfds.features.Tensor(shape=(t,), dtype=np.float32)
       if config.phases:
         features['frame_phase'] = tfds.features.Tensor(shape=(t,), dtype=np.int64)
+      if config.keypoints_per_object:
+        k = config.keypoints_per_object
+        features.update(
+          keypoints=tfds.features.Tensor(shape=(None, t, k, 2), dtype=np.float32),
+          keypoint_visible=tfds.features.Tensor(shape=(None, t, k), dtype=np.bool_),
+          labelled_frames=tfds.features.Tensor(shape=(t,), dtype=np.bool_),
+        )
       supervised_keys = ('video', 'label')
     return self.dataset_info_from_configs(
       description=__doc__.split('\n\n')[1],

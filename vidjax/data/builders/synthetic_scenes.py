@@ -9,6 +9,8 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from vidjax.data.builders import synthetic_keypoints
+
 # Each action changes one factor of the objects in one direction. Angles grow clockwise
 # on screen because y points down.
 _ACTIONS = {
@@ -113,6 +115,9 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
       from video to video, while the other objects stand still; each frame's phase is
       stored as `frame_phase` (temporal alignment, TCC). () keeps the one-action videos.
     min_phase_frames: shortest phase, in frames (with `phases`).
+    keypoints_per_object: keypoints fixed to every object (0: none), stored with their
+      visibility and the sparse `labelled_frames` (`synthetic_keypoints`: PoseWarper).
+    keypoint_label_every: one frame in this many is labelled (with keypoints).
   """
 
   num_train: int = 1200
@@ -135,6 +140,8 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   segment_frames: tuple[int, int] = (8, 16)
   phases: tuple[str, ...] = ()
   min_phase_frames: int = 3
+  keypoints_per_object: int = 0
+  keypoint_label_every: int = 4
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
@@ -408,7 +415,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     i + 1 = object i, later objects in front); with events, `event_times` float32 [E]
     (seconds: the flashing frame's index / fps, when its click starts) and
     `event_objects` int64 [E]; with speeds, `frame_speed` float32 [T]; with phases,
-    `frame_phase` int64 [T].
+    `frame_phase` int64 [T]; with keypoints, `keypoints` float32 [N, T, K, 2] ((y, x)
+    pixels), `keypoint_visible` bool [N, T, K] and `labelled_frames` bool [T].
   """
   rng = _rng(config, split, index)
   n = num_examples(config, split)
@@ -476,6 +484,13 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     annotations['frame_speed'] = frame_speeds(config, split, index)
   if config.phases:
     annotations['frame_phase'] = phases
+  if config.keypoints_per_object:
+    keypoints = synthetic_keypoints.object_keypoints(tracks, config.keypoints_per_object)
+    annotations.update(
+      keypoints=keypoints,
+      keypoint_visible=synthetic_keypoints.keypoint_visibility(keypoints, visible, masks),
+      labelled_frames=synthetic_keypoints.labelled_frames(num_frames, config.keypoint_label_every),
+    )
   return {
     **annotations,
     'frames': frames,

@@ -114,7 +114,8 @@ class Loader:
     """
 
     def frames_of(record: Mapping):
-      meta = samplers.VideoMeta(int(record['num_frames']), float(record['fps']))
+      labelled = record['labelled_frames'] if 'labelled_frames' in record else None
+      meta = samplers.VideoMeta(int(record['num_frames']), float(record['fps']), labelled)
       for _ in range(samplers.MAX_DRAWS):
         sample = sample_of(meta)
         indices = np.asarray(sample.frames)
@@ -204,6 +205,7 @@ class Loader:
       **self._clip_audio(record, sample),
       **label,
       **sample.fields,
+      **keypoints_of(record, sample, crop),
     }
 
   def eval_example(self, index: int, num_clips: int, num_crops: int) -> dict[str, np.ndarray]:
@@ -254,6 +256,19 @@ class Loader:
       example['label'] = np.int32(0)
     example.update(index=np.int32(-1), mask=np.bool_(False), decode_failed=np.bool_(False))
     return example
+
+
+def keypoints_of(record: Mapping, sample: samplers.Sample, crop: Crop) -> dict[str, np.ndarray]:
+  """The keypoints of every object at the sampler's 'keyframe' through the clip's crop:
+  'keypoints' float32 [N, K, 2] ((y, x) output pixels) and 'keypoint_visible' bool
+  [N, K] (false outside the crop); nothing without keypoints or a keyframe."""
+  if 'keypoints' not in record or 'keyframe' not in sample.fields:
+    return {}
+  keyframe = int(sample.fields['keyframe'])
+  points = crop.keypoints(np.asarray(record['keypoints'], np.float32)[:, keyframe])
+  inside = np.all((points >= 0) & (points < crop.size), axis=-1)
+  visible = np.asarray(record['keypoint_visible'])[:, keyframe] & inside
+  return {'keypoints': points.astype(np.float32), 'keypoint_visible': visible}
 
 
 def label_of(record: Mapping) -> dict[str, np.ndarray]:

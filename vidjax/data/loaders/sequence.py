@@ -8,6 +8,9 @@ batching: each example is one sequence,
   labels  uint8 [T, H, W]      DAVIS labels: 0 background, 1..N the first frame's objects,
                                255 void (absent when the record has no masks)
   video_id, index, mask, decode_failed
+  keypoints, keypoint_visible, labelled_frames   as stored, where the record has them
+                               (the embedded `keypoints` config: [N, T, K, 2] (y, x)
+                               pixels, [N, T, K], [T])
 
 It reads a `davis` record (the JPEG bytes of every frame and the masks as stored) and any
 video record (`video` bytes decoded whole, e.g. the embedded data), whose scene masks
@@ -26,6 +29,7 @@ import numpy as np
 from vidjax.data import davis, decode, loaders
 from vidjax.data.loaders import image
 
+POSE_KEYS = ('keypoints', 'keypoint_visible', 'labelled_frames')
 _EVALUATION_ONLY = (
   "config.input.loader='sequence' reads whole videos for evaluation (label_propagation); "
   "train with loader='clip'."
@@ -99,6 +103,9 @@ class Loader:
     }
     if labels is not None:
       example['labels'] = labels
+    for key in POSE_KEYS:
+      if key in record:
+        example[key] = np.asarray(record[key])
     return example
 
   def empty_example(self, num_views: int = 1) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ and each sampler takes those its constructor names. A sampler module defines:
     train(rng, meta) -> Sample            one training clip: frames int64 [T];
     eval(meta, num_views) -> Sample       the test clips: frames int64 [num_views, T].
 
-`meta` is the record's `VideoMeta(num_frames, fps)`. `Sample.fields` holds what the
+`meta` is the record's `VideoMeta(num_frames, fps, labelled_frames)`. `Sample.fields` holds what the
 sampler decided (a speed, an order, an audio offset): the loader merges it into the
 example, so the labels of pretext tasks come from samplers, not from the records. At
 test time each field has a leading axis of one entry per clip [num_views, ...].
@@ -34,10 +34,12 @@ from vidjax import configs
 
 
 class VideoMeta(NamedTuple):
-  """What a sampler may read of a record: its number of frames and (average) frame rate."""
+  """What a sampler may read of a record: its number of frames, (average) frame rate and,
+  where the record marks them, its labelled frames (bool [num_frames]; sparse pose labels)."""
 
   num_frames: int
   fps: float
+  labelled_frames: np.ndarray | None = None
 
 
 class Sample(NamedTuple):
