@@ -158,7 +158,7 @@ def test_sampler_fields_are_merged_into_the_example(synthetic_data_dir, monkeypa
 def test_an_unknown_sampler_lists_the_known_ones():
   with pytest.raises(
     ValueError,
-    match=r"mode='dense'; known names: \['arrow', 'avts', 'fps', 'posewarper', 'segments', 'speed', "
-    r"'stride', 'tcc', 'tuples'\]",
+    match=r"mode='dense'; known names: \['arrow', 'avts', 'fps', 'posewarper', 'segments', "
+    r"'speed', 'stride', 'tcc', 'tuples'\]",
   ):
     samplers.build(_sampling_config(mode='dense'))

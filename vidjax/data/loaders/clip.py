@@ -114,7 +114,7 @@ class Loader:
     """
 
     def frames_of(record: Mapping):
-      labelled = record['labelled_frames'] if 'labelled_frames' in record else None
+      labelled = record.get('labelled_frames')  # sparse pose labels, where marked
       meta = samplers.VideoMeta(int(record['num_frames']), float(record['fps']), labelled)
       for _ in range(samplers.MAX_DRAWS):
         sample = sample_of(meta)
