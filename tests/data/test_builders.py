@@ -25,6 +25,7 @@ from vidjax.data.builders import (
   hmdb51,
   image_folder,
   kinetics,
+  posetrack,
   ssv2,
   transcode_cache,
   ucf101,
@@ -672,12 +673,116 @@ def test_davis_keeps_the_jpegs_and_masks_and_reports_broken_sequences(tmp_path):
   assert '00003.jpg' in entry['error']
 
 
+# --- posetrack --------------------------------------------------------------------------
+
+
+def _posetrack_video(root, split: str, name: str, num_frames: int = 4, rng=None) -> dict:
+  """Writes a PoseTrack 2018 video: JPEG frames and its annotation file; returns the
+  annotation content."""
+  rng = rng or np.random.default_rng(0)
+  folder = os.path.join(root, 'images', split, name)
+  os.makedirs(folder, exist_ok=True)
+  os.makedirs(os.path.join(root, 'annotations', split), exist_ok=True)
+  images, annotations = [], []
+  for t in range(num_frames):
+    pixels = (rng.uniform(size=(24, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(os.path.join(folder, f'{t:06d}.jpg'))
+    image_id = 1000 + t
+    images.append(
+      {'id': image_id, 'file_name': f'images/{split}/{name}/{t:06d}.jpg', 'is_labeled': t % 2 == 1}
+    )
+    for track in (0, 3):
+      points = np.concatenate([rng.uniform(0, 20, (17, 2)), np.full((17, 1), 1.0)], 1)
+      points[0, 2] = 0  # one joint not visible
+      annotations.append(
+        {
+          'id': len(annotations),
+          'image_id': image_id,
+          'track_id': track,
+          'keypoints': points.ravel().tolist(),
+          'bbox': [1.0, 2.0, 10.0, 12.0],
+        }
+      )
+  content = {'images': images, 'annotations': annotations, 'categories': [{'keypoints': []}]}
+  with open(os.path.join(root, 'annotations', split, f'{name}.json'), 'w') as f:
+    json.dump(content, f)
+  return content
+
+
+def test_posetrack_reads_every_frame_and_track_and_reports_broken_videos(tmp_path):
+  root = str(tmp_path / 'posetrack_data')
+  content = _posetrack_video(root, 'val', '000342_mpii_test')
+  _posetrack_video(root, 'val', '000522_mpii_test')
+  _posetrack_video(root, 'train', '000001_bonn_train')
+  os.remove(os.path.join(root, 'images', 'val', '000522_mpii_test', '000002.jpg'))
+  builder = prepare(posetrack.PoseTrack, root, str(tmp_path / 'tfds'), '2018')
+  ((video_id, example),) = records(builder, 'val').items()
+  assert video_id == '000342_mpii_test' and len(example['frames']) == 4
+  assert example['track_ids'].tolist() == [0, 3] and example['labelled_frames'].tolist() == [
+    False,
+    True,
+    False,
+    True,
+  ]
+  first = content['annotations'][0]  # track 0, frame 0
+  xyv = np.asarray(first['keypoints']).reshape(17, 3)
+  np.testing.assert_allclose(example['keypoints'][0, 0], xyv[:, [1, 0]], rtol=1e-6)
+  # Visible: v > 0 in a labelled frame.
+  assert not example['keypoint_visible'][:, 0].any()
+  assert example['keypoint_visible'][0, 1].tolist() == [False] + [True] * 16
+  np.testing.assert_allclose(example['boxes'][1, 2], [2.0, 1.0, 14.0, 11.0])
+  report = video_common.read_report(str(tmp_path / 'tfds'), 'posetrack/2018')
+  (entry,) = report['splits']['val']['left_out']
+  assert entry['example_id'] == '000522_mpii_test' and '000002.jpg' in entry['error']
+  # The sequence loader reads it whole, keypoints and all.
+  from vidjax.data.loaders import sequence
+
+  dataset = pipeline.open_dataset('posetrack/2018', 'val', str(tmp_path / 'tfds'))
+  whole = sequence.Loader(dataset, None).eval_example(0)
+  assert whole['frames'].shape == (4, 24, 32, 3) and 'labels' not in whole
+  assert whole['keypoints'].shape == (2, 4, 17, 2)
+
+
+@pytest.mark.parametrize(
+  'problem, message',
+  [
+    ('syntax', r'000342_mpii_test.json:1:\d+: not valid JSON'),
+    ('image', r'000342_mpii_test.json: annotation 0 names image 99, not in its images'),
+    ('joints', r'000342_mpii_test.json: annotation 0 has 6 keypoint values; expected 51'),
+  ],
+)
+def test_posetrack_malformed_annotations_name_the_file(tmp_path, problem, message):
+  root = str(tmp_path / 'posetrack_data')
+  content = _posetrack_video(root, 'val', '000342_mpii_test')
+  os.makedirs(os.path.join(root, 'annotations', 'train'))
+  path = os.path.join(root, 'annotations', 'val', '000342_mpii_test.json')
+  if problem == 'syntax':
+    text = json.dumps(content)[:-5]
+  else:
+    first = content['annotations'][0]
+    first.update({'image_id': 99} if problem == 'image' else {'keypoints': [1, 2, 1, 3, 4, 1]})
+    text = json.dumps(content)
+  with open(path, 'w') as f:
+    f.write(text)
+  with pytest.raises(ValueError, match=message):
+    prepare(posetrack.PoseTrack, root, str(tmp_path / 'tfds'), '2018')
+
+
 # --- dispatch ---------------------------------------------------------------------------
 
 
 def test_dispatch_by_module_name():
   known = video_common.known_datasets()
-  for name in ('davis', 'hmdb51', 'image_folder', 'kinetics', 'ssv2', 'ucf101', 'video_folder'):
+  for name in (
+    'davis',
+    'hmdb51',
+    'image_folder',
+    'posetrack',
+    'kinetics',
+    'ssv2',
+    'ucf101',
+    'video_folder',
+  ):
     assert name in known and video_common.builder_class(name).name == name
   with pytest.raises(ValueError, match=r"Unknown dataset 'ucf102'; known datasets: .*ucf101"):
     video_common.builder_class('ucf102')

@@ -216,7 +216,7 @@ def test_the_nce_objective_on_hand_computed_cosines():
   """Every pair of the batch in one softmax: the loss equals a per-clip NumPy reference,
   with hard negatives only after the curriculum and sounds that do not exist left out."""
   task = avts.Task(objective='nce', hard_fraction=0.5, curriculum_steps=10, temperature=0.2)
-  assert task.decision_threshold == 1.0
+  assert task.decision_threshold == pytest.approx(2**0.5)
   model = _Angles()
   batch = _batch(6)
   batch['audio_shifted'] = batch['audio'] + 0.5  # close to the clip: a hard negative

@@ -38,7 +38,7 @@ sound to clips), as audio-visual instance discrimination (Morgado et al. 2021) d
 departs from the paper: on the embedded data the contrastive loss collapses every
 embedding into one direction (its minimum for pairs it cannot yet tell apart, all at
 margin / 2), and the softmax has no such minimum (docs/avts.md). A pair is judged in sync
-when its distance is below 1 (cosine 1/2).
+when its cosine is positive (distance below sqrt 2).
 
 `predict` embeds every clip with its own sound, its shifted sound and the next clip's
 sound, giving 'aux/distance/positive', 'aux/distance/easy', 'aux/distance/hard', the
@@ -59,8 +59,9 @@ from vidjax.tasks import base
 POSITIVE, EASY, HARD = 0, 1, 2
 KINDS = ('positive', 'easy', 'hard')
 OBJECTIVES = ('contrastive', 'classifier', 'nce')
-# 'nce' judges a pair in sync when its unit embeddings' cosine is above 1/2.
-NCE_THRESHOLD = 1.0
+# 'nce' judges a pair in sync when its unit embeddings' cosine is positive (distance below
+# sqrt 2): the softmax spreads unrelated embeddings towards right angles.
+NCE_THRESHOLD = 2.0**0.5
 
 
 def contrastive_loss(distance: jax.Array, in_sync: jax.Array, margin: float) -> jax.Array:

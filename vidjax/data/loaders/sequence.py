@@ -9,10 +9,11 @@ batching: each example is one sequence,
                                255 void (absent when the record has no masks)
   video_id, index, mask, decode_failed
   keypoints, keypoint_visible, labelled_frames   as stored, where the record has them
-                               (the embedded `keypoints` config: [N, T, K, 2] (y, x)
-                               pixels, [N, T, K], [T])
+                               (the embedded `keypoints` config, `posetrack`:
+                               [N, T, K, 2] (y, x) pixels, [N, T, K], [T])
 
-It reads a `davis` record (the JPEG bytes of every frame and the masks as stored) and any
+It reads a `davis` or `posetrack` record (the JPEG bytes of every frame, and the masks or
+keypoints as stored) and any
 video record (`video` bytes decoded whole, e.g. the embedded data), whose scene masks
 become DAVIS labels as `tools/export_davis.py` writes them: the first frame's objects
 numbered 1..N, any other object background. A sequence that cannot be decoded gives an
@@ -48,12 +49,12 @@ def check_train_config(input_config: ml_collections.ConfigDict) -> None:
 
 def _decode_sequence(record: Mapping) -> tuple[np.ndarray, np.ndarray | None]:
   """(frames [T, H, W, 3], DAVIS labels [T, H, W] or None) of a davis or video record."""
-  if 'frames' in record:  # davis: one JPEG per frame
+  if 'frames' in record:  # davis, posetrack: one JPEG per frame
     try:
       frames = np.stack([image.decode_image(data) for data in record['frames']])
     except ValueError as error:
       raise decode.DecodeError(str(error)) from None
-    return frames, np.asarray(record['masks'], np.uint8)
+    return frames, np.asarray(record['masks'], np.uint8) if 'masks' in record else None
   frames = decode.decode_frames(record['video'], range(int(record['num_frames'])))
   if 'masks' not in record:
     return frames, None
