@@ -8,13 +8,14 @@
       annotations: [{image_id, track_id, keypoints: [x, y, v] * 17, bbox: [x, y, w, h]}]
       categories:  [{keypoints: the 17 joint names, skeleton}]
 
-Config `2018`; splits 'train' and 'val' (those whose annotation folder has files). One example per video ('video_id': the file's
-stem): its frames as the JPEG bytes of the release in the order of their file names, and
-per person track (`track_ids` [N]) the keypoints of every frame, float32 [N, T, 17, 2]
-((y, x) pixels, as given), their visibility [N, T, 17] (v > 0 in a labelled frame), the
-person boxes [N, T, 4] ((y1, x1, y2, x2) pixels; zeros where the track has none), and
-`labelled_frames` [T] (`is_labeled`: training videos label 30 frames at their centre,
-validation videos also every fourth frame). The `sequence` loader reads an example whole.
+Config `2018`; splits 'train' and 'val' (those whose annotation folder has files). One
+example per video ('video_id': the file's stem): its frames as the JPEG bytes of the
+release in the order of their file names, and per person track (`track_ids` [N]) the
+keypoints of every frame, float32 [N, T, 17, 2] ((y, x) pixels, as given), their
+visibility [N, T, 17] (v > 0 in a labelled frame), the person boxes [N, T, 4] ((y1, x1,
+y2, x2) pixels; zeros where the track has none), and `labelled_frames` [T] (`is_labeled`:
+training videos label 30 frames at their centre, validation videos also every fourth
+frame). The `sequence` loader reads an example whole.
 
 A malformed annotation file is an error that names the file and what is wrong (the line
 and column of a JSON syntax error, the id of a bad annotation); a video whose frames are
