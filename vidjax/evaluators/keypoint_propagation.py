@@ -24,9 +24,10 @@ diagonal of the box around its visible keypoints, `heatmaps.object_size`); 'num_
 (videos scored), 'num_keypoints'. The miniature's videos hold one object: object 0's
 keypoints are scored.
 
-config.evals.<name>: type='keypoint_propagation', split, every_steps, at_start (the initial
-model: its warping module starts as the identity, so 'posewarper' starts equal to 'copy'),
-num_videos (0: all), thresholds, flow_preset (DIS's).
+config.evals.<name>: type='keypoint_propagation', split, input (overrides of config.input,
+e.g. another dataset), every_steps, at_start (the initial model: its warping module starts
+as the identity, so 'posewarper' starts equal to 'copy'), num_videos (0: all), thresholds,
+flow_preset (DIS's).
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ from jax.sharding import Mesh
 from vidjax import heatmaps
 from vidjax.data import flow, pipeline
 from vidjax.data.loaders import sequence
+from vidjax.evaluators import common
 from vidjax.tasks import base
 
 DEFAULTS = dict(
   split='validation',
+  input=dict(),
   at_start=False,
   num_videos=0,
   thresholds=(0.1, 0.2, 0.5),
@@ -102,15 +105,16 @@ class Evaluator:
         f"config.evals.{name}: type='keypoint_propagation' needs a task with a pose network "
         "and a warping module (task='posewarper')."
       )
+    input_config = common.eval_input_config(config.input, eval_config)
     self.dataset = pipeline.open_dataset(
-      config.input.dataset, eval_config.split, config.input.data_dir
+      input_config.dataset, eval_config.split, input_config.data_dir
     )
-    self.loader = sequence.Loader(self.dataset, config.input)
+    self.loader = sequence.Loader(self.dataset, input_config)
     self.num_videos = min(
       eval_config.num_videos or len(self.dataset.source), len(self.dataset.source)
     )
     self.stride = task.stride
-    pp = config.input.pp
+    pp = input_config.pp
     self._pose = jax.jit(lambda variables, frames: task.pose_heatmaps(model, variables, frames, pp))
     self._warp = jax.jit(
       lambda variables, target, support, moved: task.warp(model, variables, target, support, moved)
