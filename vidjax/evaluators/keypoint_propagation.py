@@ -183,7 +183,7 @@ class Evaluator:
     results = {'num_examples': scored}
     for method in METHODS:
       joined = np.concatenate(distances[method]) if distances[method] else np.zeros(0)
-      results['num_keypoints'] = len(joined)
+      results['num_keypoints'] = len(joined)  # the same keypoints for every method
       for threshold in self.thresholds:
         value = 100.0 * float(np.mean(joined <= threshold)) if len(joined) else float('nan')
         results[f'{method}/pck@{threshold:g}'] = value
