@@ -10,9 +10,11 @@ curriculum run and from a random initialisation (experiments/avts/synthetic_fine
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores. Seed 0's curriculum and no-curriculum runs ended at chance, their
-embeddings collapsed into one direction (docs/avts.md); the transfer waits for a
-pretraining that learns.
+Hardware: 2 CPU cores; a 900-step pretraining takes about an hour. With the paper's
+contrastive loss seed 0's curriculum and no-curriculum runs ended at chance, their
+embeddings collapsed into one direction; the experiment now trains with the softmax
+objective, whose curriculum run learned (docs/avts.md, "The softmax objective"). The study
+has not been run with it yet.
 """
 
 from __future__ import annotations
