@@ -89,5 +89,5 @@ def get_config(arg: str | None = None):
     config.input.pp.crop_size = 32
     # Two of the five dilations: each deformable convolution is a gather that compiles slowly.
     config.model.update(heatmaps=dict(width=8, depth=2), channels=8, num_blocks=1, dilations=(3, 6))
-    config.evals.propagation.update(num_videos=0, every_steps=config.total_steps)
+    config.evals.propagation.update(num_videos=0, every_steps=config.total_steps, at_start=False)
   return config

@@ -105,13 +105,15 @@ def test_a_davis_folder_scores_as_the_embedded_videos_it_was_exported_from(
 def test_a_prepared_davis_dataset_scores_as_the_folder_it_was_prepared_from(
   exported, tmp_path_factory
 ):
-  """tools/prepare_dataset.py --dataset davis on the export; the `sequence` loader gives
-  the folder's frames and masks bit for bit, so the J&F are equal."""
-  sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
-  import prepare_dataset
+  """The davis builder on the export; the `sequence` loader gives the folder's frames and
+  masks bit for bit, so the J&F are equal."""
+  import tensorflow_datasets as tfds
+
+  from vidjax.data.builders import davis as davis_builder
 
   data_dir = str(tmp_path_factory.mktemp('tfds'))
-  builder = prepare_dataset.prepare('davis', str(exported), data_dir, workers=1, progress=False)
+  builder = davis_builder.Davis(data_dir=data_dir, config='480p', workers=1, progress=False)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=exported))
   assert builder.info.splits['val'].num_examples == 2
   config = ml_collections.ConfigDict(dict(input=dict(data_dir=data_dir)))
   from_dataset = evaluator(ColourTask(), config, temperature=0.01, source='davis/480p')

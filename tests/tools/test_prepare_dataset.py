@@ -151,8 +151,8 @@ def test_user_named_video_folder(tmp_path):
   [
     (
       ['--dataset=ucf102'],
-      "Unknown dataset 'ucf102'; known datasets: hmdb51, image_folder, kinetics, ssv2, "
-      'ucf101, video_folder.',
+      "Unknown dataset 'ucf102'; known datasets: davis, hmdb51, image_folder, kinetics, "
+      'posetrack, ssv2, ucf101, video_folder.',
     ),
     (['--dataset=ucf101', '--config=split9'], '--config=split9: ucf101 has no such config'),
     (['--dataset=ucf101'], 'classInd.txt not found in {manual_dir}/ucfTrainTestlist; expected'),

@@ -113,13 +113,38 @@ class Evaluator:
     self.num_videos = min(
       eval_config.num_videos or len(self.dataset.source), len(self.dataset.source)
     )
-    self.stride = task.stride
     pp = input_config.pp
-    self._pose = jax.jit(lambda variables, frames: task.pose_heatmaps(model, variables, frames, pp))
-    self._warp = jax.jit(
-      lambda variables, target, support, moved: task.warp(model, variables, target, support, moved)
-    )
-    self._targets = task.targets
+    offsets = sorted(AGGREGATION_WEIGHTS)
+    weights = jnp.array([AGGREGATION_WEIGHTS[o] for o in offsets])[:, None, None, None, None]
+
+    @jax.jit
+    def predict(variables, frames, unlabelled, sources, labelled_poses, labelled_visible):
+      """Decoded keypoints [U, K, 2] of 'posewarper', 'single_frame' and 'aggregated'."""
+      pose = task.pose_heatmaps(model, variables, frames, pp)  # [T, h, w, K]
+      size = pose.shape[1:3]
+      moved = task.targets(labelled_poses, size) * labelled_visible[:, None, None, :]
+      # One warp of every pair: the labelled poses to their unlabelled frames, then each
+      # unlabelled frame's neighbours t-2..t+2 (their own heatmaps) to it, for aggregation.
+      neighbours = jnp.clip(unlabelled[None, :] + jnp.array(offsets)[:, None], 0, len(frames) - 1)
+      num = len(unlabelled)
+      warped = task.warp(
+        model,
+        variables,
+        jnp.tile(pose[unlabelled], (1 + len(offsets), 1, 1, 1)),
+        jnp.concatenate([pose[sources], pose[neighbours.reshape(-1)]]),
+        jnp.concatenate([moved, pose[neighbours.reshape(-1)]]),
+      )
+      aggregated = jnp.sum(weights * warped[num:].reshape(len(offsets), num, *size, -1), 0)
+      return {
+        method: heatmaps.decode(value, task.stride)
+        for method, value in (
+          ('posewarper', warped[:num]),
+          ('single_frame', pose[unlabelled]),
+          ('aggregated', aggregated),
+        )
+      }
+
+    self._predict = predict
 
   @property
   def dataset_manifest(self) -> dict:
@@ -132,26 +157,11 @@ class Evaluator:
     visible = np.asarray(example['keypoint_visible'][0])
     source = nearest_labelled(example['labelled_frames'])
     unlabelled = np.flatnonzero(~np.asarray(example['labelled_frames'], bool))
-    pose = self._pose(variables, frames)  # [T, h, w, K]
-    size = pose.shape[1:3]
     sources = source[unlabelled]
-    moved = self._targets(jnp.asarray(truth[sources]), size) * visible[sources][:, None, None, :]
-    predictions = {
-      'posewarper': self._warp(variables, pose[unlabelled], pose[sources], moved),
-      'single_frame': pose[unlabelled],
-    }
-    offsets = sorted(AGGREGATION_WEIGHTS)
-    neighbours = np.clip(unlabelled[None, :] + np.array(offsets)[:, None], 0, len(frames) - 1)
-    targets = jnp.tile(pose[unlabelled], (len(offsets), 1, 1, 1))
-    supports = pose[neighbours.reshape(-1)]
-    warped = self._warp(variables, targets, supports, supports)
-    warped = warped.reshape(len(offsets), len(unlabelled), *pose.shape[1:])
-    weights = jnp.array([AGGREGATION_WEIGHTS[o] for o in offsets])[:, None, None, None, None]
-    predictions['aggregated'] = jnp.sum(weights * warped, axis=0)
-    keypoints = {
-      method: np.asarray(heatmaps.decode(value, self.stride))
-      for method, value in predictions.items()
-    }
+    predicted = self._predict(
+      variables, frames, unlabelled, sources, truth[sources], visible[sources].astype(np.float32)
+    )
+    keypoints = {method: np.asarray(value) for method, value in predicted.items()}
     keypoints['copy'] = truth[sources]
     keypoints['flow'] = np.stack(
       [
@@ -164,6 +174,9 @@ class Evaluator:
   def run(self, state, constants) -> dict[str, float]:
     del constants
     self.decode_failures = []
+    # One device computes each video (the variables replicated over a mesh would make every
+    # device compute the same video).
+    variables = jax.device_get(state.variables)
     distances = {method: [] for method in METHODS}
     scored = 0
     for index in range(self.num_videos):
@@ -171,7 +184,7 @@ class Evaluator:
       if example['decode_failed']:
         self.decode_failures.append(str(self.dataset.source[index]['video_id']))
         continue
-      unlabelled, keypoints = self.video_predictions(state.variables, example)
+      unlabelled, keypoints = self.video_predictions(variables, example)
       truth = np.asarray(example['keypoints'][0])[unlabelled]
       visible = np.asarray(example['keypoint_visible'][0])[unlabelled]
       size = np.asarray(heatmaps.object_size(truth, visible))

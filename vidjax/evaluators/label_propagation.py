@@ -192,7 +192,9 @@ class Evaluator:
 
   def run(self, state, constants) -> dict[str, float]:
     del constants
-    variables = state.variables
+    # One device computes each sequence (the variables replicated over a mesh would make
+    # every device compute the same frames).
+    variables = jax.device_get(state.variables)
     scores, copies = [], []
     self.decode_failures = []
     for sequence, frames, labels in self.sequences():
