@@ -50,3 +50,14 @@ def keypoint_visibility(
 def labelled_frames(num_frames: int, every: int) -> np.ndarray:
   """bool [T]: one frame in `every`, each unlabelled frame at most every // 2 from one."""
   return np.arange(num_frames) % every == (every - 1) // 2
+
+
+def annotations(config, tracks: dict[str, np.ndarray], object_visible: np.ndarray, masks):
+  """A video's 'keypoints', 'keypoint_visible' and 'labelled_frames' (see the module
+  docstring), from its config, object tracks, visibility [N, T] and masks [T, H, W]."""
+  keypoints = object_keypoints(tracks, config.keypoints_per_object)
+  return {
+    'keypoints': keypoints,
+    'keypoint_visible': keypoint_visibility(keypoints, object_visible, masks),
+    'labelled_frames': labelled_frames(config.num_frames, config.keypoint_label_every),
+  }

@@ -485,12 +485,7 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   if config.phases:
     annotations['frame_phase'] = phases
   if config.keypoints_per_object:
-    keypoints = synthetic_keypoints.object_keypoints(tracks, config.keypoints_per_object)
-    annotations.update(
-      keypoints=keypoints,
-      keypoint_visible=synthetic_keypoints.keypoint_visibility(keypoints, visible, masks),
-      labelled_frames=synthetic_keypoints.labelled_frames(num_frames, config.keypoint_label_every),
-    )
+    annotations.update(synthetic_keypoints.annotations(config, tracks, visible, masks))
   return {
     **annotations,
     'frames': frames,
