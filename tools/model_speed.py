@@ -150,6 +150,8 @@ def torch_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'fl
 
   torch.set_num_threads(os.cpu_count())
   device = 'cpu' if jax.default_backend() == 'cpu' else 'cuda'
+  # cuDNN's own autotuning (the warm-up calls run it), as XLA autotunes its convolutions.
+  torch.backends.cudnn.benchmark = device == 'cuda'
   model = arch.torch_model().to(device)
   video = torch.randn(batch, shape[-1], *shape[:-1], device=device)  # [B, C, T, H, W]
   labels = torch.arange(batch, device=device) % 2

@@ -45,9 +45,13 @@ def flops(model: nn.Module, variables, inputs) -> float:
   """
   if 'lowering' in getattr(model, '__dataclass_fields__', {}):
     model = model.clone(lowering='native')
-  lowered = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
-    _abstract(variables), _abstract(inputs)
-  )
+  # Lowered for the CPU whatever the default device: XLA's cost analysis before compilation
+  # exists only on backends outside the PJRT plugin interface (the CUDA plugin answers
+  # None), and the count is the same HLO's on every backend.
+  with jax.default_device(jax.devices('cpu')[0]):
+    lowered = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
+      _abstract(variables), _abstract(inputs)
+    )
   cost = lowered.cost_analysis() or {}
   # Older jax versions return one dict per device.
   cost = cost[0] if isinstance(cost, list | tuple) else cost

@@ -1,5 +1,5 @@
-"""tools/benchmark.py data mode: the measurements run and report what they claim (no timing
-asserts). Model mode: test_model_speed.py."""
+"""tools/data_speed.py (`tools/benchmark.py --mode=data`): the measurements run and report
+what they claim (no timing asserts). Model mode: test_model_speed.py."""
 
 import os
 import sys
@@ -10,7 +10,7 @@ from vidjax import configs
 from vidjax.data import decode, pipeline, sampling
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
-import benchmark  # noqa: E402
+import data_speed  # noqa: E402
 
 
 def test_data_benchmark_reports_both_loaders(synthetic_data_dir):
@@ -19,7 +19,7 @@ def test_data_benchmark_reports_both_loaders(synthetic_data_dir):
   input_config.data_dir = synthetic_data_dir
   input_config.sampling.num_frames = 4
   input_config.pp.crop_size = 28
-  results = benchmark.data_benchmark(input_config, num_clips=10)
+  results = data_speed.data_benchmark(input_config, num_clips=10)
   assert results['videos'] == 64 and results['clip']['num_frames'] == 4
   for key in ('vidjax_cpu_ms_per_clip', 'naive_cpu_ms_per_clip', 'pipeline_clips_per_s'):
     assert results[key] > 0
@@ -44,7 +44,7 @@ def test_naive_clip_equals_the_same_frames_of_a_full_decode(synthetic_data_dir):
   input_config.sampling.num_frames = 4
   input_config.pp.update(crop_size=28)
   record = pipeline.open_dataset('vidjax_synthetic/tiny', 'train', synthetic_data_dir).source[3]
-  clip = benchmark._naive_clip(record, np.random.default_rng(1), input_config)
+  clip = data_speed.naive_clip(record, np.random.default_rng(1), input_config)
   rng = np.random.default_rng(1)
   indices = sampling.random_clip(rng, int(record['num_frames']), 4, 2, 'loop')
   frames = decode.decode_frames(record['video'], indices)
