@@ -48,7 +48,7 @@ def flops(model: nn.Module, variables, inputs) -> float:
   # Lowered for the CPU whatever the default device: XLA's cost analysis before compilation
   # exists only on backends outside the PJRT plugin interface (the CUDA plugin answers
   # None), and the count is the same HLO's on every backend.
-  with jax.default_device(jax.devices('cpu')[0]):
+  with jax.default_device(_cpu_device()):
     lowered = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
       _abstract(variables), _abstract(inputs)
     )
@@ -56,6 +56,15 @@ def flops(model: nn.Module, variables, inputs) -> float:
   # Older jax versions return one dict per device.
   cost = cost[0] if isinstance(cost, list | tuple) else cost
   return float(cost.get('flops', 0.0))
+
+
+def _cpu_device():
+  """The first CPU device, or None (the default device) where JAX_PLATFORMS leaves out the
+  CPU backend."""
+  try:
+    return jax.devices('cpu')[0]
+  except RuntimeError:
+    return None
 
 
 def layer_macs(model: nn.Module, variables, inputs) -> float:
