@@ -780,6 +780,7 @@ def test_dispatch_by_module_name():
     'posetrack',
     'kinetics',
     'ssv2',
+    'tcc',
     'ucf101',
     'video_folder',
   ):

@@ -1,9 +1,10 @@
 """alignment: how well per-frame embeddings align videos of one action (TCC's evaluation).
 
 The embedder (`models/tcc.py`) embeds every frame of each video (each frame a timestep
-with its context frames); the embeddings are scored as google-research `tcc/evaluation/`
-does, on videos of `vidjax_synthetic/<config>` with per-frame phase labels (the `phases`
-config), rendered in memory:
+with its context frames, `chunk` timesteps a call); the embeddings are scored as
+google-research `tcc/evaluation/` does, on videos with per-frame phase labels: those of
+`vidjax_synthetic/<config>` (the `phases` config), rendered in memory, or of a prepared
+dataset that has them (`tcc/pouring`, `data/builders/tcc.py`), decoded when evaluated:
 
 - **kendalls_tau** (`kendalls_tau.py`): for every ordered pair of validation videos, each
   frame of the first (every `stride`-th) takes its nearest frame of the second (squared
@@ -22,12 +23,15 @@ config), rendered in memory:
   small ridge (`RIDGE`), without which an untrained embedder scored R^2 = -1e5.
 
 config.evals.<name>: type='alignment', every_steps, at_start (the initial embedder: the
-baseline), source ('vidjax_synthetic/phases'), num_videos (validation videos), fit_videos,
-stride (of Kendall's tau), l2, fit_iterations.
+baseline), source ('vidjax_synthetic/phases' or 'tcc/<config>'), num_videos (of
+test_split, 'validation'; TCC's records call it 'val'), fit_videos (of fit_split,
+'train'), stride (of Kendall's tau: TCC's 2 for Pouring, 5 for Penn Action), l2,
+fit_iterations, chunk.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import jax
@@ -38,8 +42,8 @@ import scipy.stats
 from flax import linen as nn
 from jax.sharding import Mesh
 
-from vidjax.data import preprocess
-from vidjax.data.builders import synthetic, synthetic_scenes
+from vidjax.data import decode, pipeline, preprocess
+from vidjax.data.builders import synthetic, synthetic_scenes, video_common
 from vidjax.evaluators import linear_probe
 from vidjax.tasks import base
 
@@ -52,12 +56,19 @@ DEFAULTS = dict(
   stride=1,
   l2=1e-3,
   fit_iterations=200,
+  test_split='validation',
+  fit_split='train',
+  chunk=64,
 )
 KEYS = ('type', 'every_steps', *DEFAULTS)
 # Ridge of the progression regressions, per example, on standardised embeddings: an
 # untrained embedder's near-constant dimensions otherwise get huge weights, and the
 # validation R^2 reached -1e5 with plain least squares.
 RIDGE = 1e-3
+
+
+def _rendered(video: dict) -> tuple[np.ndarray, np.ndarray]:
+  return video['frames'], video['frame_phase']
 
 
 def kendalls_tau(embeddings: list[np.ndarray], stride: int = 1) -> float:
@@ -131,37 +142,15 @@ class Evaluator:
     self.stride, self.l2 = eval_config.stride, eval_config.l2
     self.fit_iterations = eval_config.fit_iterations
     self.source = eval_config.source
-    if not self.source.startswith(SYNTHETIC):
-      raise ValueError(
-        f'config.evals.{name}.source={self.source!r}: the alignment evaluator reads the '
-        f"embedded data's phased videos ({SYNTHETIC}phases); other sources are not built."
-      )
-    configs = {c.name: c for c in synthetic.VidjaxSynthetic.BUILDER_CONFIGS}
-    data_config = configs.get(self.source[len(SYNTHETIC) :])
-    if data_config is None or not data_config.phases:
-      raise ValueError(
-        f'config.evals.{name}.source={self.source!r}: a config with phases is needed, such '
-        f'as {SYNTHETIC}phases.'
-      )
-    self.num_phases = len(data_config.phases)
-    self._videos = {
-      split: [
-        synthetic_scenes.render_video(data_config, split, index)
-        for index in range(min(count, synthetic_scenes.num_examples(data_config, split)))
-      ]
-      for split, count in (
-        ('train', eval_config.fit_videos),
-        ('validation', eval_config.num_videos),
-      )
-    }
+    self.num_phases, self._videos = self._open_videos(name, eval_config, config.input.data_dir)
     sampling, pp = config.input.sampling, config.input.pp
     num_context = sampling.get('num_context', 1)
     context_stride = sampling.get('context_stride', 1)
+    self._chunk = eval_config.chunk
 
     @jax.jit
-    def embed(variables, frames):
-      # Every frame a timestep, with its context frames before it (clamped at frame 0).
-      steps = jnp.arange(frames.shape[0])
+    def embed(variables, frames, steps):
+      # Each timestep with its context frames before it (clamped at frame 0).
       back = context_stride * jnp.arange(num_context - 1, -1, -1)
       clip = frames[jnp.maximum(steps[:, None] - back, 0).reshape(-1)][None]
       inputs = preprocess.model_batch({'video': clip}, pp, train=False)
@@ -170,26 +159,87 @@ class Evaluator:
 
     self._embed = embed
 
+  def _open_videos(self, name: str, eval_config, data_dir: str) -> tuple[int, dict]:
+    """(number of phases, {split: [a zero-argument reader of (frames, phases)]})."""
+    splits = (('fit', eval_config.fit_split, eval_config.fit_videos),)
+    splits += (('test', eval_config.test_split, eval_config.num_videos),)
+    if self.source.startswith(SYNTHETIC):
+      configs = {c.name: c for c in synthetic.VidjaxSynthetic.BUILDER_CONFIGS}
+      data_config = configs.get(self.source[len(SYNTHETIC) :])
+      if data_config is None or not data_config.phases:
+        raise ValueError(
+          f'config.evals.{name}.source={self.source!r}: a config with phases is needed, such '
+          f'as {SYNTHETIC}phases.'
+        )
+      videos = {}
+      for role, split, count in splits:
+        rendered = (
+          synthetic_scenes.render_video(data_config, split, index)
+          for index in range(min(count, synthetic_scenes.num_examples(data_config, split)))
+        )
+        videos[role] = [functools.partial(_rendered, v) for v in rendered]
+      return len(data_config.phases), videos
+    dataset_name, _, config_name = self.source.partition('/')
+    if dataset_name not in video_common.known_datasets():
+      raise ValueError(
+        f'config.evals.{name}.source={self.source!r}: neither {SYNTHETIC}<config> nor a '
+        f'prepared dataset with phase labels, such as tcc/pouring.'
+      )
+    builder_configs = video_common.builder_class(dataset_name).builder_configs
+    num_phases = getattr(builder_configs.get(config_name), 'num_phases', None)
+    if num_phases is None:
+      raise ValueError(f'config.evals.{name}.source={self.source!r} has no phase labels.')
+    videos = {}
+    for role, split, count in splits:
+      source = pipeline.open_dataset(self.source, split, data_dir).source
+      videos[role] = [
+        functools.partial(self._read_record, source, index)
+        for index in range(min(count, len(source)))
+      ]
+    return num_phases, videos
+
+  def _read_record(self, source, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+    record = source[index]
+    try:
+      frames = decode.decode_frames(record['video'], range(int(record['num_frames'])))
+    except decode.DecodeError as error:
+      self.decode_failures.append(f'{self.source}[{index}]: {error}')
+      return None
+    return frames, np.asarray(record['frame_phase'])
+
   @property
   def dataset_manifest(self) -> dict:
     return {
       'source': self.source,
-      'num_videos': len(self._videos['validation']),
-      'fit_videos': len(self._videos['train']),
+      'num_videos': len(self._videos['test']),
+      'fit_videos': len(self._videos['fit']),
     }
 
-  def embeddings(self, variables, split: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(per-frame embeddings [T, D], phases [T]) of the split's videos."""
-    videos = self._videos[split]
-    return (
-      [np.asarray(self._embed(variables, v['frames'])) for v in videos],
-      [v['frame_phase'] for v in videos],
-    )
+  def _embed_video(self, variables, frames: np.ndarray) -> np.ndarray:
+    """[T, D]: every frame a timestep, embedded `chunk` timesteps a call (one compiled
+    shape for videos of any length; the last chunk repeats its last step)."""
+    chunks = []
+    for start in range(0, len(frames), self._chunk):
+      steps = np.arange(start, start + self._chunk)
+      embeddings = self._embed(variables, frames, np.minimum(steps, len(frames) - 1))
+      chunks.append(np.asarray(embeddings)[: len(frames) - start])
+    return np.concatenate(chunks)
+
+  def embeddings(self, variables, role: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(per-frame embeddings [T, D], phases [T]) of the 'fit' or 'test' videos (those that
+    decode)."""
+    embeddings, phases = [], []
+    for read in self._videos[role]:
+      video = read()
+      if video is not None:
+        embeddings.append(self._embed_video(variables, video[0]))
+        phases.append(video[1])
+    return embeddings, phases
 
   def run(self, state, constants) -> dict[str, float]:
     del constants
-    test, test_phases = self.embeddings(state.variables, 'validation')
-    fit, fit_phases = self.embeddings(state.variables, 'train')
+    test, test_phases = self.embeddings(state.variables, 'test')
+    fit, fit_phases = self.embeddings(state.variables, 'fit')
     fit_x, test_x = standardised(np.concatenate(fit), np.concatenate(test))
     weights, bias = linear_probe.fit_logistic_regression(
       jnp.asarray(fit_x),
