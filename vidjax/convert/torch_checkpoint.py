@@ -252,7 +252,7 @@ def _classifier_hints(
   return hints
 
 
-SOURCES = ('pytorchvideo', 'torchvision', 'videowalk', 'vmz')
+SOURCES = ('hrnet', 'pytorchvideo', 'torchvision', 'videowalk', 'vmz')
 
 
 def source_archs(source: str) -> dict[str, Arch]:

@@ -18,10 +18,12 @@ A with a supporting frame B within 2 frames; at test it propagates a labelled fr
 pose (`warp_heatmaps`, the ground truth's Gaussians in place of B's heatmaps) and
 aggregates neighbouring frames' warped heatmaps.
 
-The pose network here is `HeatmapNet`, a small stride-2 residual network that stands in
-for the HRNet in miniature (the zoo has no HRNet yet).
+The pose network is the paper's HRNet (`heatmaps=dict(network='hrnet', width=48)`,
+`models/hrnet.py`: heatmaps at a quarter of the frame, initialised from the official
+checkpoints through `tools/convert_checkpoint.py --source hrnet`), or `HeatmapNet`, a
+small stride-2 residual network that stands in for it in miniature (the default).
 
-config.model = dict(num_keypoints=17, heatmaps=dict(width=32, depth=4),
+config.model = dict(num_keypoints=17, heatmaps=dict(network='hrnet', width=48),
                     channels=128, num_blocks=20, dilations=(3, 6, 12, 18, 24))
 """
 
@@ -34,7 +36,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidjax.models import deformable
+from vidjax.models import deformable, hrnet
 
 # The official initialisation of the warping module's ordinary convolutions.
 _SMALL = nn.initializers.normal(stddev=0.001)
@@ -85,12 +87,16 @@ class HeatmapNet(nn.Module):
     return nn.Conv(self.num_keypoints, (1, 1), kernel_init=_SMALL, name='final')(x)
 
 
+POSE_NETWORKS = {'heatmap_net': HeatmapNet, 'hrnet': hrnet.Model}
+
+
 class Model(nn.Module):
   """The pose network and the warping module.
 
   Attributes:
     num_keypoints: K, the heatmaps' channels (17 on PoseTrack).
-    heatmaps: HeatmapNet's width and depth.
+    heatmaps: the pose network: `network` 'heatmap_net' (the default; `width`, `depth`)
+      or 'hrnet' (`width`: 32 or 48).
     channels: of the residual blocks on the heatmap difference (official: 128).
     num_blocks: of those blocks (official: 20).
     dilations: of the offset and deformable convolutions (official: 3, 6, 12, 18, 24).
@@ -107,7 +113,15 @@ class Model(nn.Module):
   input_keys = ('video',)
 
   def setup(self):
-    self.pose_net = HeatmapNet(self.num_keypoints, **self.heatmaps, name='pose_net')
+    settings = dict(self.heatmaps)
+    network = settings.pop('network', 'heatmap_net')
+    if network not in POSE_NETWORKS:
+      raise ValueError(
+        f'config.model.heatmaps.network={network!r}; allowed values: {sorted(POSE_NETWORKS)}.'
+      )
+    self.pose_net = POSE_NETWORKS[network](
+      num_keypoints=self.num_keypoints, **settings, name='pose_net'
+    )
     blocks = [BasicBlock(self.channels, kernel_init=_SMALL) for _ in range(self.num_blocks)]
     self.blocks = blocks
     k = self.num_keypoints
@@ -136,10 +150,11 @@ class Model(nn.Module):
     """Frames [..., H, W, 3] -> heatmaps [..., h, w, K] of the pose network."""
     lead = frames.shape[:-3]
     flat = frames.reshape(-1, *frames.shape[-3:])
+    heatmaps = self.pose_net(flat, train=train and not self.freeze_heatmaps)
+    if isinstance(heatmaps, tuple):  # hrnet.Model: (heatmaps, aux)
+      heatmaps = heatmaps[0]
     if self.freeze_heatmaps:
-      heatmaps = jax.lax.stop_gradient(self.pose_net(flat, train=False))
-    else:
-      heatmaps = self.pose_net(flat, train=train)
+      heatmaps = jax.lax.stop_gradient(heatmaps)
     return heatmaps.reshape(*lead, *heatmaps.shape[1:])
 
   def warp_heatmaps(
