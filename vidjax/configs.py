@@ -244,6 +244,18 @@ def base_config() -> ml_collections.ConfigDict:
         # batch_size=64))): the train batch is then {name: batch}. {} reads one source.
         sources=dict(),
         sampling=dict(mode='stride', num_frames=8, stride=2, target_fps=4.0, policy='loop'),
+        # loader='person_crops' (top-down pose, data/loaders/person_crops.py): the crop
+        # (height, width), the joints, the box's margin and HRNet's augmentation.
+        person_crop=dict(
+          size=(384, 288),
+          num_keypoints=17,
+          box_scale=1.25,
+          scale_factor=0.35,
+          rotation=45.0,
+          rotation_prob=0.6,
+          half_body_prob=0.3,
+          flip_pairs=(),
+        ),
         # Log-mel of each clip's time span (data/audio.py): 16 kHz, 25 ms / 10 ms, 80 mels.
         audio=dict(
           enabled=False,
