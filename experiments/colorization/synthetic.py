@@ -26,8 +26,8 @@ the first frame's masks.
 Hardware: 2 CPU cores. Time: 500 steps in 11 minutes with another training job on the cores.
 Expected (the papers' ordering, CRW > colourisation > the baselines): J&F above the random
 network's and above copying the first frame's masks.
-Measured (500 steps, `experiments/crw/study.py`, 2 seeds, docs/results.md): 88.6 % of
-held-out cells coloured right; J&F 0.137, above the untrained network's 0.055 but below
+Measured (500 steps, `experiments/crw/study.py`, 3 seeds, docs/results.md): 88.6 % of
+held-out cells coloured right; J&F 0.128, above the untrained network's 0.056 but below
 copying (0.453).
 Smoke test: experiments/colorization/synthetic.py:smoke
 """

@@ -22,9 +22,9 @@ the training metrics train/walk_<k>/*.
 Hardware: 2 CPU cores. Time: 500 steps in 13 minutes with another training job on the cores.
 Expected (the paper's claim): walks that return to their start far above chance (1/49),
 and features that propagate masks better than a random network's (docs/davis.md).
-Measured (500 steps, `experiments/crw/study.py`, 2 seeds, docs/results.md): walks return
-26.3 % of the time out to frame 3; J&F 0.669, above copying (0.453) but below the
-untrained network (0.772).
+Measured (500 steps, `experiments/crw/study.py`, 3 seeds, docs/results.md): walks return
+25.9 % of the time out to frame 3; J&F 0.664, above copying (0.453) but below the
+untrained network (0.760).
 Smoke test: experiments/crw/synthetic.py:smoke
 """
 
