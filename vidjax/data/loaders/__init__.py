@@ -3,7 +3,8 @@
 `config.input.loader` names the module (`vidjax.data.loaders.<name>`): 'clip' (video
 clips, with flow and audio) and 'image' (single images); 'keyframe' (a clip with the boxes
 and labels of its actors), 'sequence' (every frame, for propagation) and 'person_crops'
-(top-down pose crops of a frame and a nearby one) follow the same interface. A loader module defines:
+(top-down pose crops of a frame and a nearby one) follow the same interface. A loader
+module defines:
 
   Loader(dataset, input_config)      with
     train_example(index, rng) -> dict   one training example (random sampling and crop);
