@@ -4,12 +4,12 @@ import struct
 
 import numpy as np
 
-from vidjax import logs, tensorboard
+from vidjax import logs, tfrecord
 
 
 def test_crc32c_check_value():
   # The CRC-32C (Castagnoli) check value of the standard test string.
-  assert tensorboard.crc32c(b'123456789') == 0xE3069283
+  assert tfrecord.crc32c(b'123456789') == 0xE3069283
 
 
 def _records(path):
@@ -19,9 +19,11 @@ def _records(path):
   while offset < len(data):
     header = data[offset : offset + 8]
     (length,) = struct.unpack('<Q', header)
-    assert data[offset + 8 : offset + 12] == tensorboard._masked_crc(header)
+    assert data[offset + 8 : offset + 12] == struct.pack('<I', tfrecord.masked_crc32c(header))
     payload = data[offset + 12 : offset + 12 + length]
-    assert data[offset + 12 + length : offset + 16 + length] == tensorboard._masked_crc(payload)
+    assert data[offset + 12 + length : offset + 16 + length] == struct.pack(
+      '<I', tfrecord.masked_crc32c(payload)
+    )
     records.append(payload)
     offset += 16 + length
   return records

@@ -10,54 +10,47 @@ import struct
 import numpy as np
 from PIL import Image
 
-from vidjax.data import tfrecord
-
-
-def _varint(value: int) -> bytes:
-  value &= (1 << 64) - 1  # negative int64s as ten-byte two's complement
-  out = bytearray()
-  while True:
-    byte, value = value & 0x7F, value >> 7
-    out.append(byte | (0x80 if value else 0))
-    if not value:
-      return bytes(out)
-
-
-def _message(number: int, payload: bytes) -> bytes:
-  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+from vidjax import tfrecord
 
 
 def feature(values, packed: bool = True) -> bytes:
   """A `Feature` of bytes, float or int values."""
   if values and isinstance(values[0], bytes):
-    return _message(1, b''.join(_message(1, v) for v in values))
+    return tfrecord.length_delimited(1, b''.join(tfrecord.length_delimited(1, v) for v in values))
   if values and isinstance(values[0], float):
-    return _message(2, _message(1, struct.pack(f'<{len(values)}f', *values)))
+    return tfrecord.length_delimited(
+      2, tfrecord.length_delimited(1, struct.pack(f'<{len(values)}f', *values))
+    )
   if packed:
-    return _message(3, _message(1, b''.join(_varint(v) for v in values)))
-  return _message(3, b''.join(_varint(1 << 3 | 0) + _varint(v) for v in values))
+    return tfrecord.length_delimited(
+      3, tfrecord.length_delimited(1, b''.join(tfrecord.varint(v) for v in values))
+    )
+  return tfrecord.length_delimited(
+    3, b''.join(tfrecord.varint(1 << 3 | 0) + tfrecord.varint(v) for v in values)
+  )
 
 
 def _map(entries: dict[str, bytes]) -> bytes:
   return b''.join(
-    _message(1, _message(1, key.encode()) + _message(2, value)) for key, value in entries.items()
+    tfrecord.length_delimited(
+      1, tfrecord.length_delimited(1, key.encode()) + tfrecord.length_delimited(2, value)
+    )
+    for key, value in entries.items()
   )
 
 
 def sequence_example(context: dict[str, bytes], feature_lists: dict[str, list[bytes]]) -> bytes:
   """A serialised `SequenceExample` of encoded features (see `feature`)."""
   lists = {
-    name: b''.join(_message(1, step) for step in steps) for name, steps in feature_lists.items()
+    name: b''.join(tfrecord.length_delimited(1, step) for step in steps)
+    for name, steps in feature_lists.items()
   }
-  return _message(1, _map(context)) + _message(2, _map(lists))
+  return tfrecord.length_delimited(1, _map(context)) + tfrecord.length_delimited(2, _map(lists))
 
 
 def write_records(path: str, records: list[bytes]) -> None:
   with open(path, 'wb') as f:
-    for data in records:
-      length = struct.pack('<Q', len(data))
-      f.write(length + struct.pack('<I', tfrecord.masked_crc32c(length)))
-      f.write(data + struct.pack('<I', tfrecord.masked_crc32c(data)))
+    f.writelines(tfrecord.frame_record(data) for data in records)
 
 
 def jpeg(frame: np.ndarray) -> bytes:

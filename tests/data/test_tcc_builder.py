@@ -1,11 +1,12 @@
-"""vidjax/data/tfrecord.py and the `tcc` builder on TFRecords written as TCC writes them."""
+"""vidjax/tfrecord.py and the `tcc` builder on TFRecords written as TCC writes them."""
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 from tests.data import tcc_records
-from vidjax.data import decode, pipeline, tfrecord
+from vidjax import tfrecord
+from vidjax.data import decode, pipeline
 from vidjax.data.builders import tcc, video_common
 
 

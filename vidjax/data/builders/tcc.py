@@ -7,7 +7,7 @@
 
 each record a `tf.train.SequenceExample`: context `name` (bytes), `len` (int64) and
 optionally `label`; feature lists `video` (one JPEG per frame) and `frame_labels` (the
-phase of each frame). They are read without TensorFlow (`vidjax/data/tfrecord.py`).
+phase of each frame). They are read without TensorFlow (`vidjax/tfrecord.py`).
 
 Configs are TCC's datasets, `pouring` (5 phases; splits train 70, val 14, test 32) and the
 13 Penn Action actions (`baseball_pitch` ... `tennis_serve`, 2-6 phases; train and val).
@@ -41,7 +41,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from vidjax.data import decode, encode, tfrecord
+from vidjax import tfrecord
+from vidjax.data import decode, encode
 from vidjax.data.builders import video_common
 
 SPLITS = ('train', 'val', 'test')

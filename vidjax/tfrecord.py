@@ -1,17 +1,18 @@
-"""TFRecord files of `tf.train.SequenceExample`s, read without TensorFlow.
+"""TFRecord files and protocol buffers, read and written without TensorFlow.
 
-Some datasets are released only as TFRecords (TCC's Pouring and its Penn Action phase
-records: `data/builders/tcc.py`). vidjax never needs TensorFlow, so this reads the two
-formats directly:
+vidjax never needs TensorFlow, yet writes TensorBoard's event files (`tensorboard.py`) and
+reads datasets released only as TFRecords (TCC's Pouring and its Penn Action phase
+records: `data/builders/tcc.py`). Both formats are small enough to handle directly:
 
 - the TFRecord framing: per record a little-endian uint64 length, the masked CRC-32C of
-  those 8 bytes, the data, the masked CRC-32C of the data. The length's checksum is
-  verified (a misframed or truncated file is an error at the record's offset); the data's
-  is not, since every byte a builder keeps is decoded (a JPEG, a protocol buffer) and a
-  corrupt one fails there;
-- the protocol buffer wire format of `SequenceExample` (tensorflow/core/example/
-  example.proto, feature.proto): `context` (field 1) and `feature_lists` (field 2), each a
-  map from names to `Feature` (bytes_list 1, float_list 2, int64_list 3) or `FeatureList`
+  those 8 bytes, the data, the masked CRC-32C of the data. Reading verifies the length's
+  checksum (a misframed or truncated file is an error at the record's offset), not the
+  data's: every byte a builder keeps is decoded (a JPEG, a protocol buffer) and a corrupt
+  one fails there;
+- the protocol buffer wire format: varints and length-delimited fields to write, and the
+  decoding of `SequenceExample` (tensorflow/core/example/example.proto, feature.proto):
+  `context` (field 1) and `feature_lists` (field 2), each a map from names to `Feature`
+  (bytes_list 1, float_list 2, int64_list 3) or `FeatureList`
   (repeated Feature), packed or not.
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_CRC32C_POLY = 0x82F63B78
+_CRC32C_POLY = 0x82F63B78  # Castagnoli, reflected
 _CRC32C_TABLE = []
 for _byte in range(256):
   _crc = _byte
@@ -31,13 +32,40 @@ for _byte in range(256):
   _CRC32C_TABLE.append(_crc)
 
 
-def masked_crc32c(data: bytes) -> int:
-  """TFRecord's checksum: CRC-32C (Castagnoli), rotated and offset as TFRecord masks it."""
+def crc32c(data: bytes) -> int:
   crc = 0xFFFFFFFF
   for byte in data:
     crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-  crc ^= 0xFFFFFFFF
+  return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+  """TFRecord's checksum: CRC-32C, rotated and offset as TFRecord masks it."""
+  crc = crc32c(data)
   return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def frame_record(data: bytes) -> bytes:
+  """One TFRecord of `data`: length, its checksum, the data, its checksum."""
+  length = struct.pack('<Q', len(data))
+  checksum = lambda part: struct.pack('<I', masked_crc32c(part))  # noqa: E731
+  return length + checksum(length) + data + checksum(data)
+
+
+def varint(value: int) -> bytes:
+  """A protocol buffer varint (a negative int64 as its ten-byte two's complement)."""
+  value &= (1 << 64) - 1
+  out = bytearray()
+  while True:
+    byte, value = value & 0x7F, value >> 7
+    out.append(byte | (0x80 if value else 0))
+    if not value:
+      return bytes(out)
+
+
+def length_delimited(number: int, payload: bytes) -> bytes:
+  """A length-delimited protocol buffer field (bytes, a string, a message, a packed list)."""
+  return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def read_records(path: str) -> Iterator[bytes]:
