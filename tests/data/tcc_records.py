@@ -1,6 +1,6 @@
 """Writes TFRecords of `tf.train.SequenceExample`s as google-research tcc's
 `dataset_preparation/dataset_utils.py` does (TensorFlow's wire format, written by hand:
-TensorFlow is not installed). Shared by test_tfrecord.py and test_tcc_builder.py."""
+TensorFlow is not installed), for test_tcc_builder.py."""
 
 from __future__ import annotations
 
