@@ -26,9 +26,9 @@ MSE to Gaussians of sigma 3 (cells) at A's joints, weighted by visibility; Adam 
 labelled people of PoseTrack 2018 train, about; the official code passes over them once
 an epoch, this loader draws a video, then a labelled frame and a person in it).
 Evaluation: 'pose', PCK@0.2 (of the person's joint extent) of A's heatmaps warped from B,
-on 8 (frame, person) pairs of every validation video. The paper's PoseTrack mAP is
-`tools/posetrack_eval.py` on prediction files, which need person detections and a top-down
-inference that vidjax does not have yet.
+on 8 (frame, person) pairs of every validation video. The paper's PoseTrack mAP: the
+prediction files of `tools/posetrack_predict.py` (on the annotations' person boxes; the
+paper's use detections) scored by `tools/posetrack_eval.py`.
 Hardware: 8 GPUs (8 crop pairs each). Time: not measured (no accelerator run).
 Expected (paper, PoseTrack 2018 val): 79.7 mAP (PoseTrack 2017 val: 81.2); its PCK is not
 published.

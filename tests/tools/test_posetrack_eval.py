@@ -146,3 +146,53 @@ def test_the_tool_prints_the_table_and_writes_json(tmp_path):
   )
   assert 'Head' in result.stdout and '100.0' in result.stdout
   assert json.loads(out.read_text())['per_part']['Total'] == pytest.approx(100.0)
+
+
+def test_predictions_of_a_posewarper_run_score_with_the_evaluator(tmp_path):
+  """tools/posetrack_predict.py's library on a two-video PoseTrack folder: one prediction
+  per labelled person box, mapped back into the frames, in files the evaluator reads;
+  with temporal aggregation too."""
+  import jax
+  import jax.numpy as jnp
+  from PIL import Image
+
+  from vidjax import checkpoint, configs, pose_inference
+
+  root = tmp_path / 'posetrack_data'
+  for name in ('a', 'b'):
+    os.makedirs(root / 'images' / 'val' / name)
+    for i in range(3):
+      frame = np.random.default_rng(i).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+      Image.fromarray(frame).save(root / 'images' / 'val' / name / f'{i:06d}.jpg')
+    person = dict(_person(1, POSE), bbox=[80, 40, 40, 180])
+    _write(root / 'annotations' / 'val', name, [person], num_images=3)
+  config = configs.load_config_file('experiments/posewarper/posetrack.py:smoke')
+  config.model.num_keypoints = 17
+  config.input.person_crop.num_keypoints = 17
+  model = configs.load_module('models', config.model_name).Model(**config.model)
+  video = {'video': jnp.zeros((1, 2, 32, 32, 3))}
+  variables = jax.jit(lambda: model.init(jax.random.key(0), video, train=False))()
+  checkpoint.save_variables(str(tmp_path / 'weights'), variables)
+  config.init_from.update(path=str(tmp_path / 'weights'), rename=(), dont_load=())
+  model, variables = pose_inference.load_posewarper(config, None)
+  for aggregate in (False, True):
+    predictor = pose_inference.PosePredictor(config, model, variables, aggregate=aggregate)
+    crops, matrix = predictor.crops([np.zeros((240, 320, 3), np.uint8)] * 3, 1, [80, 40, 40, 180])
+    assert crops.shape == ((5 if aggregate else 1), 32, 32, 3)
+    # The crop's centre is the box's.
+    np.testing.assert_allclose(
+      pose_inference.person_crops.warp_points(matrix, np.array([[100.0, 130.0]])),
+      [[16.0, 16.0]],
+      atol=1e-4,
+    )
+    out = tmp_path / f'predictions_{aggregate}'
+    written = pose_inference.predict_posetrack(predictor, str(root), 'val', str(out), batch_size=4)
+    assert [os.path.basename(p) for p in written] == ['a.json', 'b.json']
+    content = json.loads((out / 'a.json').read_text())
+    assert len(content['annotations']) == 1 and len(content['annotations'][0]['scores']) == 17
+    points = np.asarray(content['annotations'][0]['keypoints']).reshape(17, 3)
+    # Every joint decodes inside the person's crop box, mapped back into the frame.
+    centre, size = pose_inference.person_box([80, 40, 40, 180], 1.0, 1.25)
+    assert np.all(np.abs(points[:, :2] - centre) <= size / 2 + 1e-3)
+    results = poseval.evaluate(str(root / 'annotations' / 'val'), str(out))
+    assert 0.0 <= results['mAP'] <= 100.0 and results['num_frames'] == 2
