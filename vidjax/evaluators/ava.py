@@ -1,0 +1,182 @@
+"""AVA frame-mAP, number for number with ActivityNet's `Evaluation/get_ava_performance.py`
+(and its copy in ACAR-Net), on the official CSV files. Its rules (`../shared/REFERENCE.md`
+§1):
+
+- **Files**: ground truth `video_id, timestamp, x1, y1, x2, y2, action_id, person_id`,
+  detections the same with a score in place of the person (7 columns: score 1.0),
+  coordinates normalised to [0, 1]; a keyframe is `"%s,%04d" % (video_id, timestamp)`.
+  Rows of classes outside the label map are dropped. The label map is read line by line:
+  a line starting with `  name:` names the class, `  id:` or `  label_id:` gives its id.
+  Excluded keyframes (`video_id, timestamp`) are left out of both sides.
+- **Top 50**: per keyframe the 50 highest (score, class, box) detections over all classes
+  (a heap, as the official `read_csv`), then sorted by descending score.
+- **Matching**, per keyframe and class, in that order: a detection takes its highest-IoU
+  true box of the class; it is a true positive if the IoU is at least 0.5 and that box is
+  not yet taken, else a false positive (even if another free box overlaps it). Boxes
+  whose y2 <= y1 or x2 <= x1 are dropped from the detections first. Detections on
+  keyframes without ground truth are false positives.
+- **AP** per class: detections of all keyframes by descending score (NumPy's default
+  arg-sort, reversed, as the official code), precision and recall against the class's
+  true boxes, VOC's area under the interpolated curve; 0 for a class with true boxes and
+  no detection, NaN for a class without true boxes; mAP is the NaN-mean.
+
+The errors name the file and line of a malformed row; the official script asserts.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+IOU_THRESHOLD = 0.5
+TOP_DETECTIONS = 50
+
+
+def image_key(video_id: str, timestamp: str) -> str:
+  return f'{video_id},{int(timestamp):04d}'
+
+
+def read_labelmap(path: str) -> dict[int, str]:
+  """{class id: name} of a label map `.pbtxt`, read as the official parser does."""
+  labels, name = {}, ''
+  with open(path, encoding='utf-8') as f:
+    for line in f:
+      if line.startswith('  name:'):
+        name = line.split('"')[1]
+      elif line.startswith(('  id:', '  label_id:')):
+        labels[int(line.strip().split(' ')[-1])] = name
+  if not labels:
+    raise ValueError(f'{path}: no "  id:" or "  label_id:" lines; not an AVA label map.')
+  return labels
+
+
+def read_exclusions(path: str) -> set[str]:
+  """The excluded keyframes of a `video_id, timestamp` CSV."""
+  excluded = set()
+  with open(path, encoding='utf-8', newline='') as f:
+    for line, row in enumerate(csv.reader(f), start=1):
+      if len(row) != 2:
+        raise ValueError(f'{path}:{line}: {len(row)} columns; expected video_id, timestamp.')
+      excluded.add(image_key(row[0], row[1]))
+  return excluded
+
+
+def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tuple]]:
+  """Per keyframe, (score, class, y1, x1, y2, x2) in descending score; with `capacity`,
+  only that many of the highest (the official `read_csv`)."""
+  entries = defaultdict(list)
+  with open(path, encoding='utf-8', newline='') as f:
+    for line, row in enumerate(csv.reader(f), start=1):
+      if len(row) not in (7, 8):
+        raise ValueError(
+          f'{path}:{line}: {len(row)} columns; expected video_id, timestamp, x1, y1, x2, y2, '
+          'action_id[, score].'
+        )
+      try:
+        key = image_key(row[0], row[1])
+        x1, y1, x2, y2 = (float(value) for value in row[2:6])
+        action = int(row[6])
+        score = float(row[7]) if len(row) == 8 else 1.0
+      except ValueError as error:
+        raise ValueError(f'{path}:{line}: {error}') from None
+      if action not in classes:
+        continue
+      entry = (score, action, y1, x1, y2, x2)
+      if capacity < 1 or len(entries[key]) < capacity:
+        heapq.heappush(entries[key], entry)
+      elif score > entries[key][0][0]:
+        heapq.heapreplace(entries[key], entry)
+  return {key: sorted(values, key=lambda entry: -entry[0]) for key, values in entries.items()}
+
+
+def iou(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+  """[N, M] IoU of (y1, x1, y2, x2) boxes, without the +1 of pixel boxes."""
+  y1 = np.maximum(boxes[:, None, 0], others[None, :, 0])
+  x1 = np.maximum(boxes[:, None, 1], others[None, :, 1])
+  y2 = np.minimum(boxes[:, None, 2], others[None, :, 2])
+  x2 = np.minimum(boxes[:, None, 3], others[None, :, 3])
+  intersection = np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0)
+  area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+  return intersection / (area(boxes)[:, None] + area(others)[None] - intersection)
+
+
+def true_positives(detections: np.ndarray, truth: np.ndarray) -> np.ndarray:
+  """Whether each detection box [N, 4] (in score order) is a true positive against the
+  true boxes [M, 4] of its class in one keyframe (the official greedy rule)."""
+  labels = np.zeros(len(detections), bool)
+  if len(detections) == 0 or len(truth) == 0:
+    return labels
+  overlaps = iou(detections, truth)
+  best = np.argmax(overlaps, axis=1)
+  taken = np.zeros(len(truth), bool)
+  for i, g in enumerate(best):
+    if overlaps[i, g] >= IOU_THRESHOLD and not taken[g]:
+      labels[i] = taken[g] = True
+  return labels
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray, num_truth: int) -> float:
+  """VOC AP of detections against `num_truth` true boxes (0 without detections)."""
+  if len(scores) == 0:
+    return 0.0
+  order = np.argsort(scores)[::-1]
+  hits = np.cumsum(labels[order])
+  precision = hits / np.arange(1, len(order) + 1)
+  recall = hits / num_truth
+  precision = np.concatenate([[0.0], precision, [0.0]])
+  recall = np.concatenate([[0.0], recall, [1.0]])
+  precision = np.maximum.accumulate(precision[::-1])[::-1]
+  steps = np.flatnonzero(recall[1:] != recall[:-1]) + 1
+  return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
+
+
+def evaluate(
+  labelmap: str, groundtruth: str, detections: str, exclusions: str | None = None
+) -> dict[str, Any]:
+  """{'mAP', 'per_class_AP': {class name: AP (NaN without true boxes)}} of the files."""
+  names = read_labelmap(labelmap)
+  excluded = read_exclusions(exclusions) if exclusions else set()
+  truth = {k: v for k, v in read_boxes(groundtruth, set(names), 0).items() if k not in excluded}
+  detected = read_boxes(detections, set(names), TOP_DETECTIONS)
+  num_truth = defaultdict(int)
+  for entries in truth.values():
+    for entry in entries:
+      num_truth[entry[1]] += 1
+  scores, labels = defaultdict(list), defaultdict(list)
+  for key, entries in detected.items():
+    if key in excluded:
+      continue
+    boxes = np.array([entry[2:] for entry in entries], float)
+    valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+    classes = np.array([entry[1] for entry in entries])[valid]
+    box_scores = np.array([entry[0] for entry in entries])[valid]
+    boxes = boxes[valid]
+    true_entries = truth.get(key, [])
+    true_boxes = np.array([entry[2:] for entry in true_entries], float).reshape(-1, 4)
+    true_classes = np.array([entry[1] for entry in true_entries], int)
+    for action in np.unique(classes):
+      mine = classes == action
+      scores[action].append(box_scores[mine])
+      labels[action].append(true_positives(boxes[mine], true_boxes[true_classes == action]))
+  per_id = {}
+  for action in names:
+    if num_truth[action] == 0:
+      per_id[action] = float('nan')
+      continue
+    class_scores = np.concatenate(scores[action]) if scores[action] else np.zeros(0)
+    class_labels = np.concatenate(labels[action]) if labels[action] else np.zeros(0, bool)
+    per_id[action] = average_precision(class_scores, class_labels, num_truth[action])
+  values = np.array(list(per_id.values()), float)
+  mean = float(np.nanmean(values)) if np.any(~np.isnan(values)) else float('nan')
+  # A name the label map gives twice keeps both classes apart (the official output keeps
+  # the last one's AP under it; its mean has both).
+  repeated = {name for name in names.values() if list(names.values()).count(name) > 1}
+  per_class = {
+    (f'{names[action]} (id {action})' if names[action] in repeated else names[action]): ap
+    for action, ap in per_id.items()
+  }
+  return {'mAP': mean, 'per_class_AP': per_class}
