@@ -123,3 +123,37 @@ def test_param_groups_first_match_decides_and_masks_match_batch_stats():
 def test_param_groups_errors_name_the_group(groups, message):
   with pytest.raises(ValueError, match=r'config.optim.param_groups\[0\].*' + message):
     _one_update(groups)
+
+
+@pytest.mark.parametrize('name', ['sgd', 'adamw'])
+def test_accumulation_equals_the_larger_batch(name):
+  """k = 2 steps on gradients g1 then g2 give the parameters that one step on their mean
+  gives (clipping and weight decay on); the first step of a window changes nothing. The
+  schedule stays in train steps: 16 steps with a warm-up of 4, accumulated by 2, update as
+  8 plain updates with a warm-up of 2."""
+  settings = dict(name=name, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-2, grad_clip_norm=0.5)
+
+  def optimizer(total, warmup, accumulation):
+    schedule = dict(name='cosine', base_lr=0.1, warmup_steps=warmup)
+    config = _optim_config(**settings, schedule=schedule, accumulation_steps=accumulation)
+    return optim.make_optimizer(config, total)[0]
+
+  plain, accumulated = optimizer(8, 2, 1), optimizer(16, 4, 2)
+  rng = np.random.default_rng(0)
+  params = {'kernel': jnp.asarray(rng.normal(size=(3, 2)), jnp.float32)}
+  p_plain, p_acc = params, params
+  s_plain, s_acc = plain.init(params), accumulated.init(params)
+  for _ in range(4):
+    grads = [{'kernel': jnp.asarray(rng.normal(size=(3, 2)), jnp.float32)} for _ in range(2)]
+    for k, g in enumerate(grads):
+      updates, s_acc = accumulated.update(g, s_acc, p_acc)
+      p_acc = jax.tree.map(jnp.add, p_acc, updates)
+      if k == 0:
+        np.testing.assert_array_equal(updates['kernel'], 0.0)
+    mean = jax.tree.map(lambda a, b: (a + b) / 2, *grads)
+    updates, s_plain = plain.update(mean, s_plain, p_plain)
+    p_plain = jax.tree.map(jnp.add, p_plain, updates)
+  np.testing.assert_allclose(p_acc['kernel'], p_plain['kernel'], rtol=1e-6, atol=1e-7)
+  assert not np.allclose(p_plain['kernel'], params['kernel'])
+  with pytest.raises(ValueError, match='accumulation_steps=0'):
+    optim.make_optimizer(_optim_config(accumulation_steps=0), 10)

@@ -308,6 +308,8 @@ def base_config() -> ml_collections.ConfigDict:
         schedule=dict(name='cosine', base_lr=0.1, warmup_steps=0),
         # ((regex, {'lr_mult': m}) | (regex, 'frozen'), ...); see vidjax/optim.py.
         param_groups=(),
+        # k > 1: one update of the mean gradient every k steps (vidjax/optim.py).
+        accumulation_steps=1,
       ),
       evals=dict(),
     )

@@ -14,6 +14,12 @@ config.optim:
     update and no optimiser state, and its BatchNorm statistics stay as they are too.
     Parameters that no pattern matches train as usual. A pattern that matches nothing is
     an error (a typo would otherwise train the whole network silently).
+  accumulation_steps: k > 1 accumulates the gradients of k consecutive train steps (their
+    mean) and updates the parameters once every k steps (`optax.MultiSteps`): the update
+    of a k times larger batch, for models without batch statistics exactly (BatchNorm
+    still normalises each step's batch alone). Clipping applies to the mean; the schedule
+    stays in train steps (an update uses its value at the window's first step); the
+    accumulator is optimiser state, so a run stopped inside a window resumes exactly.
 """
 
 from __future__ import annotations
@@ -119,20 +125,30 @@ def make_optimizer(
   schedule = make_schedule(_require(config, 'schedule', 'optim'), total_steps)
   param_groups = _require(config, 'param_groups', 'optim')
   clip = _require(config, 'grad_clip_norm', 'optim')
+  accumulation = _require(config, 'accumulation_steps', 'optim')
+  if accumulation < 1:
+    raise ValueError(f'config.optim.accumulation_steps={accumulation}: at least 1.')
+  # The update rules count updates; the schedule is in train steps.
+  per_update = schedule if accumulation == 1 else lambda count: schedule(count * accumulation)
   chain = [optax.clip_by_global_norm(clip)] if clip > 0 else []
   if not param_groups:
-    chain.append(_update_rule(config, schedule))
-    return optax.chain(*chain), schedule
-  _check_groups(param_groups)
-  transforms = {_DEFAULT_GROUP: _update_rule(config, schedule)}
-  for index, (_, rule) in enumerate(param_groups):
-    if rule == FROZEN:
-      transforms[str(index)] = optax.set_to_zero()
-    else:
-      multiplier = dict(rule)['lr_mult']
-      transforms[str(index)] = _update_rule(config, lambda step, m=multiplier: m * schedule(step))
-  chain.append(optax.multi_transform(transforms, lambda p: group_labels(param_groups, p)))
-  return optax.chain(*chain), schedule
+    chain.append(_update_rule(config, per_update))
+  else:
+    _check_groups(param_groups)
+    transforms = {_DEFAULT_GROUP: _update_rule(config, per_update)}
+    for index, (_, rule) in enumerate(param_groups):
+      if rule == FROZEN:
+        transforms[str(index)] = optax.set_to_zero()
+      else:
+        multiplier = dict(rule)['lr_mult']
+        transforms[str(index)] = _update_rule(
+          config, lambda count, m=multiplier: m * per_update(count)
+        )
+    chain.append(optax.multi_transform(transforms, lambda p: group_labels(param_groups, p)))
+  tx = optax.chain(*chain)
+  if accumulation > 1:
+    tx = optax.MultiSteps(tx, every_k_schedule=accumulation)
+  return tx, schedule
 
 
 def _update_rule(
