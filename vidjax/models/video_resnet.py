@@ -243,6 +243,10 @@ class Model(nn.Module):
     dropout_rate: dropout before the classifier.
     dtype: computation dtype name, e.g. 'float32' or 'bfloat16'.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
+    remat: recompute each residual block's activations in the backward pass instead of
+      keeping them from the forward one (`nn.remat`): a train step keeps one tensor per
+      block instead of every intermediate, for about a third more compute; the same
+      parameters, names and results.
   """
 
   num_classes: int
@@ -255,6 +259,7 @@ class Model(nn.Module):
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
+  remat: bool = False
 
   def __post_init__(self):
     if self.depth not in DEPTHS:
@@ -288,6 +293,8 @@ class Model(nn.Module):
       block, stage_sizes = BasicBlock, BASIC_STAGE_SIZES[self.depth]
     else:
       block, stage_sizes = Bottleneck, BOTTLENECK_STAGE_SIZES[self.depth]
+    if self.remat:
+      block = nn.remat(block)
     feature_maps = []
     for i, num_blocks in enumerate(stage_sizes):
       for j in range(num_blocks):
