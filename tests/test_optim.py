@@ -157,3 +157,24 @@ def test_accumulation_equals_the_larger_batch(name):
   assert not np.allclose(p_plain['kernel'], params['kernel'])
   with pytest.raises(ValueError, match='accumulation_steps=0'):
     optim.make_optimizer(_optim_config(accumulation_steps=0), 10)
+
+
+def test_ema_averages_the_parameters_after_each_update():
+  config = _optim_config(schedule=dict(name='constant', base_lr=0.1, warmup_steps=0))
+  plain, _ = optim.make_optimizer(config, 10)
+  config.ema_decay = 0.5
+  tx, _ = optim.make_optimizer(config, 10)
+  params = {'kernel': jnp.ones((2, 2))}
+  state, plain_state, expected = tx.init(params), plain.init(params), params['kernel']
+  assert optim.ema_params(plain_state) is None
+  current = params
+  for step in range(3):
+    grads = {'kernel': jnp.full((2, 2), float(step + 1))}
+    updates, state = tx.update(grads, state, current)
+    plain_updates, plain_state = plain.update(grads, plain_state, current)
+    np.testing.assert_array_equal(updates['kernel'], plain_updates['kernel'])  # untouched
+    current = jax.tree.map(jnp.add, current, updates)
+    expected = 0.5 * expected + 0.5 * current['kernel']
+  np.testing.assert_allclose(optim.ema_params(state)['kernel'], expected, rtol=1e-6)
+  with pytest.raises(ValueError, match='ema_decay=1.0'):
+    optim.make_optimizer(_optim_config(ema_decay=1.0), 10)

@@ -235,6 +235,19 @@ def test_non_finite_loss_names_the_step(synthetic_data_dir, tmp_path):
     train.train_and_evaluate(config, str(tmp_path))
 
 
+def test_accumulation_and_moving_average_train_and_evaluate(synthetic_data_dir, tmp_path):
+  """Gradient accumulation and the parameters' moving average in one run: both averages'
+  evaluations are logged, and evaluate-only mode gives them again from the checkpoint."""
+  config = _smoke_config('experiments/quickstart.py', synthetic_data_dir)
+  config.optim.update(accumulation_steps=2, ema_decay=0.5)
+  results = train.train_and_evaluate(config, str(tmp_path))
+  assert results['eval/val/ema/num_examples'] == results['eval/val/num_examples'] == 32
+  assert results['eval/val/ema/loss'] != results['eval/val/loss']
+  again = train.evaluate(config, str(tmp_path))
+  for key in ('eval/val/loss', 'eval/val/ema/loss'):
+    np.testing.assert_allclose(again[key], results[key], rtol=1e-5)
+
+
 def test_batch_size_must_divide_over_devices(synthetic_data_dir, tmp_path):
   config = _smoke_config('experiments/quickstart.py', synthetic_data_dir)
   config.input.batch_size = 12

@@ -310,6 +310,8 @@ def base_config() -> ml_collections.ConfigDict:
         param_groups=(),
         # k > 1: one update of the mean gradient every k steps (vidjax/optim.py).
         accumulation_steps=1,
+        # d > 0: a moving average of the parameters, evaluated beside them (eval/<name>/ema/).
+        ema_decay=0.0,
       ),
       evals=dict(),
     )

@@ -20,14 +20,19 @@ config.optim:
     still normalises each step's batch alone). Clipping applies to the mean; the schedule
     stays in train steps (an update uses its value at the window's first step); the
     accumulator is optimiser state, so a run stopped inside a window resumes exactly.
+  ema_decay: d > 0 keeps an exponential moving average of the parameters, ema = d * ema +
+    (1 - d) * params after every update (every k-th step with accumulation), in the
+    optimiser state (checkpointed with it); the trainer evaluates it beside the
+    parameters (`ema_params`). BatchNorm statistics are the trained model's.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 from flax import traverse_util
@@ -146,9 +151,48 @@ def make_optimizer(
         )
     chain.append(optax.multi_transform(transforms, lambda p: group_labels(param_groups, p)))
   tx = optax.chain(*chain)
+  ema_decay = _require(config, 'ema_decay', 'optim')
+  if not 0 <= ema_decay < 1:
+    raise ValueError(f'config.optim.ema_decay={ema_decay}: in [0, 1) (0: no average).')
+  if ema_decay:
+    tx = _with_ema(tx, ema_decay)
   if accumulation > 1:
     tx = optax.MultiSteps(tx, every_k_schedule=accumulation)
   return tx, schedule
+
+
+class EmaState(NamedTuple):
+  inner: Any
+  ema: Any
+
+
+def _with_ema(tx: optax.GradientTransformation, decay: float) -> optax.GradientTransformation:
+  """`tx`, with the moving average of the parameters it produces in its state."""
+
+  def init(params):
+    return EmaState(tx.init(params), jax.tree.map(jnp.array, params))  # copies
+
+  def update(updates, state, params):
+    updates, inner = tx.update(updates, state.inner, params)
+    new = optax.apply_updates(params, updates)
+    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema, new)
+    return updates, EmaState(inner, ema)
+
+  return optax.GradientTransformation(init, update)
+
+
+def ema_params(opt_state) -> Any | None:
+  """The moving average of the parameters that `ema_decay` keeps in `opt_state`, or None."""
+  found = []
+
+  def visit(node):
+    if isinstance(node, EmaState):
+      found.append(node.ema)
+      return True
+    return False
+
+  jax.tree.map(lambda _: None, opt_state, is_leaf=visit)
+  return found[0] if found else None
 
 
 def _update_rule(

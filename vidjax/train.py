@@ -217,13 +217,20 @@ def _make_evaluators(config, model, task, mesh) -> dict:
 
 
 def _run_evals(evaluators, state, constants, step: int, total_steps: int, *, force: bool) -> dict:
+  """The due evaluations; with `config.optim.ema_decay`, each also of the parameters'
+  moving average, under eval/<name>/ema/."""
   results = {}
+  ema = optim.ema_params(state.opt_state)
   for name, evaluator in evaluators.items():
     due = evaluator.at_start if step == 0 else step % evaluator.every_steps == 0
     if force or due or step == total_steps:
       metrics = evaluator.run(state, constants)
       results.update({f'eval/{name}/{k}': v for k, v in metrics.items()})
       logging.info('Eval %s at step %d: %s', name, step, metrics)
+      if ema is not None:
+        averaged = evaluator.run(state.replace(params=ema), constants)
+        results.update({f'eval/{name}/ema/{k}': v for k, v in averaged.items()})
+        logging.info('Eval %s (moving average) at step %d: %s', name, step, averaged)
   return results
 
 
