@@ -96,6 +96,8 @@ def pretext_optimiser() -> dict:
     grad_clip_norm=0.0,
     schedule=dict(name='cosine', base_lr=1e-3, warmup_steps=50),
     param_groups=(),
+    accumulation_steps=1,
+    ema_decay=0.0,
   )
 
 
