@@ -1,8 +1,9 @@
 """The official pose HRNet checkpoints -> `vidjax.models.hrnet`: the published W32 and W48
 state dicts convert shape for shape, and a converted network's heatmaps match the PyTorch
 reference's (vidjax/convert/torch_hrnet.py) in eval and train mode. The parity check runs a
-narrow network (width 4: the same modules and tables as the published widths) on 64 x 64
-images, whose coarsest branch is 2 x 2."""
+narrow, shallow network (width 4, one block a branch, stages of 1, 1 and 2 modules: every
+kind of module and fusion the published layout has, through the same code and tables) on
+64 x 64 images, whose coarsest branch is 2 x 2."""
 
 import jax
 import numpy as np
@@ -14,6 +15,7 @@ from vidjax.convert import hrnet, torch_checkpoint  # noqa: E402
 from vidjax.convert import torch_hrnet as ref  # noqa: E402
 
 FAST_COMPILE = {'xla_backend_optimization_level': 0}
+REDUCED = dict(stages=((1, 2), (1, 3), (2, 4)), blocks=1)
 
 
 def _randomize(model, seed: int = 0) -> None:
@@ -51,15 +53,15 @@ def test_published_hrnet_converts(name):
 
 @pytest.mark.slow
 def test_hrnet_heatmaps_match_the_reference(tmp_path, monkeypatch):
-  torch_model = ref.PoseHighResolutionNet(width=4, num_keypoints=5)
+  torch_model = ref.PoseHighResolutionNet(width=4, num_keypoints=5, **REDUCED)
   _randomize(torch_model)
   path = str(tmp_path / 'hrnet.pth')
   torch.save({'state_dict': torch_model.state_dict()}, path)
   arch = torch_checkpoint.Arch(
     'hrnet',
-    {'width': 4, 'num_keypoints': 5, 'lowering': 'native'},
+    {'width': 4, 'num_keypoints': 5, 'lowering': 'native', **REDUCED},
     (64, 64, 3),
-    hrnet.hrnet_module_maps,
+    lambda: hrnet.hrnet_module_maps(**REDUCED),
   )
   monkeypatch.setitem(hrnet.ARCHS, 'under_test', arch)
   spec, variables = torch_checkpoint.convert_file('hrnet', 'under_test', path)
@@ -98,7 +100,7 @@ def test_posewarper_starts_from_a_converted_hrnet(tmp_path):
   def filled(abstract, fill):
     return jax.tree.map(lambda s: fill(s.shape).astype(s.dtype), abstract)
 
-  pose_net = hrnet_model.Model(width=4, num_keypoints=5)
+  pose_net = hrnet_model.Model(width=4, num_keypoints=5, **REDUCED)
   images = jnp.zeros((1, 64, 64, 3))
   pose_variables = filled(
     jax.eval_shape(lambda: pose_net.init(jax.random.key(1), images, train=False)),
@@ -107,7 +109,7 @@ def test_posewarper_starts_from_a_converted_hrnet(tmp_path):
   checkpoint.save_variables(str(tmp_path / 'hrnet'), pose_variables)
   model = posewarper.Model(
     num_keypoints=5,
-    heatmaps=dict(network='hrnet', width=4),
+    heatmaps=dict(network='hrnet', width=4, **REDUCED),
     channels=8,
     num_blocks=1,
     dilations=(3,),

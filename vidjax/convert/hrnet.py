@@ -32,8 +32,9 @@ def _block(flax: tuple[str, ...], torch: str, convs: int) -> Maps:
   return maps
 
 
-def hrnet_module_maps() -> Maps:
-  """`hrnet.Model` <- the official PoseHighResolutionNet state dict."""
+def hrnet_module_maps(stages=STAGES, blocks: int = BLOCKS) -> Maps:
+  """`hrnet.Model(stages=stages, blocks=blocks)` <- the official PoseHighResolutionNet
+  state dict (the published networks' layout by default)."""
   maps = {
     ('conv1',): ModuleMap('conv1', 'conv'),
     ('bn1',): ModuleMap('bn1', 'bn'),
@@ -45,7 +46,7 @@ def hrnet_module_maps() -> Maps:
     maps |= _block((f'layer1_{k}',), f'layer1.{k}', 3)
   maps[('layer1_0', 'downsample_conv')] = ModuleMap('layer1.0.downsample.0', 'conv')
   maps[('layer1_0', 'downsample_bn')] = ModuleMap('layer1.0.downsample.1', 'bn')
-  for stage, (num_modules, num_branches) in enumerate(STAGES, start=2):
+  for stage, (num_modules, num_branches) in enumerate(stages, start=2):
     transition = f'transition{stage - 1}'
     if stage == 2:  # layer1's 256 channels -> the first branch's width
       maps |= _conv_bn((f'{transition}_0',), f'{transition}.0')
@@ -54,9 +55,9 @@ def hrnet_module_maps() -> Maps:
     for m in range(num_modules):
       flax, torch = f'stage{stage}_{m}', f'stage{stage}.{m}'
       for b in range(num_branches):
-        for k in range(BLOCKS):
+        for k in range(blocks):
           maps |= _block((flax, f'branch{b}_{k}'), f'{torch}.branches.{b}.{k}', 2)
-      outputs = 1 if stage == 4 and m == num_modules - 1 else num_branches
+      outputs = 1 if stage == len(stages) + 1 and m == num_modules - 1 else num_branches
       for i in range(outputs):
         for j in range(num_branches):
           fuse = f'{torch}.fuse_layers.{i}.{j}'

@@ -23,10 +23,10 @@ def _conv_bn(inplanes, planes, stride, relu=True):
 
 
 class HighResolutionModule(nn.Module):
-  def __init__(self, widths, multi_scale_output):
+  def __init__(self, widths, multi_scale_output, blocks=BLOCKS):
     super().__init__()
     self.branches = nn.ModuleList(
-      nn.Sequential(*(BasicBlock(width, width) for _ in range(BLOCKS))) for width in widths
+      nn.Sequential(*(BasicBlock(width, width) for _ in range(blocks))) for width in widths
     )
     fuse_layers = []
     for i in range(len(widths) if multi_scale_output else 1):
@@ -67,7 +67,7 @@ class HighResolutionModule(nn.Module):
 
 
 class PoseHighResolutionNet(nn.Module):
-  def __init__(self, width=48, num_keypoints=17):
+  def __init__(self, width=48, num_keypoints=17, stages=STAGES, blocks=BLOCKS):
     super().__init__()
     self.conv1 = nn.Conv2d(3, 64, 3, 2, 1, bias=False)
     self.bn1 = nn.BatchNorm2d(64)
@@ -78,7 +78,8 @@ class PoseHighResolutionNet(nn.Module):
       Bottleneck(64, 64, 1, downsample), *(Bottleneck(256, 64) for _ in range(3))
     )
     previous = [256]
-    for stage, (num_modules, num_branches) in enumerate(STAGES, start=2):
+    self.num_stages = len(stages)
+    for stage, (num_modules, num_branches) in enumerate(stages, start=2):
       widths = [width * 2**b for b in range(num_branches)]
       transition = [
         _conv_bn(previous[b], widths[b], 1) if previous[b] != widths[b] else None
@@ -87,7 +88,9 @@ class PoseHighResolutionNet(nn.Module):
       transition.append(nn.Sequential(_conv_bn(previous[-1], widths[-1], 2)))
       setattr(self, f'transition{stage - 1}', nn.ModuleList(transition))
       modules = [
-        HighResolutionModule(widths, not (stage == 4 and m == num_modules - 1))
+        HighResolutionModule(
+          widths, not (stage == len(stages) + 1 and m == num_modules - 1), blocks
+        )
         for m in range(num_modules)
       ]
       setattr(self, f'stage{stage}', nn.Sequential(*modules))
@@ -98,7 +101,7 @@ class PoseHighResolutionNet(nn.Module):
     x = torch.relu(self.bn1(self.conv1(x)))
     x = self.layer1(torch.relu(self.bn2(self.conv2(x))))
     branches = [x]
-    for stage in range(2, 5):
+    for stage in range(2, self.num_stages + 2):
       transition = getattr(self, f'transition{stage - 1}')
       new = transition[-1](branches[-1])
       branches = [

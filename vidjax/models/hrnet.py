@@ -72,12 +72,13 @@ class HighResolutionModule(nn.Module):
   multi_scale_output: bool
   conv: Any
   norm: Any
+  blocks: int = BLOCKS
 
   @nn.compact
   def __call__(self, branches: list[jax.Array]) -> list[jax.Array]:
     branches = list(branches)
     for b, width in enumerate(self.widths):
-      for k in range(BLOCKS):
+      for k in range(self.blocks):
         branches[b] = BasicBlock2D(width, 1, self.conv, self.norm, name=f'branch{b}_{k}')(
           branches[b]
         )
@@ -110,10 +111,14 @@ class Model(nn.Module):
   Attributes:
     width: C, the channels of the finest branch (32, 48).
     num_keypoints: K.
+    stages, blocks: the layout (`STAGES`, `BLOCKS`: the published networks'; the tests
+      run a reduced one through the same code).
   """
 
   width: int = 48
   num_keypoints: int = 17
+  stages: tuple[tuple[int, int], ...] = STAGES
+  blocks: int = BLOCKS
   dtype: Any = 'float32'
   lowering: str = 'auto'
 
@@ -129,7 +134,7 @@ class Model(nn.Module):
     for k in range(4):
       x = Bottleneck2D(64, 1, conv, norm, name=f'layer1_{k}')(x)
     branches = [x]
-    for stage, (num_modules, num_branches) in enumerate(STAGES, start=2):
+    for stage, (num_modules, num_branches) in enumerate(self.stages, start=2):
       widths = tuple(self.width * 2**b for b in range(num_branches))
       transition = f'transition{stage - 1}'
       # The new coarsest branch, from the last one as it was; then widths that change.
@@ -141,9 +146,9 @@ class Model(nn.Module):
           branches[b] = ConvBN(widths[b], 1, conv, norm, name=f'{transition}_{b}')(branch)
       branches.append(new)
       for module in range(num_modules):
-        last = stage == 4 and module == num_modules - 1
+        last = stage == len(self.stages) + 1 and module == num_modules - 1
         branches = HighResolutionModule(
-          widths, not last, conv, norm, name=f'stage{stage}_{module}'
+          widths, not last, conv, norm, self.blocks, name=f'stage{stage}_{module}'
         )(branches)
     heatmaps = nn.Conv(
       self.num_keypoints, (1, 1), kernel_init=_SMALL, dtype=dtype, name='final_layer'
