@@ -13,8 +13,10 @@ WORKDIR/study.json and prints the table of docs/results.md).
 Hardware: 2 CPU cores; a 900-step pretraining takes about an hour. With the paper's
 contrastive loss seed 0's curriculum and no-curriculum runs ended at chance, their
 embeddings collapsed into one direction; the experiment now trains with the softmax
-objective, whose curriculum run learned (docs/avts.md, "The softmax objective"). The study
-has not been run with it yet.
+objective, whose curriculum run learned (docs/avts.md, "The softmax objective"). Seed 0
+(docs/results.md): the curriculum 69.7 % held-out ranking of easy negatives, none 73.3 %,
+hard negatives at chance in both; fine-tuned from the curriculum run 73.0 % against 65.0 %
+from a random initialisation. The fine-tuning runs take about 13 minutes each.
 """
 
 from __future__ import annotations
