@@ -130,8 +130,7 @@ def make_optimizer(
   schedule = make_schedule(_require(config, 'schedule', 'optim'), total_steps)
   param_groups = _require(config, 'param_groups', 'optim')
   clip = _require(config, 'grad_clip_norm', 'optim')
-  # Optional, so that configs written before these two keys existed still build.
-  accumulation = config.get('accumulation_steps', 1)
+  accumulation = _require(config, 'accumulation_steps', 'optim')
   if accumulation < 1:
     raise ValueError(f'config.optim.accumulation_steps={accumulation}: at least 1.')
   # The update rules count updates; the schedule is in train steps.
@@ -152,7 +151,7 @@ def make_optimizer(
         )
     chain.append(optax.multi_transform(transforms, lambda p: group_labels(param_groups, p)))
   tx = optax.chain(*chain)
-  ema_decay = config.get('ema_decay', 0.0)
+  ema_decay = _require(config, 'ema_decay', 'optim')
   if not 0 <= ema_decay < 1:
     raise ValueError(f'config.optim.ema_decay={ema_decay}: in [0, 1) (0: no average).')
   if ema_decay:

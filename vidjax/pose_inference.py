@@ -44,11 +44,13 @@ def load_posewarper(config: ml_collections.ConfigDict, workdir: str | None):
   fresh = jax.jit(lambda: model.init(jax.random.key(0), video, train=False))()
   fresh = {k: v for k, v in fresh.items() if k in ('params', 'batch_stats')}
   directory = os.path.join(os.path.expanduser(workdir), 'checkpoints') if workdir else ''
-  steps = (
-    sorted(int(d) for d in os.listdir(directory) if d.isdigit()) if os.path.isdir(directory) else []
-  )
-  if steps:
-    return model, checkpoint.read_variables(os.path.join(directory, str(steps[-1])), fresh)
+  step = None
+  if os.path.isdir(directory):
+    checkpointer = checkpoint.Checkpointer(directory, max_to_keep=1)
+    step = checkpointer.latest_step()
+    checkpointer.close()
+  if step is not None:
+    return model, checkpoint.read_variables(os.path.join(directory, str(step)), fresh)
   if not config.init_from.path:
     raise FileNotFoundError(
       f'No checkpoint in {directory or "(no --workdir)"} and no config.init_from.path.'

@@ -98,3 +98,10 @@ def test_a_flip_mirrors_the_crop_and_exchanges_the_pair():
   # The head mirrored; after the exchange, joint 1 is the mirror image of joint 2.
   np.testing.assert_allclose(flipped['keypoints'][0, :, 1], mirrored[[0, 2, 1]], atol=1e-3)
   np.testing.assert_array_equal(flipped['video'][0], plain['video'][0, 0][:, ::-1])
+
+
+def test_a_sampling_without_max_delta_is_named():
+  config = configs.base_config().input
+  config.sampling = dict(mode='posewarper', num_frames=2)
+  with pytest.raises(ValueError, match="sampling needs 'max_delta'"):
+    person_crops.Loader(types.SimpleNamespace(source=[]), config)

@@ -51,7 +51,17 @@ def input_shapes(input_config: ml_collections.ConfigDict) -> dict[str, tuple[int
   return {'video': (2, height, width, 3)}
 
 
+def _max_delta(input_config: ml_collections.ConfigDict) -> int:
+  if 'max_delta' not in input_config.sampling:
+    raise ValueError(
+      "config.input.sampling needs 'max_delta' (frames between a labelled frame and its "
+      "supporting frame; PoseWarper's is 2) with loader='person_crops'."
+    )
+  return input_config.sampling.max_delta
+
+
 def check_train_config(input_config: ml_collections.ConfigDict) -> None:
+  _max_delta(input_config)
   crop = input_config.person_crop
   if len(crop.size) != 2 or min(crop.size) < 1:
     raise ValueError(f'config.input.person_crop.size={crop.size}: (height, width) in pixels.')
@@ -112,7 +122,7 @@ class Loader:
   def __init__(self, dataset, input_config: ml_collections.ConfigDict):
     self._crop = input_config.person_crop
     self._flip = input_config.pp.flip
-    self._max_delta = input_config.sampling.get('max_delta', 2)
+    self._max_delta = _max_delta(input_config)
     self._reader = loaders.RecordReader(dataset.source, 'video', 'video_id', (decode.DecodeError,))
 
   @property
