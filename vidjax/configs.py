@@ -256,6 +256,12 @@ def base_config() -> ml_collections.ConfigDict:
           half_body_prob=0.3,
           flip_pairs=(),
         ),
+        # loader='keyframe' (AVA-style keyframes, data/loaders/keyframe.py): actor slots per
+        # clip, the boxes evaluation reads ('ground_truth' or 'detections' scoring at least
+        # detection_threshold) and ACAR's training box jitter (a fraction of the box).
+        keyframe=dict(
+          max_actors=8, boxes='ground_truth', detection_threshold=0.0, box_jitter=0.075
+        ),
         # Log-mel of each clip's time span (data/audio.py): 16 kHz, 25 ms / 10 ms, 80 mels.
         audio=dict(
           enabled=False,

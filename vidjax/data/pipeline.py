@@ -95,7 +95,11 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
     dataset, split=split, data_dir=data_dir, builder_kwargs=dict(file_format='array_record')
   )
   features = builder.info.features
-  label_names = tuple(features['label'].names) if 'label' in features else ()
+  label_names = ()
+  if 'label' in features and isinstance(features['label'], tfds.features.ClassLabel):
+    label_names = tuple(features['label'].names)
+  elif builder.info.metadata and 'label_names' in builder.info.metadata:
+    label_names = tuple(builder.info.metadata['label_names'])  # e.g. per-actor multi-hot
   return Dataset(
     source=source,
     label_names=label_names,

@@ -10,6 +10,8 @@ the same way. Per key of the batch:
   image  uint8 [..., H, W, 3] -> the same, as a one-frame clip.
   flow   uint8 codes [..., 2] -> float32 in units of the flow bound (`flow.dequantize`).
   audio  float32 log-mel [..., frames, mels]: already model input (computed on the host).
+  boxes, box_mask  actor boxes [..., N, 4] and their mask [..., N] (the `keyframe`
+         loader): already model input.
 
 Every other key (labels, masks, fields a sampler decided) passes through unchanged. In
 training, Mixup / CutMix (`pp.mix`) is applied last, over the whole batch.
@@ -22,8 +24,8 @@ import ml_collections
 
 from vidjax.data import augment, flow
 
-# The batch keys that `model_batch` turns into model input; the rest pass through.
-MODEL_INPUT_KEYS = ('video', 'image', 'flow', 'audio')
+# The batch keys that are model input (evaluation views flatten them); the rest pass through.
+MODEL_INPUT_KEYS = ('video', 'image', 'flow', 'audio', 'boxes', 'box_mask')
 
 
 def model_batch(

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from vidjax.evaluators import common
+
 IOU_THRESHOLD = 0.5
 TOP_DETECTIONS = 50
 
@@ -134,21 +136,18 @@ def average_precision(scores: np.ndarray, labels: np.ndarray, num_truth: int) ->
   return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
 
 
-def evaluate(
-  labelmap: str, groundtruth: str, detections: str, exclusions: str | None = None
+def frame_map(
+  truth: dict[str, list[tuple]], detected: dict[str, list[tuple]], names: dict[int, str]
 ) -> dict[str, Any]:
-  """{'mAP', 'per_class_AP': {class name: AP (NaN without true boxes)}} of the files."""
-  names = read_labelmap(labelmap)
-  excluded = read_exclusions(exclusions) if exclusions else set()
-  truth = {k: v for k, v in read_boxes(groundtruth, set(names), 0).items() if k not in excluded}
-  detected = read_boxes(detections, set(names), TOP_DETECTIONS)
+  """{'mAP', 'per_class_AP'} of per-keyframe (score, class, y1, x1, y2, x2) entries: the
+  true boxes and the detections (the top 50 of each keyframe, by descending score)."""
   num_truth = defaultdict(int)
   for entries in truth.values():
     for entry in entries:
       num_truth[entry[1]] += 1
   scores, labels = defaultdict(list), defaultdict(list)
   for key, entries in detected.items():
-    if key in excluded:
+    if not entries:
       continue
     boxes = np.array([entry[2:] for entry in entries], float)
     valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
@@ -180,3 +179,86 @@ def evaluate(
     for action, ap in per_id.items()
   }
   return {'mAP': mean, 'per_class_AP': per_class}
+
+
+def evaluate(
+  labelmap: str, groundtruth: str, detections: str, exclusions: str | None = None
+) -> dict[str, Any]:
+  """{'mAP', 'per_class_AP': {class name: AP (NaN without true boxes)}} of the files."""
+  names = read_labelmap(labelmap)
+  excluded = read_exclusions(exclusions) if exclusions else set()
+  truth = {k: v for k, v in read_boxes(groundtruth, set(names), 0).items() if k not in excluded}
+  detected = read_boxes(detections, set(names), TOP_DETECTIONS)
+  detected = {k: v for k, v in detected.items() if k not in excluded}
+  return frame_map(truth, detected, names)
+
+
+def keyframe_entries(
+  scores: np.ndarray, boxes: np.ndarray, box_mask: np.ndarray, capacity: int
+) -> list[tuple]:
+  """(score, class id, y1, x1, y2, x2) of every box and class of one keyframe, class ids
+  from 1 as in AVA; scores [N, C], boxes [N, 4] (x1, y1, x2, y2); the `capacity` highest
+  (0: all), by descending score."""
+  entries = [
+    (float(scores[i, c]), c + 1, *(float(v) for v in boxes[i, [1, 0, 3, 2]]))
+    for i in np.flatnonzero(box_mask)
+    for c in range(scores.shape[1])
+  ]
+  entries.sort(key=lambda entry: -entry[0])
+  return entries[:capacity] if capacity > 0 else entries
+
+
+DEFAULTS = dict(common.SPLIT_DEFAULTS, num_clips=1, num_crops=1)
+KEYS = ('type', 'split', 'batch_size', 'every_steps', *DEFAULTS)
+
+
+class Evaluator(common.SplitEvaluator):
+  """Frame-mAP (in percent) of every keyframe of a split, the official way.
+
+  config.evals.<name>: type='ava', split, batch_size, every_steps, num_clips=1, num_crops
+  (1, or 2 for the flip test, whose logits are averaged as ACAR's multi-crop test), pred,
+  input (e.g. dict(keyframe=dict(boxes='detections')) to score the detector's boxes).
+  Each box gets the task's probabilities of every class (`tasks/ava.py`); per keyframe the
+  top 50 (box, class) scores are matched to the true boxes at IoU 0.5 and AP is VOC's, as
+  `frame_map` (and ActivityNet's script) computes it. Boxes are in the frame's normalised
+  coordinates (the `keyframe` loader evaluates on the whole frame).
+  """
+
+  def __init__(self, name, eval_config, config, model, task, mesh):
+    super().__init__(name, eval_config, config, model, task, mesh)
+    self._probabilities = task.probabilities
+
+  def sums(self, output, batch):
+    del output, batch
+    return {}
+
+  def per_example(self, output, batch):
+    return {
+      'scores': self._probabilities(output),
+      'boxes': batch['boxes'][:, 0],
+      'box_mask': batch['box_mask'][:, 0],
+      'gt_boxes': batch['gt_boxes'],
+      'gt_labels': batch['gt_labels'],
+      'gt_mask': batch['gt_mask'],
+    }
+
+  def metrics(self, totals, gathered, count):
+    del totals
+    num_classes = gathered['scores'].shape[-1]
+    names = dict(enumerate(self._input.dataset.label_names or range(num_classes), start=1))
+    truth, detected = {}, {}
+    for k in range(count):
+      truth[k] = [
+        (1.0, c + 1, *(float(v) for v in gathered['gt_boxes'][k, i, [1, 0, 3, 2]]))
+        for i in np.flatnonzero(gathered['gt_mask'][k])
+        for c in np.flatnonzero(gathered['gt_labels'][k, i])
+      ]
+      detected[k] = keyframe_entries(
+        gathered['scores'][k], gathered['boxes'][k], gathered['box_mask'][k], TOP_DETECTIONS
+      )
+    result = frame_map(truth, detected, {c: str(n) for c, n in names.items()})
+    # Classes without a true box in the split have no AP (NaN) and are left out.
+    per_class = {
+      f'AP/{n}': 100.0 * ap for n, ap in result['per_class_AP'].items() if not np.isnan(ap)
+    }
+    return {'mAP': 100.0 * result['mAP'], **per_class}

@@ -48,8 +48,10 @@ class HR2O(nn.Module):
     )
     query, key, value = (conv(name, k)(x) for name in ('conv_q', 'conv_k', 'conv_v'))
     logits = jnp.einsum('bihwc,bjhwc->bhwij', query, key) / self.hidden_dim**0.5
-    logits = jnp.where(mask[:, None, None, None, :], logits, -jnp.inf)
-    attention = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(self.dtype)
+    # Padded actors get no attention. A finite fill keeps a clip of padding alone (a padded
+    # batch entry) finite, so that its masked-out loss cannot turn the gradient into NaN.
+    logits = jnp.where(mask[:, None, None, None, :], logits.astype(jnp.float32), -1e9)
+    attention = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
     virtual = jnp.einsum('bhwij,bjhwc->bihwc', attention, value)
     # GroupNorm(1) per actor's map, as torch's over [actors, C, h, w].
     shape = virtual.shape

@@ -11,7 +11,9 @@ The `events` config adds audio-visual events: an object flashes for a frame as i
 its sound (a click and a tone whose pitch names its shape), at times stored in
 `event_times` (audio-visual synchronisation, AVTS). The `speed` config plays its validation
 videos in segments at normal and at twice the speed, each frame's speed stored in
-`frame_speed` (SpeedNet's speediness).
+`frame_speed` (SpeedNet's speediness). The `interactions` config has actors with actions
+and relations, annotated at keyframes with detector boxes; its records are keyframes
+(`synthetic_interactions`, AVA's layout).
 
 The builder works like a real-dataset builder: it first renders every video into a
 sources folder, `sources_dir(data_dir, config_name)`, which is
@@ -48,6 +50,8 @@ from etils import epath
 from PIL import Image
 
 from vidjax.data import audio, decode, encode
+from vidjax.data.builders import synthetic_interactions
+from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS
 from vidjax.data.builders.synthetic_scenes import (
   ACTION_NAMES,
   AUDIO_SAMPLE_RATE,
@@ -160,6 +164,31 @@ _CONFIGS = (
     keypoints_per_object=5,
   ),
   VidjaxSyntheticConfig(
+    name='interactions',
+    description=(
+      '1200/300 videos, 112x112, 32 frames (4 s) of 2-3 actors that stand or move, turn, '
+      'follow or lead one another, meet, or carry an object, annotated at a keyframe a '
+      'second (3 per video) with boxes, multi-label actions and detector boxes; one '
+      'record per keyframe (spatio-temporal action localization, AVA / ACAR).'
+    ),
+    height=112,
+    width=112,
+    num_frames=32,
+    objects_per_video=(2, 4),
+    interactions=True,
+  ),
+  VidjaxSyntheticConfig(
+    name='tiny_interactions',
+    description='64/32 interaction videos at 64x64, 24 frames (2 keyframes each), for tests.',
+    num_train=64,
+    num_validation=32,
+    height=64,
+    width=64,
+    num_frames=24,
+    objects_per_video=(2, 4),
+    interactions=True,
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
@@ -184,12 +213,15 @@ _ANNOTATION_KEYS = ('label', 'audio_label', 'object_actions', 'object_shapes', '
 _ANNOTATION_KEYS += ('object_visible', 'masks')
 _EVENT_KEYS = ('event_times', 'event_objects')
 _KEYPOINT_KEYS = ('keypoints', 'keypoint_visible', 'labelled_frames')
+_INTERACTION_KEYS = ('is_actor', 'actor_labels', 'keyframes', 'detection_boxes')
+_INTERACTION_KEYS += ('detection_scores',)
 
 
 def _annotation_keys(config: VidjaxSyntheticConfig) -> tuple[str, ...]:
   keys = _ANNOTATION_KEYS + (_EVENT_KEYS if config.events_per_second > 0 else ())
   keys += ('frame_speed',) if config.speeds else ()
   keys += ('frame_phase',) if config.phases else ()
+  keys += _INTERACTION_KEYS if config.interactions else ()
   return keys + (_KEYPOINT_KEYS if config.keypoints_per_object else ())
 
 
@@ -340,6 +372,9 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         'width': scalar(np.int32),
       }
       supervised_keys = ('image', 'label')
+    elif config.interactions:
+      features = synthetic_interactions.keyframe_features(len(ACTOR_ACTIONS))
+      supervised_keys = None
     else:
       features = {
         'video': tfds.features.Tensor(shape=(), dtype=np.object_),
@@ -375,10 +410,13 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
           labelled_frames=tfds.features.Tensor(shape=(t,), dtype=np.bool_),
         )
       supervised_keys = ('video', 'label')
+    # Per-actor multi-hot labels have no ClassLabel to carry their names.
+    metadata = tfds.core.MetadataDict(label_names=ACTOR_ACTIONS) if config.interactions else None
     return self.dataset_info_from_configs(
       description=__doc__.split('\n\n')[1],
       features=tfds.features.FeaturesDict(features),
       supervised_keys=supervised_keys,
+      metadata=metadata,
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -410,6 +448,9 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         continue
       video_id = os.path.basename(path)[: -len('.mp4')]
       example = {'video_id': video_id, 'num_frames': config.num_frames, 'fps': config.fps}
+      if config.interactions:
+        yield from synthetic_interactions.keyframe_records(video_id, {**source, **example})
+        continue
       if config.label_kind == 'shape':
         example['label'] = int(source['object_shapes'][0])
       yield video_id, {**source, **example}

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from vidjax.data.builders import synthetic_keypoints
+from vidjax.data.builders import synthetic_interactions, synthetic_keypoints
 
 # Each action changes one factor of the objects in one direction. Angles grow clockwise
 # on screen because y points down.
@@ -118,6 +118,9 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     keypoints_per_object: keypoints fixed to every object (0: none), stored with their
       visibility and the sparse `labelled_frames` (`synthetic_keypoints`: PoseWarper).
     keypoint_label_every: one frame in this many is labelled (with keypoints).
+    interactions: actors with actions and relations at keyframes, and detector boxes
+      (`synthetic_interactions`: AVA / ACAR); records are keyframes.
+    keyframe_every: frames between keyframes (with interactions).
   """
 
   num_train: int = 1200
@@ -142,6 +145,8 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   min_phase_frames: int = 3
   keypoints_per_object: int = 0
   keypoint_label_every: int = 4
+  interactions: bool = False
+  keyframe_every: int = 8
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
@@ -416,7 +421,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     (seconds: the flashing frame's index / fps, when its click starts) and
     `event_objects` int64 [E]; with speeds, `frame_speed` float32 [T]; with phases,
     `frame_phase` int64 [T]; with keypoints, `keypoints` float32 [N, T, K, 2] ((y, x)
-    pixels), `keypoint_visible` bool [N, T, K] and `labelled_frames` bool [T].
+    pixels), `keypoint_visible` bool [N, T, K] and `labelled_frames` bool [T]; with
+    interactions, those of `synthetic_interactions.annotations`.
   """
   rng = _rng(config, split, index)
   n = num_examples(config, split)
@@ -436,6 +442,12 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   phases = frame_phases(config, split, index) if config.phases else None
   offsets = phase_offsets(config, phases) if config.phases else None
   tracks = _tracks(rng, config, actions, ramp, offsets)
+  if config.interactions:
+    scene = synthetic_interactions.plan(config, SPLITS.index(split), index, num_objects)
+    tracks, shapes = (
+      scene['tracks'],
+      np.where(scene['is_actor'], shapes % (len(SHAPE_NAMES) - 1), len(SHAPE_NAMES) - 1),
+    )
   background = _background(rng, height, width)
   frames = np.empty((num_frames, height, width, 3), np.uint8)
   masks = np.zeros((num_frames, height, width), np.uint8)
@@ -486,6 +498,9 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     annotations['frame_phase'] = phases
   if config.keypoints_per_object:
     annotations.update(synthetic_keypoints.annotations(config, tracks, visible, masks))
+  if config.interactions:
+    split_index = SPLITS.index(split)
+    annotations.update(synthetic_interactions.annotations(config, split_index, index, scene, boxes))
   return {
     **annotations,
     'frames': frames,

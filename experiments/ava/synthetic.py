@@ -1,0 +1,81 @@
+r"""Spatio-temporal action localization on the embedded `interactions` keyframes (ACAR-Net).
+
+Pan, Chen, Shao, Li, Liu & Xia, "Actor-Context-Actor Relation Network for Spatio-Temporal
+Action Localization" (CVPR 2021; the AVA-Kinetics 2020 winner). `vidjax_synthetic/
+interactions`: 2-3 actors per video that stand or move, turn, follow or lead one another,
+meet, or carry an object, annotated at a keyframe a second with boxes, multi-label
+actions and a noisy detector's boxes (docs/ava.md). The same model with each head:
+
+  python -m vidjax.main --config experiments/ava/synthetic.py:head=linear \
+      --workdir workdirs/ava/linear
+  python -m vidjax.main --config experiments/ava/synthetic.py:head=acar \
+      --workdir workdirs/ava/acar
+
+The model (`models/ava.py`): a SlowFast backbone at an eighth of R50's width with one
+block per stage (`slowfast` depth 14, width 8, 8x8: the fast pathway sees the 16 frames
+around the keyframe, the slow one 4) and the recipe's dilated res5 (output stride 16: a
+7 x 7 map of the 112 x 112 frame); the linear head, or ACAR's head at an eighth of its
+width (reduce 128, hidden 64) with its two HR2O layers. ACAR's loss (softmax over the 5
+movements, sigmoid over the rest), its box jitter, flips; SGD with momentum and a linear
+warm-up, as the recipe.
+Evaluation: frame-mAP of the 900 validation keyframes with the ground-truth boxes ('gt')
+and with the detector's ('detected'), as ActivityNet's script computes it.
+Hardware: 2 CPU cores.
+Expected (the seed's AVA-Kinetics table): linear < ACAR, and ground-truth boxes well
+above detected ones.
+Smoke test: experiments/ava/synthetic.py:smoke
+"""
+
+from vidjax import configs
+from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, FLIP_SWAPS, POSE_CLASSES
+
+HEADS = ('linear', 'acar')
+STEPS = 2000
+
+
+def get_config(arg: str | None = None):
+  arg = configs.parse_arg(arg, smoke=False, head='acar', steps=STEPS)
+  if arg.head not in HEADS:
+    raise ValueError(f'head={arg.head!r}; one of {HEADS}.')
+  config = configs.base_config()
+  config.total_steps = arg.steps
+  config.log_every = 50
+  config.ckpt_every = 500
+  config.input.dataset = 'vidjax_synthetic/interactions'
+  config.input.batch_size = 16
+  config.input.loader = 'keyframe'
+  config.input.sampling = dict(mode='stride', num_frames=16, stride=1)
+  config.input.keyframe.update(max_actors=6, box_jitter=0.075)
+  config.input.pp.update(crop_size=112, flip=True, flip_label_swaps=FLIP_SWAPS)
+  config.model_name = 'ava'
+  config.model = dict(
+    backbone=dict(model_name='slowfast', depth=14, width=8, variant='8x8', res5_dilation=2),
+    num_classes=len(ACTOR_ACTIONS),
+    head=arg.head,
+    context_maps=2,
+    head_config=(
+      dict(reduce_dim=128, hidden_dim=64, depth=2) if arg.head == 'acar' else dict(dropout_rate=0.0)
+    ),
+  )
+  config.task = 'ava'
+  config.task_kwargs = dict(pose_classes=POSE_CLASSES)
+  config.optim.update(name='sgd', momentum=0.9, nesterov=False, weight_decay=1e-7)
+  config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=100)
+  for name, boxes in (('gt', 'ground_truth'), ('detected', 'detections')):
+    config.evals[name] = dict(
+      type='ava',
+      split='validation',
+      batch_size=32,
+      every_steps=arg.steps,
+      input=dict(keyframe=dict(boxes=boxes)),
+    )
+  if arg.smoke:
+    configs.smoke_on_tiny_synthetic(config)
+    config.input.dataset = 'vidjax_synthetic/tiny_interactions'
+    config.input.pp.crop_size = 64
+    config.model.head_config = (
+      dict(reduce_dim=16, hidden_dim=8, depth=1) if arg.head == 'acar' else dict()
+    )
+    for eval_config in config.evals.values():
+      eval_config.split = 'validation[:32]'
+  return config

@@ -1,0 +1,57 @@
+"""ACAR's loss on hand-computed values: the softmax over the movement classes, the sigmoid
+over the rest, torch's clamped cross entropy; padded actors and empty clips change
+nothing."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from vidjax.tasks import ava
+
+
+def test_probabilities_are_a_softmax_then_sigmoids():
+  logits = np.array([[1.0, 2.0, 0.0, -1.0]], np.float32)
+  probabilities = np.asarray(ava.action_probabilities(jnp.asarray(logits), pose_classes=2))
+  softmax = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+  sigmoid = 1 / (1 + np.exp([-0.0, 1.0]))
+  np.testing.assert_allclose(probabilities[0], [*softmax, *sigmoid], rtol=1e-6)
+  plain = np.asarray(ava.action_probabilities(jnp.asarray(logits), pose_classes=0))
+  np.testing.assert_allclose(plain[0], 1 / (1 + np.exp(-logits[0])), rtol=1e-6)
+
+
+def test_the_loss_by_hand():
+  # Clip 0: two actors; clip 1: one actor and a padded slot; clip 2: padding only.
+  logits = np.zeros((3, 2, 3), np.float32)
+  logits[0, 0] = [2.0, 0.0, 1.0]
+  logits[0, 1] = [0.0, 0.0, -1.0]
+  logits[1, 0] = [0.0, 3.0, 0.0]
+  logits[1, 1] = [50.0, -50.0, 9.0]  # padded: ignored
+  logits[2] = 7.0
+  targets = np.zeros((3, 2, 3), np.float32)
+  targets[0, 0] = [1, 0, 1]
+  targets[0, 1] = [0, 1, 0]
+  targets[1, 0] = [1, 0, 0]
+  mask = np.array([[True, True], [True, False], [False, False]])
+
+  def bce(p, y):
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+  def actor(row, target):
+    soft = np.exp(row[:2]) / np.exp(row[:2]).sum()
+    p = np.array([*soft, 1 / (1 + np.exp(-row[2]))])
+    return bce(p, target).mean()
+
+  clip0 = (actor(logits[0, 0], targets[0, 0]) + actor(logits[0, 1], targets[0, 1])) / 2
+  clip1 = actor(logits[1, 0], targets[1, 0])
+  loss, clips = ava.clip_mean_loss(
+    jnp.asarray(logits), jnp.asarray(targets), jnp.asarray(mask), pose_classes=2
+  )
+  np.testing.assert_allclose(float(loss), (clip0 + clip1) / 2, rtol=1e-5)
+  assert int(clips) == 2
+
+
+def test_certain_mistakes_cost_torchs_floor_not_infinity():
+  logits = jnp.array([[[0.0, 200.0]]])
+  targets = jnp.array([[[0.0, 0.0]]])
+  loss, _ = ava.clip_mean_loss(logits, targets, jnp.array([[True]]), pose_classes=0)
+  # sigmoid(200) is 1.0 in float32: log(1 - 1) floored at -100, as torch does.
+  np.testing.assert_allclose(float(loss), (np.log(2) + 100) / 2, rtol=1e-5)
