@@ -4,11 +4,12 @@ Pan, Chen, Shao, Li, Liu & Xia, "Actor-Context-Actor Relation Network for Spatio
 Action Localization" (CVPR 2021; the AVA-Kinetics 2020 winner). `vidjax_synthetic/
 interactions`: 2-3 actors per video that stand or move, turn, follow or lead one another,
 meet, or carry an object, annotated at a keyframe a second with boxes, multi-label
-actions and a noisy detector's boxes (docs/ava.md). The same model with each head:
+actions and a noisy detector's boxes (docs/ava.md). The same model with each head
+(`experiments/ava/study.py` runs both over seeds and prints the table):
 
-  python -m vidjax.main --config experiments/ava/synthetic.py:head=linear \
+  python -m vidjax.main --config experiments/ava/synthetic.py:variant=linear \
       --workdir workdirs/ava/linear
-  python -m vidjax.main --config experiments/ava/synthetic.py:head=acar \
+  python -m vidjax.main --config experiments/ava/synthetic.py:variant=acar \
       --workdir workdirs/ava/acar
 
 The model (`models/ava.py`): a SlowFast backbone at an eighth of R50's width with one
@@ -34,9 +35,9 @@ STEPS = 2000
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, head='acar', steps=STEPS)
-  if arg.head not in HEADS:
-    raise ValueError(f'head={arg.head!r}; one of {HEADS}.')
+  arg = configs.parse_arg(arg, smoke=False, variant='acar', steps=STEPS)
+  if arg.variant not in HEADS:
+    raise ValueError(f'variant={arg.variant!r}: the head, one of {HEADS}.')
   config = configs.base_config()
   config.total_steps = arg.steps
   config.log_every = 50
@@ -51,10 +52,12 @@ def get_config(arg: str | None = None):
   config.model = dict(
     backbone=dict(model_name='slowfast', depth=14, width=8, variant='8x8', res5_dilation=2),
     num_classes=len(ACTOR_ACTIONS),
-    head=arg.head,
+    head=arg.variant,
     context_maps=2,
     head_config=(
-      dict(reduce_dim=128, hidden_dim=64, depth=2) if arg.head == 'acar' else dict(dropout_rate=0.0)
+      dict(reduce_dim=128, hidden_dim=64, depth=2)
+      if arg.variant == 'acar'
+      else dict(dropout_rate=0.0)
     ),
   )
   config.task = 'ava'
@@ -74,7 +77,7 @@ def get_config(arg: str | None = None):
     config.input.dataset = 'vidjax_synthetic/tiny_interactions'
     config.input.pp.crop_size = 64
     config.model.head_config = (
-      dict(reduce_dim=16, hidden_dim=8, depth=1) if arg.head == 'acar' else dict()
+      dict(reduce_dim=16, hidden_dim=8, depth=1) if arg.variant == 'acar' else dict()
     )
     for eval_config in config.evals.values():
       eval_config.split = 'validation[:32]'
