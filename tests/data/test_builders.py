@@ -774,6 +774,7 @@ def test_posetrack_malformed_annotations_name_the_file(tmp_path, problem, messag
 def test_dispatch_by_module_name():
   known = video_common.known_datasets()
   for name in (
+    'ava',
     'davis',
     'hmdb51',
     'image_folder',

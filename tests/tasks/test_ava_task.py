@@ -2,6 +2,7 @@
 over the rest, torch's clamped cross entropy; padded actors and empty clips change
 nothing."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -55,3 +56,18 @@ def test_certain_mistakes_cost_torchs_floor_not_infinity():
   loss, _ = ava.clip_mean_loss(logits, targets, jnp.array([[True]]), pose_classes=0)
   # sigmoid(200) is 1.0 in float32: log(1 - 1) floored at -100, as torch does.
   np.testing.assert_allclose(float(loss), (np.log(2) + 100) / 2, rtol=1e-5)
+
+
+def test_the_gradient_is_torchs_and_finite_where_probabilities_saturate():
+  p = jnp.array([0.0, 0.3, 1.0, 0.9])
+  y = jnp.array([1.0, 1.0, 0.0, 0.0])
+  grad = jax.grad(lambda p: ava.binary_cross_entropy(p, y).sum())(p)
+  expected = (np.asarray(p) - np.asarray(y)) / np.maximum(p * (1 - p), 1e-12)
+  np.testing.assert_allclose(grad, expected, rtol=1e-6)
+  # Through the softmax and sigmoid of logits far out, the loss's gradient stays finite.
+  logits = jnp.array([[[300.0, -300.0, 400.0]]])
+  targets = jnp.array([[[0.0, 1.0, 0.0]]])
+  loss_grad = jax.grad(
+    lambda x: ava.clip_mean_loss(x, targets, jnp.array([[True]]), pose_classes=2)[0]
+  )(logits)
+  assert np.isfinite(loss_grad).all()

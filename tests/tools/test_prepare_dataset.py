@@ -151,7 +151,7 @@ def test_user_named_video_folder(tmp_path):
   [
     (
       ['--dataset=ucf102'],
-      "Unknown dataset 'ucf102'; known datasets: davis, hmdb51, image_folder, kinetics, "
+      "Unknown dataset 'ucf102'; known datasets: ava, davis, hmdb51, image_folder, kinetics, "
       'posetrack, ssv2, tcc, ucf101, video_folder.',
     ),
     (['--dataset=ucf101', '--config=split9'], '--config=split9: ucf101 has no such config'),

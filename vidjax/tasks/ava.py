@@ -24,8 +24,10 @@ from flax import linen as nn
 
 from vidjax.tasks import base
 
-# torch's binary_cross_entropy clamps its log terms at -100.
+# torch's binary_cross_entropy clamps its log terms at -100 and the denominator of its
+# gradient at 1e-12.
 LOG_FLOOR = -100.0
+GRAD_EPSILON = 1e-12
 
 
 def action_probabilities(logits: jax.Array, pose_classes: int) -> jax.Array:
@@ -37,11 +39,27 @@ def action_probabilities(logits: jax.Array, pose_classes: int) -> jax.Array:
   return jnp.clip(rest, 0.0, 1.0)
 
 
+@jax.custom_vjp
 def binary_cross_entropy(probabilities: jax.Array, targets: jax.Array) -> jax.Array:
-  """Elementwise, as torch's `F.binary_cross_entropy` (log terms floored at -100)."""
+  """Elementwise, as torch's `F.binary_cross_entropy`: log terms floored at -100, and its
+  gradient (p - y) / max(p (1 - p), 1e-12), finite where a probability saturates at 0 or 1
+  (where the floored logarithm's own gradient would be 0 * inf = NaN)."""
   log_p = jnp.maximum(jnp.log(probabilities), LOG_FLOOR)
   log_not_p = jnp.maximum(jnp.log1p(-probabilities), LOG_FLOOR)
   return -(targets * log_p + (1.0 - targets) * log_not_p)
+
+
+def _bce_forward(probabilities, targets):
+  return binary_cross_entropy(probabilities, targets), (probabilities, targets)
+
+
+def _bce_backward(residuals, grad):
+  p, y = residuals
+  grad_p = grad * (p - y) / jnp.maximum(p * (1.0 - p), GRAD_EPSILON)
+  return grad_p, grad * (jnp.log1p(-p) - jnp.log(p)).clip(-100.0, 100.0)
+
+
+binary_cross_entropy.defvjp(_bce_forward, _bce_backward)
 
 
 def clip_mean_loss(

@@ -50,7 +50,7 @@ from etils import epath
 from PIL import Image
 
 from vidjax.data import audio, decode, encode
-from vidjax.data.builders import synthetic_interactions
+from vidjax.data.builders import ava, synthetic_interactions
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS
 from vidjax.data.builders.synthetic_scenes import (
   ACTION_NAMES,
@@ -373,7 +373,7 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
       }
       supervised_keys = ('image', 'label')
     elif config.interactions:
-      features = synthetic_interactions.keyframe_features(len(ACTOR_ACTIONS))
+      features = ava.keyframe_features(len(ACTOR_ACTIONS))
       supervised_keys = None
     else:
       features = {

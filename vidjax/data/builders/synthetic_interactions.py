@@ -27,7 +27,6 @@ records, one per keyframe (AVA's layout: `vidjax.data.loaders.keyframe`).
 from __future__ import annotations
 
 import numpy as np
-import tensorflow_datasets as tfds
 
 ACTOR_ACTIONS = (
   'stand',
@@ -202,23 +201,6 @@ def annotations(config, split_index: int, index: int, scene: dict, boxes: np.nda
 def to_xy(boxes: np.ndarray) -> np.ndarray:
   """(y1, x1, y2, x2) -> AVA's (x1, y1, x2, y2)."""
   return boxes[..., [1, 0, 3, 2]]
-
-
-def keyframe_features(num_classes: int) -> dict:
-  """The tfds features of a keyframe record (AVA's layout, `vidjax.data.loaders.keyframe`)."""
-  tensor = lambda shape, dtype: tfds.features.Tensor(shape=shape, dtype=dtype)  # noqa: E731
-  return {
-    'video': tensor((), np.object_),
-    'video_id': tfds.features.Text(),
-    'num_frames': tensor((), np.int32),
-    'fps': tensor((), np.float32),
-    'keyframe': tensor((), np.int32),
-    'timestamp': tensor((), np.int32),
-    'boxes': tensor((None, 4), np.float32),
-    'label': tensor((None, num_classes), np.bool_),
-    'detection_boxes': tensor((None, 4), np.float32),
-    'detection_scores': tensor((None,), np.float32),
-  }
 
 
 def keyframe_records(video_id: str, source: dict) -> list[tuple[str, dict]]:

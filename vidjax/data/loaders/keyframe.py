@@ -1,7 +1,7 @@
 """The `keyframe` loader: the clip around an annotated keyframe, with its actors' boxes.
 
 What AVA-style spatio-temporal action localization trains and tests on (ACAR-Net, PySlowFast
-AVA). A record is one keyframe (`synthetic_interactions.keyframe_features`): the video,
+AVA). A record is one keyframe (`data/builders/ava.keyframe_features`): the video,
 the keyframe's frame index, its actors' boxes (AVA's normalised x1, y1, x2, y2) with
 multi-hot labels [A, C], and a person detector's boxes and scores. An example:
 
