@@ -29,6 +29,7 @@ row gets `train_mfu`, the train step's FLOP/s over the device's dense peak
   python tools/benchmark.py --mode=model --batch=2 --shape=112x112 --json=model.json
   python tools/benchmark.py --mode=model --models=pytorchvideo/x3d_s --shape=''  # 13x160x160
   python tools/benchmark.py --mode=model --dtype=bfloat16 --batch=32 --shape=''  # on a GPU
+  python tools/benchmark.py --mode=model --models=ava/slowfast_r50_acar --batch=8 --shape=''
 
 DAVIS mode: tools/davis_eval.py against the official DAVIS-2017 evaluation on the same
 generated 854 x 480 masks, in seconds and as a ratio (`davis_speed.py`):
@@ -69,8 +70,9 @@ flags.DEFINE_list(
   None,
   'Model mode: SOURCE/ARCH names of tools/convert_checkpoint.py --list (default: the zoo '
   "models with a PyTorch reference, model_speed.DEFAULT_MODELS), speednet/s3d_g (SpeedNet's "
-  'S3D-G against its PyTorch restatement), or unidual/r2plus1d_<depth> (UniDual against '
-  'plain R(2+1)D of that depth on a video batch).',
+  'S3D-G against its PyTorch restatement), unidual/r2plus1d_<depth> (UniDual against '
+  'plain R(2+1)D of that depth on a video batch), or ava/slowfast_r50_acar and '
+  'ava/slowfast_r50_linear (the AVA model at batch 1, as ACAR-Net trains, against --batch).',
 )
 flags.DEFINE_integer('batch', 4, 'Model mode: clips per batch.')
 flags.DEFINE_string(

@@ -13,7 +13,7 @@ import optax
 
 from vidjax import model_size
 from vidjax.convert import torch_checkpoint
-from vidjax.models import unidual, video_resnet
+from vidjax.models import ava, unidual, video_resnet
 
 
 def _torch_s3d(**kwargs):
@@ -243,10 +243,12 @@ def model_benchmark(
     }
 
   for name, arch in archs.items():
-    if name.startswith(UNIDUAL_PREFIX):
-      row = unidual_overhead(
-        name, batch, parse_shape(shape, (16, 112, 112, 3)), dtype, rounds, repeats
-      )
+    if name.startswith((UNIDUAL_PREFIX, AVA_PREFIX)):
+      if name.startswith(UNIDUAL_PREFIX):
+        clip_shape = parse_shape(shape, (16, 112, 112, 3))
+        row = unidual_overhead(name, batch, clip_shape, dtype, rounds, repeats)
+      else:
+        row = ava_batching(name, batch, parse_shape(shape, AVA_CLIP), dtype, rounds, repeats)
       print(json.dumps(row), flush=True)
       rows.append(row)
       _write(_results(rows), json_path)
@@ -325,10 +327,63 @@ def unidual_overhead(
   return row
 
 
+# Model mode names 'ava/slowfast_r50_<head>' ('acar' or 'linear'): the AVA model of
+# experiments/ava/ava_v2_2.py (SlowFast R50 8x8, res5 dilated, 32 x 256 x 256 clips with 8
+# actor boxes each) at batch 1, ACAR-Net's batch per GPU, and at --batch in the same rounds.
+AVA_PREFIX = 'ava/slowfast_r50_'
+AVA_BACKBONE = dict(model_name='slowfast', depth=50, variant='8x8', res5_dilation=2)
+AVA_HEADS = {'acar': dict(reduce_dim=1024, hidden_dim=512, depth=2), 'linear': {}}
+AVA_CLIP = (32, 256, 256, 3)
+
+
+def ava_batching(
+  name: str,
+  batch: int,
+  clip_shape: tuple[int, ...],
+  dtype: str,
+  rounds: int,
+  repeats: int,
+  *,
+  backbone: dict = AVA_BACKBONE,
+  actors: int = 8,
+) -> dict:
+  """Train-step clips/s of an AVA model at batch 1 and at `batch` (static actor slots
+  make both one compiled program), and the gain per clip of the larger batch."""
+  head = name[len(AVA_PREFIX) :]
+  if head not in AVA_HEADS:
+    raise ValueError(f'{name!r}: the head after {AVA_PREFIX!r} is one of {tuple(AVA_HEADS)}.')
+  head_config = dict(AVA_HEADS[head], dtype=dtype) if head == 'acar' else {}
+  model = ava.Model(
+    backbone=dict(backbone, dtype=dtype), num_classes=60, head=head, head_config=head_config
+  )
+
+  def inputs(size):
+    corners = jax.random.uniform(jax.random.key(2), (size, actors, 2), maxval=0.5)
+    boxes = jnp.concatenate([corners, corners + 0.4], axis=-1)
+    video = jax.random.normal(jax.random.key(1), (size, *clip_shape), jnp.float32)
+    return {'video': video, 'boxes': boxes, 'box_mask': jnp.ones((size, actors), bool)}
+
+  first_actor = lambda outputs: outputs[:, 0]  # noqa: E731  (one actor's logits for the loss)
+  calls = {size: _jax_calls(model, inputs(size), first_actor) for size in (1, batch)}
+  gflops = calls[1].pop('gflops_per_clip')
+  calls[batch].pop('gflops_per_clip')
+  for kinds in calls.values():
+    del kinds['forward']
+  seconds = best_seconds(calls, rounds, repeats)
+  row = {'model': name, 'dtype': dtype, 'input': list(clip_shape), 'actors': actors}
+  row['gflops_per_clip'] = round(gflops, 2)
+  for size in calls:
+    row[f'train_clips_per_s_batch_{size}'] = round(size / seconds[size]['train'], 3)
+  gain = row[f'train_clips_per_s_batch_{batch}'] / row['train_clips_per_s_batch_1']
+  row[f'batch_{batch}_over_batch_1_per_clip'] = round(gain, 2)
+  return row
+
+
 def find_arch(name: str) -> torch_checkpoint.Arch | None:
   """A model-mode name's Arch: SOURCE/ARCH of a checkpoint source, a `ZOO_ARCHS` name, or
-  None for 'unidual/r2plus1d_<depth>' (measured by `unidual_overhead`)."""
-  if name.startswith(UNIDUAL_PREFIX):
+  None for 'unidual/r2plus1d_<depth>' and 'ava/...' (measured by `unidual_overhead` and
+  `ava_batching`)."""
+  if name.startswith((UNIDUAL_PREFIX, AVA_PREFIX)):
     return None
   if name in ZOO_ARCHS:
     return ZOO_ARCHS[name]

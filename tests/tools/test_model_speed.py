@@ -139,3 +139,17 @@ def test_the_s3d_reference_is_vidjax_s3d_in_torch(kwargs):
     assert tuple(features.shape) == (1, 256, frames, 2, 2)
     assert tuple(reference(torch.zeros(1, 3, 16, 64, 64)).shape) == (1, 3)
   assert 'speednet/s3d_g' in model_speed.DEFAULT_MODELS
+
+
+def test_ava_batching_measures_batch_1_and_the_batch():
+  row = model_speed.ava_batching(
+    'ava/slowfast_r50_linear', 2, (4, 32, 32, 3), 'float32', rounds=1, repeats=1,
+    backbone=dict(model_name='slowfast', depth=14, width=8, variant='8x8', res5_dilation=2),
+    actors=3,
+  )  # fmt: skip
+  assert row['train_clips_per_s_batch_1'] > 0 and row['train_clips_per_s_batch_2'] > 0
+  np.testing.assert_allclose(
+    row['batch_2_over_batch_1_per_clip'],
+    row['train_clips_per_s_batch_2'] / row['train_clips_per_s_batch_1'],
+    rtol=0.01,
+  )
