@@ -101,3 +101,26 @@ def test_bad_rows_name_the_file_and_line(tmp_path, row, message):
   manual = _manual_dir(str(tmp_path / 'manual'), train_rows=['movA,0902,0.1,0.2,0.5,0.8,11,0', row])
   with pytest.raises(ValueError, match=message):
     prepare(ava.Ava, manual, str(tmp_path / 'data'), 'v2.2')
+
+
+def test_ava_kinetics_clips_count_their_timestamps_from_the_clips_start(tmp_path):
+  manual = str(tmp_path / 'manual')
+  annotations = os.path.join(manual, 'annotations')
+  _write(
+    os.path.join(annotations, ava.LABELMAP),
+    ''.join(f'item {{\n  name: "action {i}"\n  id: {i}\n}}\n' for i in CLASS_IDS),
+  )
+  frames = np.zeros((10 * MOVIE_FPS, 48, 64, 3), np.uint8)
+  frames[..., 0] = np.arange(len(frames))[:, None, None]
+  clip_path = os.path.join(manual, 'kinetics700', 'abseiling', 'abcdefghijk_000010_000020.mp4')
+  os.makedirs(os.path.dirname(clip_path))
+  with open(clip_path, 'wb') as f:
+    f.write(encode.encode_video(frames, MOVIE_FPS))
+  rows = 'abcdefghijk,0015,0.1,0.1,0.4,0.9,11,0\nzzzzzzzzzzz,0015,0.1,0.1,0.4,0.9,11,0\n'
+  _write(os.path.join(annotations, 'kinetics_train_v1.0.csv'), rows)
+  _write(os.path.join(annotations, 'kinetics_val_v1.0.csv'), rows)
+  builder = prepare(ava.Ava, manual, str(tmp_path / 'data'), 'kinetics')
+  (record,) = builder.as_data_source(split='train')
+  clip = decode.decode_frames(record['video'], [int(record['keyframe'])])
+  assert abs(int(clip[0, 0, 0, 0]) - 5 * MOVIE_FPS) <= 3  # 5 s into the clip
+  assert report_ids(builder._report, 'train')[0] == {'zzzzzzzzzzz'}  # no such clip

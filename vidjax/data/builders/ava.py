@@ -1,4 +1,4 @@
-"""`ava`: AVA v2.2 (Gu et al., CVPR 2018), one record per annotated keyframe.
+"""`ava`: AVA v2.2 (Gu et al., CVPR 2018) and AVA-Kinetics, one record per annotated keyframe.
 
 AVA labels the people of 15-minute movie segments once a second (timestamps 902-1798 of
 each movie) with boxes and the atomic actions each does. Each record holds the clip
@@ -24,6 +24,13 @@ Manual folder (`tools/prepare_dataset.py --dataset ava --manual_dir DIR`):
                                                         (config 'v2.2'); or whole movies in
                                                         DIR/videos (config 'v2.2_movies')
 
+AVA-Kinetics (Li et al. 2020; config 'kinetics'): its v1.0 CSVs in the same layout,
+`DIR/annotations/kinetics_{train,val}_v1.0.csv` (timestamps in seconds of the YouTube
+video) and `kinetics_detection_{train,val}_boxes.csv`, with the label map above, and the
+Kinetics-700 clips anywhere under `DIR/kinetics700/`, named as the Kinetics downloaders
+name them, `<youtube id>_<start:06d>_<end:06d>.mp4`. (Training on AVA-Kinetics reads both
+configs; one input that mixes two prepared datasets is not built yet.)
+
 As the official evaluation, rows of classes outside the label map are dropped. A malformed
 row, a box outside [0, 1], a timestamp outside its video, or a detection of a video the
 split does not annotate, is an error naming the file and line. A movie that is missing
@@ -37,6 +44,7 @@ import collections
 import csv
 import dataclasses
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,6 +84,11 @@ class AvaConfig(video_common.VideoConfig):
   videos: the folder of the movies in the manual folder.
   segment_start: the movie time (s) of the videos' first frame: 900 for the 15-minute
     segments, 0 for whole movies.
+  video_names: 'id' (`<videos>/<video_id>.<ext>`) or 'kinetics' (Kinetics clips anywhere
+    under `<videos>`, named `<youtube id>_<start s:06d>_<end s:06d>.<ext>`: the clip starts
+    at `start` seconds of the YouTube video the timestamps count in).
+  groundtruth, exclusions, detections: the annotation files, with {split} for 'train' or
+    'val'; exclusions and detections are read when present ('' never).
   fps: frame rate of the stored clips.
   clip_seconds: length of the stored clip around each keyframe.
   min_detection_score: detector boxes scoring less are not stored.
@@ -84,6 +97,10 @@ class AvaConfig(video_common.VideoConfig):
 
   videos: str = 'videos_15min'
   segment_start: float = 900.0
+  video_names: str = 'id'
+  groundtruth: str = 'ava_{split}_v2.2.csv'
+  exclusions: str = 'ava_{split}_excluded_timestamps_v2.2.csv'
+  detections: str = 'ava_detection_{split}_boxes.csv'
   fps: float = 30.0
   clip_seconds: float = 3.0
   min_detection_score: float = 0.0
@@ -172,6 +189,21 @@ def read_exclusions(path: epath.Path) -> set[tuple[str, int]]:
   return excluded
 
 
+_KINETICS_NAME = re.compile(r'(?P<id>.{11})_(?P<start>\d{6})_(?P<end>\d{6})')
+
+
+def _kinetics_clips(root: epath.Path) -> dict[str, tuple[epath.Path, float]]:
+  """{youtube id: (clip, its start in s)} of the Kinetics clips anywhere under `root`."""
+  clips = {}
+  for directory, _, names in sorted(root.walk()):
+    for name in sorted(names):
+      path = directory / name
+      match = _KINETICS_NAME.fullmatch(path.stem)
+      if match and path.suffix.lower() in video_common.VIDEO_EXTENSIONS:
+        clips.setdefault(match['id'], (path, float(match['start'])))
+  return clips
+
+
 def _frames(path: str, short_side: int) -> Iterator[tuple[float, np.ndarray]]:
   """(time in s, RGB frame at `short_side`) of every frame of a video, in order."""
   with av.open(path) as container:
@@ -229,6 +261,19 @@ class Ava(video_common.ManualBuilder):
     AvaConfig(
       name='v2.2_movies', description='Whole movies (videos).', videos='videos', segment_start=0
     ),
+    AvaConfig(
+      name='kinetics',
+      description=(
+        "AVA-Kinetics v1.0's Kinetics part: Kinetics-700 clips (kinetics700, any folders) "
+        'with AVA-style keyframes.'
+      ),
+      videos='kinetics700',
+      segment_start=0,
+      video_names='kinetics',
+      groundtruth='kinetics_{split}_v1.0.csv',
+      exclusions='',
+      detections='kinetics_detection_{split}_boxes.csv',
+    ),
   ]
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -253,26 +298,34 @@ class Ava(video_common.ManualBuilder):
       )
     self.info.metadata['label_names'] = [names[c] for c in classes]
     self._start_report(manual_dir)
+    config = self.builder_config
+    self._clips = (
+      _kinetics_clips(manual_dir / config.videos) if config.video_names == 'kinetics' else {}
+    )
     splits = {}
     for split, stem in SPLIT_FILES.items():
-      groundtruth = video_common.find_file(annotations, f'ava_{stem}_v2.2.csv', layout)
+      name = config.groundtruth.format(split=stem)
+      groundtruth = video_common.find_file(annotations, name, layout)
       videos = read_annotations(groundtruth, set(classes))
-      excluded = annotations / f'ava_{stem}_excluded_timestamps_v2.2.csv'
-      if excluded.exists():
+      excluded = annotations / config.exclusions.format(split=stem)
+      if config.exclusions and excluded.exists():
         for video_id, timestamp in read_exclusions(excluded):
           videos.get(video_id, {}).pop(timestamp, None)
-      detections = annotations / f'ava_detection_{stem}_boxes.csv'
-      if detections.exists():
-        read_detections(detections, videos, self.builder_config.min_detection_score)
+      detections = annotations / config.detections.format(split=stem)
+      if config.detections and detections.exists():
+        read_detections(detections, videos, config.min_detection_score)
       splits[split] = self._generate_examples(split, videos, classes, manual_dir, groundtruth)
     return splits
 
-  def _video_path(self, manual_dir: epath.Path, video_id: str) -> epath.Path | None:
+  def _video_path(self, manual_dir: epath.Path, video_id: str) -> tuple[epath.Path | None, float]:
+    """(the video of `video_id` or None, the time its first frame has in the timestamps)."""
+    if self.builder_config.video_names == 'kinetics':
+      return self._clips.get(video_id, (None, 0.0))
     folder = manual_dir / self.builder_config.videos
     for extension in video_common.VIDEO_EXTENSIONS:
       if (folder / (video_id + extension)).is_file():
-        return folder / (video_id + extension)
-    return None
+        return folder / (video_id + extension), self.builder_config.segment_start
+    return None, 0.0
 
   def _generate_examples(
     self,
@@ -284,20 +337,21 @@ class Ava(video_common.ManualBuilder):
   ) -> Iterator[tuple[str, dict[str, Any]]]:
     config = self.builder_config
     params = dict(fps=config.fps, clip_seconds=config.clip_seconds, short_side=config.short_side)
-    jobs, missing = [], []
+    jobs, missing, ids = [], [], {}
     for video_id in sorted(videos):
-      path = self._video_path(manual_dir, video_id)
+      path, start = self._video_path(manual_dir, video_id)
       if path is None:
-        expected = manual_dir / config.videos / f'{video_id}.*'
+        expected = manual_dir / config.videos / f'{video_id}*'
         missing.append({'example_id': video_id, 'path': os.fspath(expected)})
         continue
-      keyframes = [(t, t - config.segment_start) for t in videos[video_id]]
+      keyframes = [(t, t - start) for t in videos[video_id]]
       jobs.append((os.fspath(path), keyframes, params))
+      ids[os.fspath(path)] = video_id
     example_ids, left_out = [], []
     desc = f'{self.name}/{config.name} {split}: cutting keyframe clips'
     results = video_common.parallel_map(cut_clips, jobs, self._workers, desc, self._progress)
     for (path, keyframes, _), (clips, duration, error) in results:
-      video_id = os.path.splitext(os.path.basename(path))[0]
+      video_id = ids[path]
       if error is not None:
         left_out.append({'example_id': video_id, 'path': path, 'error': error})
         continue
