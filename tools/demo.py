@@ -3,6 +3,15 @@ r"""Top-5 classes of a video file with a trained model, optionally drawn onto th
   python tools/demo.py --config experiments/quickstart.py --workdir workdirs/quickstart \
     --video clip.mp4 --output_video clip_predicted.mp4
 
+With an AVA model (task 'ava', e.g. experiments/ava/synthetic.py), the top actions of each
+person box of `--boxes` (a person detector's CSV: `seconds, x1, y1, x2, y2[, score]`,
+normalised; each second listed is a keyframe), printed per keyframe and, with
+`--output_video`, drawn as boxes with their actions on the frames around each keyframe
+(`vidjax/ava_inference.py`):
+
+  python tools/demo.py --config experiments/ava/synthetic.py --workdir workdirs/ava/acar \
+    --video clip.mp4 --boxes people.csv --output_video clip_actions.mp4
+
 The model and its weights are the experiment config's and the workdir's latest checkpoint
 (or config.init_from.path). The video is classified as in multi-view testing: T clips x S crops
 (config.input.sampling and pp), logits averaged, softmax. Class names come from the
@@ -19,7 +28,7 @@ from absl import app, flags
 from ml_collections import config_flags
 from PIL import Image, ImageDraw, ImageFont
 
-from vidjax import inference, logs
+from vidjax import ava_inference, inference, logs
 from vidjax.data import decode, encode, pipeline
 
 FLAGS = flags.FLAGS
@@ -38,6 +47,7 @@ def _define_flags() -> None:
   flags.DEFINE_integer('num_crops', 1, 'Crops per clip (S): 1 (centre) or 3.')
   flags.DEFINE_string('output_video', None, 'Write the video with the predictions drawn here.')
   flags.DEFINE_integer('batch_size', 8, 'Views per forward pass.')
+  flags.DEFINE_string('boxes', None, "AVA models: the people's boxes (CSV, see above).")
   flags.mark_flags_as_required(['config', 'workdir', 'video'])
 
 
@@ -103,6 +113,66 @@ def write_video(path: str, data: bytes, predictions: list[tuple[str, float]]) ->
     f.write(encoded)
 
 
+def draw_actions(
+  frames: np.ndarray, boxes: np.ndarray, actions: list[list[tuple[str, float]]]
+) -> np.ndarray:
+  """Draws each box (normalised x1, y1, x2, y2 [n, 4]) with its 'name p %' lines above it
+  on every frame of uint8 [T, H, W, 3]."""
+  height, width = frames.shape[1:3]
+  font = ImageFont.load_default(size=max(8, height // 28))
+  out = []
+  for frame in frames:
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    for box, lines in zip(boxes, actions, strict=True):
+      x1, y1, x2, y2 = box * np.array([width, height, width, height])
+      draw.rectangle((x1, y1, x2, y2), outline=(255, 255, 0), width=2)
+      text = '\n'.join(f'{name} {100 * p:.0f} %' for name, p in lines)
+      corner = (x1, max(0.0, y1 - draw.multiline_textbbox((0, 0), text, font=font)[3] - 2))
+      bbox = draw.multiline_textbbox(corner, text, font=font)
+      draw.rectangle(bbox, fill=(0, 0, 0))
+      draw.multiline_text(corner, text, fill=(255, 255, 0), font=font)
+    out.append(np.asarray(image))
+  return np.stack(out)
+
+
+def ava_main(config, data: bytes) -> None:
+  """The AVA path: every keyframe's people and their top actions."""
+  if not FLAGS.boxes:
+    sys.exit('demo: an AVA model needs --boxes, the people to classify (see the docstring).')
+  try:
+    people = ava_inference.read_person_boxes(FLAGS.boxes)
+    detector = ava_inference.ActionDetector(config, FLAGS.workdir)
+    scores = detector(data, people)
+    names = read_labels(FLAGS.labels, config, next(iter(scores.values())).shape[-1])
+  except (FileNotFoundError, ValueError, decode.DecodeError) as e:
+    sys.exit(f'demo: {e}')
+  actions = {}
+  for seconds, probabilities in scores.items():
+    actions[seconds] = []
+    for i, row in enumerate(probabilities):
+      order = np.argsort(-row, kind='stable')[: FLAGS.top_k]
+      actions[seconds].append([(names[c], float(row[c])) for c in order])
+      box = ', '.join(f'{v:.2f}' for v in people[seconds][i])
+      listed = ', '.join(f'{name} {100 * p:.1f} %' for name, p in actions[seconds][-1])
+      print(f'{seconds:g} s, person {i + 1} ({box}): {listed}')
+  if FLAGS.output_video:
+    info = decode.probe(data)
+    frames = decode.decode_frames(data, range(info.num_frames))
+    frames = frames[:, : info.height // 2 * 2, : info.width // 2 * 2]
+    times = np.array(list(actions))
+    for t in range(len(frames)):
+      # The keyframe nearest in time, within half a second.
+      nearest = times[np.argmin(np.abs(times - t / info.fps))]
+      if abs(nearest - t / info.fps) <= 0.5:
+        frames[t] = draw_actions(frames[t : t + 1], people[nearest], actions[nearest])[0]
+    encoded = encode.encode_video(frames, fps=info.fps or 25.0)
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output_video)), exist_ok=True)
+    with open(FLAGS.output_video, 'wb') as f:
+      f.write(encoded)
+    print(f'Wrote {FLAGS.output_video}.', file=sys.stderr)
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -110,6 +180,9 @@ def main(argv: list[str]) -> None:
   config = FLAGS.config
   with open(FLAGS.video, 'rb') as f:
     data = f.read()
+  if config.task == 'ava':
+    ava_main(config, data)
+    return
   try:
     views = inference.video_views(data, config.input, FLAGS.num_clips, FLAGS.num_crops)
   except (decode.DecodeError, ValueError) as e:

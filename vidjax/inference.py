@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 
 from vidjax import checkpoint, configs, model_size, models
-from vidjax.data import decode, preprocess, samplers
+from vidjax.data import decode, pipeline, preprocess, samplers
 from vidjax.data.loaders import clip
 
 # The variable collections inference needs; the optimiser state is left on disk.
@@ -38,17 +38,12 @@ def load_model(config: ml_collections.ConfigDict, workdir: str) -> tuple[nn.Modu
 
   Raises:
     FileNotFoundError: neither a checkpoint in `workdir` nor `config.init_from.path`.
-    ValueError: the model reads other inputs than the video.
   """
   model = configs.load_module('models', config.model_name).Model(**config.model)
-  if getattr(model, 'input_keys', None) is not None:
-    raise ValueError(
-      f'config.model_name={config.model_name!r} reads {model.input_keys}; inference tools '
-      'support models of the video alone.'
-    )
-  num_frames, size = config.input.sampling.num_frames, config.input.pp.crop_size
+  # The model's inputs as training builds them (the video, boxes, audio: the loader's).
+  shapes = pipeline.input_shapes(config.input)
   example = models.model_inputs(
-    model, {'video': jax.ShapeDtypeStruct((1, num_frames, size, size, 3), jnp.float32)}
+    model, {k: jax.ShapeDtypeStruct((1, *shape), jnp.float32) for k, shape in shapes.items()}
   )
   abstract = model_size.abstract_variables(model, example)
   abstract = {k: v for k, v in abstract.items() if k in _COLLECTIONS}

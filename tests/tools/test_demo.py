@@ -123,3 +123,56 @@ def test_undecodable_video_is_a_clear_error(workdir, tmp_path):
   )  # fmt: skip
   assert result.returncode != 0
   assert f'--video={video}' in result.stderr and 'cannot open container' in result.stderr
+
+
+AVA_CONFIG = os.path.join(REPO, 'experiments', 'ava', 'synthetic.py') + ':smoke'
+
+
+def test_person_boxes_are_read_per_second_and_bad_rows_named(tmp_path):
+  from vidjax import ava_inference  # noqa: PLC0415
+
+  path = tmp_path / 'people.csv'
+  path.write_text('2,0.1,0.2,0.5,0.9,0.98\n1,0.5,0.5,0.7,0.8\n2,0.6,0.1,0.9,0.5\n')
+  boxes = ava_inference.read_person_boxes(str(path))
+  assert list(boxes) == [1.0, 2.0] and boxes[2.0].shape == (2, 4)
+  path.write_text('1,0.1,0.2,0.5,0.9\n3,0.5,0.5,0.4,0.8\n')
+  with pytest.raises(ValueError, match=r'people.csv:2: box .* x1 < x2'):
+    ava_inference.read_person_boxes(str(path))
+
+
+def test_actions_of_each_person_box(tmp_path):
+  from vidjax import ava_inference  # noqa: PLC0415
+
+  config = configs.load_config_file(AVA_CONFIG)
+  model = configs.load_module('models', config.model_name).Model(**config.model)
+  actors, size = config.input.keyframe.max_actors, config.input.pp.crop_size
+  example = {
+    'video': jnp.zeros((1, config.input.sampling.num_frames, size, size, 3)),
+    'boxes': jnp.zeros((1, actors, 4)),
+    'box_mask': jnp.ones((1, actors), bool),
+  }
+  variables = model.init(jax.random.key(0), example, train=False)
+  workdir = str(tmp_path / 'workdir')
+  checkpointer = checkpoint.Checkpointer(os.path.join(workdir, 'checkpoints'), max_to_keep=1)
+  checkpointer.save(1, dict(step=jnp.int32(1), **variables), {})
+  checkpointer.wait()
+  checkpointer.close()
+  frames = np.random.default_rng(0).integers(0, 255, (20, 48, 64, 3), np.uint8)
+  video = encode.encode_video(frames, fps=8)
+  people = {1.0: np.array([[0.1, 0.1, 0.5, 0.9]], np.float32), 2.4: np.array(
+    [[0.1, 0.1, 0.5, 0.9], [0.5, 0.2, 0.9, 0.6]], np.float32)}  # fmt: skip
+  scores = ava_inference.ActionDetector(config, workdir)(video, people)
+  assert [s.shape for s in scores.values()] == [(1, 10), (2, 10)]
+  for probabilities in scores.values():
+    # A softmax over the 5 movements, sigmoids over the rest.
+    np.testing.assert_allclose(probabilities[:, :5].sum(-1), 1.0, rtol=1e-5)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+def test_draw_actions_outlines_each_box():
+  frames = np.full((2, 60, 80, 3), 60, np.uint8)
+  boxes = np.array([[0.25, 0.5, 0.75, 0.9]], np.float32)
+  drawn = demo.draw_actions(frames, boxes, [[('walk', 0.9), ('talk', 0.4)]])
+  # The yellow outline at the box's left edge, the rest of the frame's lower left untouched.
+  assert (drawn[0, 35:50, 20, :2] > 200).all() and (drawn[0, 35:50, 20, 2] < 100).all()
+  np.testing.assert_array_equal(drawn[:, 50:, :10], frames[:, 50:, :10])
