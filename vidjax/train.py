@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax
 import jax
@@ -216,36 +216,63 @@ def _make_evaluators(config, model, task, mesh) -> dict:
   }
 
 
-def _run_evals(evaluators, state, constants, step: int, total_steps: int, *, force: bool) -> dict:
-  """The due evaluations; with `config.optim.ema_decay`, each also of the parameters'
-  moving average, under eval/<name>/ema/."""
+def _write_eval_files(workdir: str, name: str, step: int, files: dict[str, str]) -> None:
+  """An evaluation's files (e.g. AVA's detections CSV) in workdir/eval/<name>/<step>/."""
+  if not files or jax.process_index() != 0:
+    return
+  directory = os.path.join(workdir, 'eval', name, str(step))
+  os.makedirs(directory, exist_ok=True)
+  for filename, text in files.items():
+    with open(os.path.join(directory, filename), 'w') as f:
+      f.write(text)
+
+
+def _run_evals(
+  evaluators, state, constants, step: int, total_steps: int, workdir: str, *, force: bool
+) -> dict:
+  """The due evaluations, their files written; with `config.optim.ema_decay`, each also of
+  the parameters' moving average, under eval/<name>/ema/."""
   results = {}
   ema = optim.ema_params(state.opt_state)
   for name, evaluator in evaluators.items():
     due = evaluator.at_start if step == 0 else step % evaluator.every_steps == 0
     if force or due or step == total_steps:
       metrics = evaluator.run(state, constants)
+      _write_eval_files(workdir, name, step, evaluator.files())
       results.update({f'eval/{name}/{k}': v for k, v in metrics.items()})
       logging.info('Eval %s at step %d: %s', name, step, metrics)
       if ema is not None:
         averaged = evaluator.run(state.replace(params=ema), constants)
+        _write_eval_files(workdir, f'{name}/ema', step, evaluator.files())
         results.update({f'eval/{name}/ema/{k}': v for k, v in averaged.items()})
         logging.info('Eval %s (moving average) at step %d: %s', name, step, averaged)
   return results
 
 
+class _Run(NamedTuple):
+  """What the evaluations of a training run write to: its workdir, metrics writer, last
+  values (for results.json) and mesh."""
+
+  workdir: str
+  writer: logs.MetricWriter
+  last: dict
+  mesh: Any
+
+
 def _evaluate(
-  evaluators, task, state: TrainState, constants, step: int, total_steps: int, writer, last, mesh
+  evaluators, task, state: TrainState, constants, step: int, total_steps: int, run
 ) -> TrainState:
-  """The evaluations due at `step`, logged (and recorded in `last`), then
+  """The evaluations due at `step`, logged (and recorded in `run.last`), then
   `Task.update_state` from their results on the host, back onto the mesh."""
-  eval_results = _run_evals(evaluators, state, constants, step, total_steps, force=False)
+  eval_results = _run_evals(
+    evaluators, state, constants, step, total_steps, run.workdir, force=False
+  )
   if not eval_results:
     return state
-  writer.write(step, eval_results)
-  last.update(eval_results)
+  run.writer.write(step, eval_results)
+  run.last.update(eval_results)
   task_state = task.update_state(jax.device_get(state.task_state), step, eval_results)
-  return state.replace(task_state=jax.device_put(task_state, parallel.replicated(mesh)))
+  return state.replace(task_state=jax.device_put(task_state, parallel.replicated(run.mesh)))
 
 
 # ----------------------------------------------------------------------------- loop
@@ -309,14 +336,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   evaluators = _make_evaluators(config, model, task, mesh)
   constants = jax.device_put(task.constants(), parallel.replicated(mesh))
   progress = logs.Progress(config.total_steps, batch_size, start_step)
+  run = _Run(workdir=workdir, writer=writer, last=last, mesh=mesh)
   preemption = checkpoint.PreemptionWatcher()
   pending, pending_from = [], start_step + 1
   step = start_step
   try:
     if step == 0:  # the evaluations with at_start
-      state = _evaluate(
-        evaluators, task, state, constants, 0, config.total_steps, writer, last, mesh
-      )
+      state = _evaluate(evaluators, task, state, constants, 0, config.total_steps, run)
     while step < config.total_steps:
       batch = parallel.to_global(next(train_input.iterator), mesh)
       state, metrics = train_step(state, batch, constants)
@@ -337,9 +363,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         pending, pending_from = [], step + 1
       # Evaluations, then the task's update from their results, then the checkpoint: a
       # checkpoint always holds the task state that the results of its step produced.
-      state = _evaluate(
-        evaluators, task, state, constants, step, config.total_steps, writer, last, mesh
-      )
+      state = _evaluate(evaluators, task, state, constants, step, config.total_steps, run)
       if step % config.ckpt_every == 0 or step == config.total_steps or stop:
         checkpointer.save(step, state, train_input.iterator.get_state(), force=stop)
       if stop:
@@ -413,7 +437,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   checkpointer.close()
   evaluators = _make_evaluators(config, model, task, mesh)
   constants = jax.device_put(task.constants(), parallel.replicated(mesh))
-  results = _run_evals(evaluators, state, constants, step, -1, force=True)
+  results = _run_evals(evaluators, state, constants, step, -1, workdir, force=True)
   os.makedirs(workdir, exist_ok=True)
   writer = logs.MetricWriter(workdir, resume_step=None)
   writer.write(step, results)

@@ -30,37 +30,26 @@ def _gathered(rng, num_keyframes=12, slots=4):
   )  # fmt: skip
 
 
-def test_the_evaluator_agrees_with_the_official_files(tmp_path):
+def test_the_evaluator_writes_files_that_score_the_same(tmp_path):
   gathered = _gathered(np.random.default_rng(0))
   count = len(gathered['scores'])
-  fake = types.SimpleNamespace(_input=types.SimpleNamespace(dataset=types.SimpleNamespace(
-    label_names=NAMES)))  # fmt: skip
-  metrics = ava.Evaluator.metrics(fake, {}, gathered, count)
-  truth_rows, detection_rows = [], []
-  for k in range(count):
-    for i in np.flatnonzero(gathered['gt_mask'][k]):
-      for c in np.flatnonzero(gathered['gt_labels'][k, i]):
-        truth_rows.append(['v', 900 + k, *gathered['gt_boxes'][k, i], c + 1, i])
-    for i in np.flatnonzero(gathered['box_mask'][k]):
-      for c in range(len(NAMES)):
-        score = gathered['scores'][k, i, c]
-        detection_rows.append(['v', 900 + k, *gathered['boxes'][k, i], c + 1, score])
-  files = {}
-  for name, rows in (('gt', truth_rows), ('det', detection_rows)):
-    files[name] = tmp_path / f'{name}.csv'
-    files[name].write_text(
-      ''.join(
-        ','.join(repr(float(v)) if isinstance(v, np.floating) else str(v) for v in row) + '\n'
-        for row in rows
-      )
-    )
-  labelmap = tmp_path / 'map.pbtxt'
-  labelmap.write_text(
-    ''.join(f'item {{\n  name: "{n}"\n  id: {c}\n}}\n' for c, n in enumerate(NAMES, start=1))
+  gathered['keyframe_index'] = np.arange(count)
+  gathered['timestamp'] = 900 + np.arange(count)
+  ids = (3, 7, 12)  # the dataset's own class ids, as AVA's label map numbers them
+  dataset = types.SimpleNamespace(label_names=NAMES, label_ids=ids)
+  evaluator = types.SimpleNamespace(
+    _input=types.SimpleNamespace(dataset=dataset, video_id=lambda i: f'video{i % 3}'.encode())
   )
-  official = ava.evaluate(str(labelmap), str(files['gt']), str(files['det']))
+  metrics = ava.Evaluator.metrics(evaluator, {}, gathered, count)
+  files = ava.Evaluator.files(evaluator)
+  for name, text in files.items():
+    (tmp_path / name).write_text(text)
+  assert files['groundtruth.csv'].splitlines()[0].startswith('video0,0900,')
+  assert {int(row.split(',')[6]) for row in files['detections.csv'].splitlines()} == set(ids)
+  official = ava.evaluate(*(str(tmp_path / n) for n in ('labelmap.pbtxt', 'groundtruth.csv',
+                                                        'detections.csv')))  # fmt: skip
   assert 0 < official['mAP'] < 1
-  np.testing.assert_allclose(metrics['mAP'], 100 * official['mAP'], rtol=1e-9)
+  np.testing.assert_allclose(metrics['mAP'], 100 * official['mAP'], rtol=1e-12)
   for name in NAMES:
     np.testing.assert_allclose(metrics[f'AP/{name}'], 100 * official['per_class_AP'][name])
 

@@ -54,6 +54,9 @@ class Dataset:
 
   source: Sequence[dict]
   label_names: tuple[str, ...]
+  # The classes' ids in a dataset's own numbering (AVA's label map), in label order; ()
+  # where they are the label indices.
+  label_ids: tuple[int, ...]
   name: str
   split: str
   # What exactly was read, recorded with evaluation results: {'dataset', 'version',
@@ -100,9 +103,12 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
     label_names = tuple(features['label'].names)
   elif builder.info.metadata and 'label_names' in builder.info.metadata:
     label_names = tuple(builder.info.metadata['label_names'])  # e.g. per-actor multi-hot
+  metadata = builder.info.metadata or {}
+  label_ids = tuple(int(i) for i in metadata.get('label_ids', ()))
   return Dataset(
     source=source,
     label_names=label_names,
+    label_ids=label_ids,
     name=dataset,
     split=split,
     manifest=split_manifest(builder, split),

@@ -207,6 +207,10 @@ class Evaluator:
       return None
     return frames, np.asarray(record['frame_phase'])
 
+  def files(self) -> dict[str, str]:
+    """No files: the metrics are the whole result."""
+    return {}
+
   @property
   def dataset_manifest(self) -> dict:
     return {

@@ -227,6 +227,7 @@ class Evaluator(common.SplitEvaluator):
   def __init__(self, name, eval_config, config, model, task, mesh):
     super().__init__(name, eval_config, config, model, task, mesh)
     self._probabilities = task.probabilities
+    self._files = {}
 
   def sums(self, output, batch):
     del output, batch
@@ -240,25 +241,61 @@ class Evaluator(common.SplitEvaluator):
       'gt_boxes': batch['gt_boxes'],
       'gt_labels': batch['gt_labels'],
       'gt_mask': batch['gt_mask'],
+      'keyframe_index': batch['index'],
+      'timestamp': batch['timestamp'],
     }
+
+  def files(self) -> dict[str, str]:
+    """The last run's `detections.csv`, `groundtruth.csv` and `labelmap.pbtxt` in AVA's
+    formats (class ids the dataset's own), on which ActivityNet's script gives the same
+    frame-mAP: `python get_ava_performance.py -l labelmap.pbtxt -g groundtruth.csv -d
+    detections.csv` (or tools/ava_eval.py)."""
+    return self._files
 
   def metrics(self, totals, gathered, count):
     del totals
+    dataset = self._input.dataset
     num_classes = gathered['scores'].shape[-1]
-    names = dict(enumerate(self._input.dataset.label_names or range(num_classes), start=1))
+    ids = dataset.label_ids or tuple(range(1, num_classes + 1))
+    names = dict(zip(ids, dataset.label_names or map(str, ids), strict=True))
     truth, detected = {}, {}
     for k in range(count):
       truth[k] = [
-        (1.0, c + 1, *(float(v) for v in gathered['gt_boxes'][k, i, [1, 0, 3, 2]]))
+        (1.0, ids[c], *(float(v) for v in gathered['gt_boxes'][k, i, [1, 0, 3, 2]]))
         for i in np.flatnonzero(gathered['gt_mask'][k])
         for c in np.flatnonzero(gathered['gt_labels'][k, i])
       ]
-      detected[k] = keyframe_entries(
+      entries = keyframe_entries(
         gathered['scores'][k], gathered['boxes'][k], gathered['box_mask'][k], TOP_DETECTIONS
       )
-    result = frame_map(truth, detected, {c: str(n) for c, n in names.items()})
+      detected[k] = [(score, ids[c - 1], *box) for score, c, *box in entries]
+    self._files = _csv_files(self._input, gathered, detected, ids, names)
+    result = frame_map(truth, detected, names)
     # Classes without a true box in the split have no AP (NaN) and are left out.
     per_class = {
       f'AP/{n}': 100.0 * ap for n, ap in result['per_class_AP'].items() if not np.isnan(ap)
     }
     return {'mAP': 100.0 * result['mAP'], **per_class}
+
+
+def _csv_files(input_, gathered, detected: dict, ids, names: dict[int, str]) -> dict:
+  """AVA's CSV and label-map files of the scored keyframes (rows of `gathered`) and their
+  `detected` (score, class id, y1, x1, y2, x2) entries; numbers written exactly (repr)."""
+  detections, groundtruth = [], []
+  for k in detected:
+    video_id = input_.video_id(int(gathered['keyframe_index'][k]))
+    video_id = video_id.decode() if isinstance(video_id, bytes) else video_id
+    key = f'{video_id},{int(gathered["timestamp"][k]):04d}'
+    for person in np.flatnonzero(gathered['gt_mask'][k]):
+      box = ','.join(repr(float(v)) for v in gathered['gt_boxes'][k, person])
+      for c in np.flatnonzero(gathered['gt_labels'][k, person]):
+        groundtruth.append(f'{key},{box},{ids[c]},{person}\n')
+    for score, action, y1, x1, y2, x2 in detected[k]:
+      box = ','.join(repr(float(v)) for v in (x1, y1, x2, y2))
+      detections.append(f'{key},{box},{action},{float(score)!r}\n')
+  labelmap = ''.join(f'item {{\n  name: "{n}"\n  id: {i}\n}}\n' for i, n in names.items())
+  return {
+    'detections.csv': ''.join(detections),
+    'groundtruth.csv': ''.join(groundtruth),
+    'labelmap.pbtxt': labelmap,
+  }

@@ -162,6 +162,11 @@ class SplitEvaluator(abc.ABC):
     del output, batch
     return {}
 
+  def files(self) -> dict[str, str]:
+    """Files of the last `run` (name -> text) that the trainer writes to
+    workdir/eval/<name>/<step>/; none by default."""
+    return {}
+
   @abc.abstractmethod
   def metrics(
     self, totals: dict[str, float], gathered: dict[str, np.ndarray], count: int

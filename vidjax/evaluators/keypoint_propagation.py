@@ -146,6 +146,10 @@ class Evaluator:
 
     self._predict = predict
 
+  def files(self) -> dict[str, str]:
+    """No files: the metrics are the whole result."""
+    return {}
+
   @property
   def dataset_manifest(self) -> dict:
     return self.dataset.manifest

@@ -157,6 +157,10 @@ class Evaluator:
 
     self._features = features
 
+  def files(self) -> dict[str, str]:
+    """No files: the metrics are the whole result."""
+    return {}
+
   @property
   def dataset_manifest(self) -> dict:
     return {'source': self.source, 'sequences': self.names}

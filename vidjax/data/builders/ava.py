@@ -7,7 +7,8 @@ and PySlowFast's annotations assume) and `short_side`: `clip_seconds` (3 s, more
 2.13 s of ACAR's 64-frame window) centred on the keyframe, whose index in the clip is
 'keyframe'; near a movie's ends the edge frame repeats. With it: the actors' boxes
 (normalised x1, y1, x2, y2, as the CSVs), their multi-hot actions over the label map's
-classes (in id order; 'label_names' in the dataset's metadata), and the person detector's
+classes (in id order; 'label_names' and 'label_ids' in the dataset's metadata), and the
+person detector's
 boxes and scores from the detection CSV, when one is given (those scoring at least
 `min_detection_score`). `vidjax.data.loaders.keyframe` reads them.
 
@@ -297,6 +298,7 @@ class Ava(video_common.ManualBuilder):
         f'{self.builder_config.num_classes} (num_classes).'
       )
     self.info.metadata['label_names'] = [names[c] for c in classes]
+    self.info.metadata['label_ids'] = classes
     self._start_report(manual_dir)
     config = self.builder_config
     self._clips = (
