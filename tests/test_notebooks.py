@@ -18,6 +18,7 @@ FIGURES = {
   'gradient_blending.ipynb': 3,  # per-head V and T losses, weights, final comparison
   'speednet.ipynb': 3,  # speediness against the truth, the rates, the sped-up frames
   'label_propagation.ipynb': 2,  # propagated and true masks, J&F against the baselines
+  'ava.ipynb': 2,  # AP per action with true and detected boxes, keyframes with actions
 }
 
 
