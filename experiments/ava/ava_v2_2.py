@@ -23,11 +23,19 @@ takes 8), the frame resized to 256 x 256; ACAR's head at the official widths (10
 two HR2O layers for R50) or the linear head; ACAR's loss (softmax over the 13
 PERSON_MOVEMENT classes, sigmoid over the other 47), box jitter 0.075, flips; trained on
 the ground-truth boxes, evaluated on the detector's boxes scoring at least 0.85 (ACAR's
-validation threshold) and on the ground-truth boxes. 6 epochs of the 211k training
-keyframes at 32 clips a step, a linear warm-up over the first epoch, then a tenfold step
-at 5.6 epochs (the seed's recipe: warm-up then step decay).
-Differences from ACAR's evaluation: one scale and the flip (num_crops=2) instead of three
-scales and flips, and the frame resized to a square instead of the short side to 256.
+validation threshold) and on the ground-truth boxes. ACAR's R50 recipe
+(`configs/AVA/SLOWFAST_R50_ACAR_HR2O.yaml`): 6 epochs of the 211k training keyframes, SGD
+with Nesterov momentum 0.9 and weight decay 1e-7, a learning rate of 0.064 for 32 clips
+reached by a linear warm-up over the first epoch, then tenfold steps at 5.6 and 5.8
+epochs.
+Differences from ACAR: the warm-up starts at 0, not at 0.008; BatchNorm statistics are
+updated in training (ACAR freezes them, `freeze_bn`); training reads the ground-truth
+boxes alone (ACAR adds detector boxes scoring 0.9 or more); the test is one scale and the
+flip (num_crops=2) instead of three scales and flips, on the frame resized to a square
+instead of the short side to 256. To start from ACAR's own trained model instead of the
+Kinetics backbone, convert it (`--source acar --arch slowfast_r50_acar`, docs/ava.md) and
+pass `init_from=<it>,init=acar` (every variable read, none renamed); `--mode evaluate`
+with a fresh workdir evaluates it as converted.
 Hardware: 8 GPUs (A100-class) or a TPU v4-32. Time: not measured (no accelerator run).
 Expected (ACAR's model zoo, AVA v2.2 val frame-mAP with detected boxes): SlowFast R50
 K400 + ACAR 27.83 (27.74 re-measured with torch 1.8.1 and ffmpeg 4.4).
@@ -38,15 +46,20 @@ from vidjax import configs
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, POSE_CLASSES
 
 HEADS = ('linear', 'acar')
+# What init_from holds: a Kinetics SlowFast R50 (its classifier left out, its names under
+# 'backbone/') or a converted ACAR AVA model (every variable, the same names).
+INITS = ('kinetics', 'acar')
 STEPS_PER_EPOCH = 6600  # 211k training keyframes / 32
 # AVA's PERSON_MOVEMENT classes come first in the label map: ACAR's softmax group.
 AVA_POSE_CLASSES = 13
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, variant='acar', init_from='')
+  arg = configs.parse_arg(arg, smoke=False, variant='acar', init_from='', init='kinetics')
   if arg.variant not in HEADS:
     raise ValueError(f'variant={arg.variant!r}: the head, one of {HEADS}.')
+  if arg.init not in INITS:
+    raise ValueError(f'init={arg.init!r}: what init_from holds, one of {INITS}.')
   config = configs.base_config()
   config.total_steps = 6 * STEPS_PER_EPOCH
   config.log_every = 100
@@ -68,16 +81,17 @@ def get_config(arg: str | None = None):
   )
   if arg.init_from:
     config.init_from.path = arg.init_from
-    config.init_from.dont_load = ('head/.*',)
-    config.init_from.rename = ((r'backbone/(.*)', r'\1'),)
+    if arg.init == 'kinetics':
+      config.init_from.dont_load = ('head/.*',)
+      config.init_from.rename = ((r'backbone/(.*)', r'\1'),)
   config.task = 'ava'
   config.task_kwargs = dict(pose_classes=AVA_POSE_CLASSES)
-  config.optim.update(name='sgd', momentum=0.9, nesterov=False, weight_decay=1e-7)
+  config.optim.update(name='sgd', momentum=0.9, nesterov=True, weight_decay=1e-7)
   config.optim.schedule = dict(
     name='step',
     base_lr=0.064,
     warmup_steps=STEPS_PER_EPOCH,
-    boundaries=(5.6 / 6,),
+    boundaries=(5.6 / 6, 5.8 / 6),
     decay_factor=0.1,
   )
   for name, boxes in (('detected', 'detections'), ('gt', 'ground_truth')):

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from vidjax import configs, model_size
+from vidjax import configs, model_size, models
 
 # Keys of containers that PyTorchVideo / PySlowFast / VMZ / torchvision training scripts
 # wrap the state dict in, tried in this order.
@@ -74,6 +74,8 @@ class Arch:
       of the parity tests and of tools/benchmark.py; None where there is none to import.
     rename: maps the checkpoint's names to those `module_maps` reads, where the source
       saves some under other names (videowalk's reflect-padded convolutions).
+    extra_inputs: the model's inputs besides the video, {batch key: shape of one example}
+      (an AVA model's 'boxes' and 'box_mask').
   """
 
   model_name: str
@@ -83,6 +85,7 @@ class Arch:
   ignore: tuple[str, ...] = ()
   torch_model: Callable[[], Any] | None = None
   rename: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+  extra_inputs: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
 
 class ConversionError(ValueError):
@@ -252,7 +255,7 @@ def _classifier_hints(
   return hints
 
 
-SOURCES = ('hrnet', 'pytorchvideo', 'torchvision', 'videowalk', 'vmz')
+SOURCES = ('acar', 'hrnet', 'pytorchvideo', 'torchvision', 'videowalk', 'vmz')
 
 
 def source_archs(source: str) -> dict[str, Arch]:
@@ -280,8 +283,11 @@ def with_num_classes(arch: Arch, num_classes: int) -> Arch:
 def build_model(arch: Arch):
   """(flax model, abstract variables) of `arch`; nothing is allocated."""
   model = configs.load_module('models', arch.model_name).Model(**arch.model_kwargs)
-  video = jax.ShapeDtypeStruct((1, *arch.input_shape), jnp.float32)
-  return model, model_size.abstract_variables(model, video)
+  shapes = {'video': arch.input_shape, **arch.extra_inputs}
+  inputs = models.model_inputs(
+    model, {key: jax.ShapeDtypeStruct((1, *shape), jnp.float32) for key, shape in shapes.items()}
+  )
+  return model, model_size.abstract_variables(model, inputs)
 
 
 def convert_file(
