@@ -59,7 +59,7 @@ EXTRAS_REQUIRE = {
 
 setuptools.setup(
   name='vidjax',
-  version='0.4.0.dev0',
+  version='0.5.0.dev0',
   description='Video understanding research in JAX/Flax.',
   long_description=pathlib.Path(__file__).with_name('README.md').read_text(encoding='utf-8'),
   long_description_content_type='text/markdown',

@@ -1,3 +1,3 @@
 """vidjax: video understanding in JAX/Flax."""
 
-__version__ = '0.4.0.dev0'
+__version__ = '0.5.0.dev0'
