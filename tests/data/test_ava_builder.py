@@ -16,26 +16,30 @@ CLASS_IDS = [i for i in range(1, 81) if i % 4]  # 60 of the 80 ids, as the chall
 MOVIE_FPS = 20
 
 
-def _write(path, text):
+def _write(path, data):
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, 'w') as f:
-    f.write(text)
+  with open(path, 'wb' if isinstance(data, bytes) else 'w') as f:
+    f.write(data)
+
+
+def _labelmap(root):
+  text = ''.join(f'item {{\n  name: "action {i}"\n  id: {i}\n}}\n' for i in CLASS_IDS)
+  _write(os.path.join(root, 'annotations', ava.LABELMAP), text)
+
+
+def _movie(seconds):
+  """A movie whose red channel is the frame index: a clip shows its times."""
+  frames = np.zeros((seconds * MOVIE_FPS, 48, 64, 3), np.uint8)
+  frames[..., 0] = np.arange(len(frames))[:, None, None]
+  return encode.encode_video(frames, MOVIE_FPS)
 
 
 def _manual_dir(root, train_rows=None, val_rows=None):
   annotations = os.path.join(root, 'annotations')
-  _write(
-    os.path.join(annotations, ava.LABELMAP),
-    ''.join(f'item {{\n  name: "action {i}"\n  id: {i}\n}}\n' for i in CLASS_IDS),
-  )
-  # A 12 s movie segment whose red channel is the frame index: a clip shows its times.
-  frames = np.zeros((12 * MOVIE_FPS, 48, 64, 3), np.uint8)
-  frames[..., 0] = np.arange(len(frames))[:, None, None]
-  movie = encode.encode_video(frames, MOVIE_FPS)
+  _labelmap(root)
+  movie = _movie(12)  # a 12 s segment
   for name in ('movA', 'movV'):
-    _write(os.path.join(root, 'videos_15min', f'{name}.mp4'), '')
-    with open(os.path.join(root, 'videos_15min', f'{name}.mp4'), 'wb') as f:
-      f.write(movie)
+    _write(os.path.join(root, 'videos_15min', f'{name}.mp4'), movie)
   write_garbage(os.path.join(root, 'videos_15min', 'movC.mkv'))
   train_rows = train_rows or [
     'movA,0902,0.1,0.2,0.5,0.8,11,0',
@@ -106,16 +110,9 @@ def test_bad_rows_name_the_file_and_line(tmp_path, row, message):
 def test_ava_kinetics_clips_count_their_timestamps_from_the_clips_start(tmp_path):
   manual = str(tmp_path / 'manual')
   annotations = os.path.join(manual, 'annotations')
-  _write(
-    os.path.join(annotations, ava.LABELMAP),
-    ''.join(f'item {{\n  name: "action {i}"\n  id: {i}\n}}\n' for i in CLASS_IDS),
-  )
-  frames = np.zeros((10 * MOVIE_FPS, 48, 64, 3), np.uint8)
-  frames[..., 0] = np.arange(len(frames))[:, None, None]
+  _labelmap(manual)
   clip_path = os.path.join(manual, 'kinetics700', 'abseiling', 'abcdefghijk_000010_000020.mp4')
-  os.makedirs(os.path.dirname(clip_path))
-  with open(clip_path, 'wb') as f:
-    f.write(encode.encode_video(frames, MOVIE_FPS))
+  _write(clip_path, _movie(10))
   rows = 'abcdefghijk,0015,0.1,0.1,0.4,0.9,11,0\nzzzzzzzzzzz,0015,0.1,0.1,0.4,0.9,11,0\n'
   _write(os.path.join(annotations, 'kinetics_train_v1.0.csv'), rows)
   _write(os.path.join(annotations, 'kinetics_val_v1.0.csv'), rows)
