@@ -63,6 +63,9 @@ def convert(
     'model': spec.model_kwargs,
     'input_shape': list(spec.input_shape),
   }
+  if spec.normalisation:
+    # The frames' normalisation the checkpoint expects: config.input.pp.mean and .std.
+    description['pp'] = {key: list(values) for key, values in spec.normalisation.items()}
   with open(os.path.join(output, 'arch.json'), 'w') as f:
     json.dump(description, f, indent=1)
   return description
@@ -85,6 +88,8 @@ def main(argv: list[str]) -> None:
     f'Wrote {FLAGS.output}. Use it with --config.model_name={description["model_name"]} '
     f'--config.init_from.path={FLAGS.output} and config.model = {description["model"]}.'
   )
+  if 'pp' in description:
+    print(f'Its input normalisation: config.input.pp mean and std = {description["pp"]}.')
 
 
 if __name__ == '__main__':

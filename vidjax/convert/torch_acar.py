@@ -4,10 +4,10 @@ names (hence state-dict keys): the head's `conv_reduce`, `conv1`, `conv2`,
 `hr2o.<i>.{conv_q, conv_k, conv_v, conv, norm}`, `fc1`, `fc2`; the backbone's
 `{fast,slow}_conv1`, `{fast,slow}_bn1`, `{fast,slow}_res<s>.<b>.{conv1..3, bn1..3,
 downsample.0, downsample_bn}` and the laterals `Tconv<s>.{0, 1}` (conv, BN; the R50
-configs' `fuse_only_conv: False`). Clips are lists of actors without padding, as the
-official code runs them; `roi_align` is passed in (torchvision's where it is installed),
-so that the parity tests run without torchvision. Used by `tests/models/test_acar.py` and
-`tests/convert/test_acar_checkpoint.py`.
+configs' `fuse_only_conv: False`) or `Tconv<s>` (the conv alone, R101's). Clips are
+lists of actors without padding, as the official code runs them; `roi_align` is passed in
+(torchvision's where it is installed), so that the parity tests run without torchvision.
+Used by `tests/models/test_acar.py` and `tests/convert/test_acar_checkpoint.py`.
 """
 
 import torch
@@ -109,12 +109,16 @@ class Bottleneck(nn.Module):
 
 
 class SlowFast(nn.Module):
-  """ACAR's SlowFast with `slow_full_span` (slow frames by linspace) and conv + BN + ReLU
-  laterals of kernel `fuse_kernel_size`; res5 ('res4' here) dilated, stride 16."""
+  """ACAR's SlowFast: slow frames by linspace (`slow_full_span`) or every alpha-th, laterals
+  of kernel `fuse_kernel_size` with BN + ReLU or the conv alone (`fuse_only_conv`); res5
+  ('res4' here) dilated, stride 16."""
 
-  def __init__(self, layers, alpha=4, beta=0.125, fuse_kernel_size=7):
+  def __init__(
+    self, layers, alpha=4, beta=0.125, fuse_kernel_size=7, fuse_only_conv=False,
+    slow_full_span=True,
+  ):  # fmt: skip
     super().__init__()
-    self.alpha = alpha
+    self.alpha, self.slow_full_span = alpha, slow_full_span
     fast, slow = int(64 * beta), 64
     self.fast_conv1 = nn.Conv3d(3, fast, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False)
     self.fast_bn1 = nn.BatchNorm3d(fast)
@@ -130,17 +134,12 @@ class SlowFast(nn.Module):
       head_conv = 1 if s <= 2 else 3
       setattr(self, f'slow_res{s}', self._stage(fused, planes, depth, stride, dilation, head_conv))
       slow = planes * 4
-    for s, width in enumerate(
-      (int(64 * beta), int(256 * beta), int(512 * beta), int(1024 * beta)), 1
-    ):
-      setattr(
-        self, f'Tconv{s}',
-        nn.Sequential(
-          nn.Conv3d(width, width * 2, (fuse_kernel_size, 1, 1), (alpha, 1, 1),
-                    (fuse_kernel_size // 2, 0, 0), bias=False),
-          nn.BatchNorm3d(width * 2), nn.ReLU(),
-        ),
-      )  # fmt: skip
+    widths = (int(64 * beta), int(256 * beta), int(512 * beta), int(1024 * beta))
+    for s, width in enumerate(widths, 1):
+      conv = nn.Conv3d(width, width * 2, (fuse_kernel_size, 1, 1), (alpha, 1, 1),
+                       (fuse_kernel_size // 2, 0, 0), bias=False)  # fmt: skip
+      bn_relu = (nn.BatchNorm3d(width * 2), nn.ReLU())
+      setattr(self, f'Tconv{s}', conv if fuse_only_conv else nn.Sequential(conv, *bn_relu))
 
   @staticmethod
   def _stage(inplanes, planes, depth, stride, dilation, head_conv):
@@ -157,7 +156,10 @@ class SlowFast(nn.Module):
     for s in range(1, 5):
       laterals.append(getattr(self, f'Tconv{s}')(x))
       x = getattr(self, f'fast_res{s}')(x)
-    frames = torch.linspace(0, video.shape[2] - 1, video.shape[2] // self.alpha).long()
+    if self.slow_full_span:
+      frames = torch.linspace(0, video.shape[2] - 1, video.shape[2] // self.alpha).long()
+    else:
+      frames = torch.arange(0, video.shape[2], self.alpha)
     slow = self.pool(torch.relu(self.slow_bn1(self.slow_conv1(video[:, :, frames]))))
     for s in range(1, 5):
       slow = getattr(self, f'slow_res{s}')(torch.cat([slow, laterals[s - 1]], dim=1))

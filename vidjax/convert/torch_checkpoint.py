@@ -76,6 +76,8 @@ class Arch:
       saves some under other names (videowalk's reflect-padded convolutions).
     extra_inputs: the model's inputs besides the video, {batch key: shape of one example}
       (an AVA model's 'boxes' and 'box_mask').
+    normalisation: {'mean', 'std'} on the [0, 1] scale (`config.input.pp`) the checkpoints
+      were trained with, where a source's differ from the Kinetics defaults.
   """
 
   model_name: str
@@ -86,6 +88,7 @@ class Arch:
   torch_model: Callable[[], Any] | None = None
   rename: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
   extra_inputs: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+  normalisation: dict[str, tuple[float, ...]] | None = None
 
 
 class ConversionError(ValueError):

@@ -57,6 +57,9 @@ def fusion_kernel_for(depth: int, variant: str) -> int:
   return 7 if variant == '8x8' and depth != 101 else 5
 
 
+SLOW_FRAMES = ('linspace', 'stride')
+
+
 def slow_frame_indices(num_frames: int, alpha: int) -> np.ndarray:
   """Indices of the slow pathway's frames, PyTorchVideo's PackPathway rule.
 
@@ -78,14 +81,14 @@ class FuseFastToSlow(nn.Module):
     kernel: temporal kernel size k.
     alpha: temporal stride (the frame-rate ratio).
     conv: Conv partial (no bias).
-    norm: BatchNorm partial.
+    norm: BatchNorm partial, followed by a ReLU; None for the conv alone.
   """
 
   features: int
   kernel: int
   alpha: int
   conv: ModuleDef
-  norm: ModuleDef
+  norm: ModuleDef | None
 
   @nn.compact
   def __call__(self, slow: jax.Array, fast: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -106,7 +109,8 @@ class FuseFastToSlow(nn.Module):
       ((pad, pad), (0, 0), (0, 0)),
       name='conv_fast_to_slow',
     )(fast)
-    y = nn.relu(self.norm(name='norm')(y))
+    if self.norm is not None:  # None: the lateral is the conv alone (ACAR's R101)
+      y = nn.relu(self.norm(name='norm')(y))
     if y.shape[1] != slow.shape[1]:
       raise ValueError(
         f'fast pathway has {fast.shape[1]} frames, slow {slow.shape[1]}; the input clip '
@@ -139,7 +143,7 @@ class MultiPathWayWithFuse(nn.Module):
     fuse: whether this stage ends with a lateral connection (not after res5).
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
-    res4_temporal_blocks, res5_dilation: see `Model`.
+    res4_temporal_blocks, res5_dilation, fusion_norm: see `Model`.
     slow_non_local_blocks: this stage's `Model.non_local_location` entry.
   """
 
@@ -155,6 +159,7 @@ class MultiPathWayWithFuse(nn.Module):
   res4_temporal_blocks: int | None = None
   res5_dilation: int = 1
   slow_non_local_blocks: tuple[int, ...] = ()
+  fusion_norm: bool = True
 
   @nn.compact
   def __call__(self, slow: jax.Array, fast: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -181,7 +186,8 @@ class MultiPathWayWithFuse(nn.Module):
     if self.fuse:
       fast_out = fast.shape[-1]
       slow, fast = FuseFastToSlow(
-        2 * fast_out, self.fusion_kernel, self.alpha, self.conv, self.norm,
+        2 * fast_out, self.fusion_kernel, self.alpha, self.conv,
+        self.norm if self.fusion_norm else None,
         name='multipathway_fusion',
       )(slow, fast)  # fmt: skip
     return slow, fast
@@ -207,6 +213,11 @@ class Model(nn.Module):
     non_local_location: per stage (res2-res5), the indices of the blocks of the slow pathway
       followed by a non-local block (PySlowFast's NONLOCAL.LOCATION; e.g. ((), (1, 3),
       (1, 3, 5), ()) for the Slow-only NL network); pooled (1, 2, 2) before phi and g.
+    fusion_norm: SlowFast only: the laterals' BatchNorm and ReLU after their conv (True,
+      PyTorchVideo's and PySlowFast's); False keeps the conv alone (ACAR-Net's R101).
+    slow_frames: SlowFast only: how the slow pathway's frames are picked from the clip,
+      'linspace' (PyTorchVideo's PackPathway, ACAR's `slow_full_span`) or 'stride' (every
+      alpha-th from the first, ACAR's R101).
     dropout_rate: dropout before the classifier (0.5 in the published recipes).
     dtype: computation dtype name.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
@@ -222,6 +233,8 @@ class Model(nn.Module):
   res4_temporal_blocks: int | None = None
   res5_dilation: int = 1
   non_local_location: tuple[tuple[int, ...], ...] = ((), (), (), ())
+  fusion_norm: bool = True
+  slow_frames: str = 'linspace'
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
@@ -229,6 +242,8 @@ class Model(nn.Module):
   def __post_init__(self):
     if self.depth not in STAGE_DEPTHS:
       raise ValueError(f'depth={self.depth!r}; allowed values: {tuple(STAGE_DEPTHS)}.')
+    if self.slow_frames not in SLOW_FRAMES:
+      raise ValueError(f'slow_frames={self.slow_frames!r}; allowed values: {SLOW_FRAMES}.')
     if self.variant not in VARIANTS:
       raise ValueError(f'variant={self.variant!r}; allowed values: {tuple(VARIANTS)}.')
     if self.pathway not in PATHWAYS:
@@ -270,13 +285,17 @@ class Model(nn.Module):
         kernel = fusion_kernel_for(self.depth, self.variant)
       else:
         kernel = self.fusion_kernel
-      slow = x[:, slow_frame_indices(x.shape[1], alpha)]
+      if self.slow_frames == 'linspace':
+        slow = x[:, slow_frame_indices(x.shape[1], alpha)]
+      else:
+        slow = x[:, ::alpha]
       fast = x
       for s in range(5):
         slow, fast = MultiPathWayWithFuse(
           s, self.depth, self.width, self.beta_inv, alpha, kernel, s < 4, conv, norm,
           self.res4_temporal_blocks, self.res5_dilation,
-          tuple(self.non_local_location[s - 1]) if s else (), name=f'blocks_{s}',
+          tuple(self.non_local_location[s - 1]) if s else (), self.fusion_norm,
+          name=f'blocks_{s}',
         )(slow, fast)  # fmt: skip
       maps = (slow, fast)
       head_name = 'blocks_6_proj'
