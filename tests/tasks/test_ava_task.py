@@ -71,3 +71,15 @@ def test_the_gradient_is_torchs_and_finite_where_probabilities_saturate():
     lambda x: ava.clip_mean_loss(x, targets, jnp.array([[True]]), pose_classes=2)[0]
   )(logits)
   assert np.isfinite(loss_grad).all()
+
+
+def test_several_sources_are_one_batch():
+  def source(n, value):
+    return {'video': jnp.full((n, 2), value), 'box_mask': jnp.ones((n, 3), bool)}
+
+  kinetics = dict(source(2, 1.0), timestamp=jnp.zeros(2))  # a key of one source: dropped
+  merged = ava.Task.merged({'kinetics': kinetics, 'ava': source(1, 0.0)})
+  assert sorted(merged) == ['box_mask', 'video']
+  np.testing.assert_array_equal(merged['video'][:, 0], [0.0, 1.0, 1.0])  # sources by name
+  single = source(1, 0.0)
+  assert ava.Task.merged(single) is single

@@ -13,7 +13,8 @@ The official code averages the cross entropy over every actor and class of a GPU
 (one clip per GPU in the paper) and the GPUs' gradients are averaged: a mean over clips of
 each clip's mean. Here padded actor slots are masked out and clips without an actor left
 out of the mean, so the loss does not depend on the padding or on how many clips share a
-device.
+device. With several input sources (AVA and AVA-Kinetics: `config.input.sources`), their
+keyframes are one batch.
 """
 
 from __future__ import annotations
@@ -92,9 +93,20 @@ class Task(base.Task):
   def probabilities(self, logits: jax.Array) -> jax.Array:
     return action_probabilities(logits, self.pose_classes)
 
+  @staticmethod
+  def merged(batch: dict) -> dict[str, jax.Array]:
+    """One batch of keyframes from several sources' (`config.input.sources`, e.g. AVA and
+    AVA-Kinetics), concatenated; a single source's batch as it is."""
+    if 'box_mask' in batch:
+      return batch
+    sources = [batch[name] for name in sorted(batch)]
+    keys = set.intersection(*(set(source) for source in sources))
+    return {key: jnp.concatenate([source[key] for source in sources]) for key in sorted(keys)}
+
   def loss_and_metrics(
     self, model: nn.Module, variables: dict, batch: dict[str, jax.Array], ctx: base.Context
   ) -> tuple[jax.Array, tuple[dict, dict[str, jax.Array]]]:
+    batch = self.merged(batch)
     (logits, _), model_state = self.apply(model, variables, batch, ctx)
     box_mask = batch['box_mask'] > 0
     loss, clips = clip_mean_loss(logits, batch['label'], box_mask, self.pose_classes)
