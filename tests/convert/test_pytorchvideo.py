@@ -21,8 +21,9 @@ torch = pytest.importorskip('torch')
 
 from torch_reference import import_pytorchvideo_models, randomize  # noqa: E402
 
+from tests.models import roi_align_reference  # noqa: E402
 from vidjax.convert import pytorchvideo, torch_checkpoint  # noqa: E402
-from vidjax.models import slowfast  # noqa: E402
+from vidjax.models import ava, slowfast  # noqa: E402
 
 hub = import_pytorchvideo_models()
 from pytorchvideo.models import resnet as pv_resnet  # noqa: E402
@@ -57,7 +58,38 @@ PUBLISHED = {
   'slowfast_r101': hub.slowfast_r101,
   'slowfast_16x8_r101_50_50': hub.slowfast_16x8_r101_50_50,
   'csn_r101': hub.csn_r101,
+  'slowfast_r50_detection': lambda: _detection_model(),
 }
+
+
+class _RoIAlign(torch.nn.Module):
+  """torchvision's RoIAlign (aligned=False, the detection head's), by the NumPy
+  restatement of its kernel (tests/models/roi_align_reference.py): no torchvision here."""
+
+  def __init__(self, output_size, spatial_scale, sampling_ratio):
+    super().__init__()
+    self.output_size, self.scale, self.ratio = output_size, spatial_scale, sampling_ratio
+
+  def forward(self, x, rois):  # x [B, C, H, W], rois [K, 5] (index, x1, y1, x2, y2)
+    if x.device.type == 'meta':
+      return x.new_empty((len(rois), x.shape[1], *self.output_size))
+    features = x.detach().numpy().transpose(0, 2, 3, 1)
+    index, boxes = rois[:, 0].numpy().astype(int), rois[:, 1:].numpy()
+    pooled = roi_align_reference.roi_align(
+      features, boxes, index, self.output_size, self.scale, self.ratio, False
+    )
+    return torch.from_numpy(pooled.transpose(0, 3, 1, 2)).to(x.dtype)
+
+
+def _detection_model(**kwargs):
+  """`create_slowfast_with_roi_head` with the RoIAlign above (the builder takes no RoI
+  layer: its head builder's default is patched while it runs)."""
+  builder = pv_slowfast.create_res_roi_pooling_head
+  pv_slowfast.create_res_roi_pooling_head = functools.partial(builder, roi=_RoIAlign)
+  try:
+    return pv_slowfast.create_slowfast_with_roi_head(**kwargs)
+  finally:
+    pv_slowfast.create_res_roi_pooling_head = builder
 
 
 def test_every_arch_has_a_reference():
@@ -76,7 +108,12 @@ def test_published_architecture_converts(name):
   }
   arch = pytorchvideo.ARCHS[name]
   # Shapes do not depend on the lowering; the native one traces fastest.
-  arch = dataclasses.replace(arch, model_kwargs={**arch.model_kwargs, 'lowering': 'native'})
+  kwargs = dict(arch.model_kwargs)
+  if 'backbone' in kwargs:  # an AVA model: the backbone's lowering
+    kwargs['backbone'] = dict(kwargs['backbone'], lowering='native')
+  else:
+    kwargs['lowering'] = 'native'
+  arch = dataclasses.replace(arch, model_kwargs=kwargs)
   _, abstract = torch_checkpoint.build_model(arch)
   variables = torch_checkpoint.convert(state, arch.module_maps(), abstract)
   num_weights = sum(v.size for v in jax.tree.leaves(variables))
@@ -229,3 +266,41 @@ def test_slowfast_logits_match(tmp_path, monkeypatch, small_depths):
   # PyTorchVideo's PackPathway picks the slow frames outside the network; vidjax inside.
   slow_video = torch_video[:, :, slowfast.slow_frame_indices(FRAMES, alpha)]
   _check_parity(torch_model, arch, video, [slow_video, torch_video], tmp_path, monkeypatch)
+
+
+def test_slowfast_detection_logits_match(small_depths):
+  """PyTorchVideo's AVA network (SlowFast with res5 dilated and the RoI head) at depth 14,
+  converted: the same logits for every box, in eval mode."""
+  size, frames, alpha = 64, 8, 4
+  torch_model = _detection_model(
+    model_depth=14, model_num_class=NUM_CLASSES, dropout_rate=0.0,
+    slowfast_channel_reduction_ratio=4, stem_dim_outs=(16, 4),
+    head_pool_kernel_sizes=((frames // alpha, 1, 1), (frames, 1, 1)), head_activation=None,
+  )  # fmt: skip
+  randomize(torch_model)
+  torch_model.eval().double()
+  video, torch_video = _video(frames, size)
+  boxes = np.array(
+    [[[0.1, 0.2, 0.6, 0.9], [0.5, 0.1, 0.9, 0.5]], [[0.2, 0.2, 0.8, 0.7], [0.0] * 4]]
+  )
+  mask = np.array([[True, True], [True, False]])
+  rois = [[b, *(boxes[b, i] * size)] for b, i in zip(*np.nonzero(mask), strict=True)]
+  slow_video = torch_video[:, :, slowfast.slow_frame_indices(frames, alpha)]
+  with torch.no_grad():
+    expected = torch_model([slow_video.double(), torch_video.double()], torch.tensor(rois).double())
+  state = {
+    k: v.float().numpy() for k, v in torch_model.state_dict().items() if 'num_batches' not in k
+  }
+  model = ava.Model(
+    backbone=dict(model_name='slowfast', depth=14, variant='8x8', width=16, beta_inv=4,
+                  res5_dilation=2, lowering='native'),
+    num_classes=NUM_CLASSES, head='linear', context_maps=2,
+  )  # fmt: skip
+  inputs = dict(video=video, boxes=boxes.astype(np.float32), box_mask=mask)
+  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), inputs, train=False))
+  variables = torch_checkpoint.convert(
+    state, pytorchvideo.slowfast_detection_module_maps(14), abstract
+  )
+  logits, _ = jax.jit(lambda v: model.apply(v, inputs, train=False))(variables)
+  assert np.abs(expected.numpy()).max() > 0.1
+  np.testing.assert_allclose(np.asarray(logits)[mask], expected.numpy(), atol=TOLERANCE)

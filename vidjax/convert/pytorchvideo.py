@@ -10,6 +10,8 @@ Architectures (`ARCHS`), with the PyTorchVideo builder and checkpoint they match
   slowfast_r101                 hub slowfast_r101            SLOWFAST_8x8_R101.pyth
   slowfast_16x8_r101_50_50      hub slowfast_16x8_r101_50_50 SLOWFAST_16x8_R101_50_50.pyth
   csn_r101                      hub csn_r101 (ir-CSN-101)    CSN_32x2_R101.pyth
+  slowfast_r50_detection        hub slowfast_r50_detection   ava/SLOWFAST_8x8_R50_DETECTION.pyth
+                                (AVA v2.2, 80 classes: `vidjax.models.ava`, linear head)
 
 PyTorchVideo's i3d_r50 and c2d_r50 (ResNet-50s with a temporal max-pool after res2; vidjax's
 `i3d` is the Inception one) and r2plus1d_r50 (bottleneck (2+1)D blocks) have no vidjax
@@ -205,6 +207,19 @@ def slowfast_module_maps(depth: int) -> Maps:
   return maps
 
 
+def slowfast_detection_module_maps(depth: int) -> Maps:
+  """`vidjax.models.ava.Model` (a SlowFast backbone with res5 dilated, the linear head) <-
+  PyTorchVideo's `create_slowfast_with_roi_head`: the backbone under 'model.', the RoI
+  head's projection 'detection_head.proj'."""
+  maps = {
+    ('backbone', *flax): ModuleMap(f'model.{source.prefix}', source.kind)
+    for flax, source in slowfast_module_maps(depth).items()
+    if flax != ('blocks_6_proj',)
+  }
+  maps[('head', 'fc')] = ModuleMap('detection_head.proj', 'linear')
+  return maps
+
+
 def csn_module_maps(depth: int) -> Maps:
   """`vidjax.models.csn.Model` with variant='ir' (PyTorchVideo's create_csn)."""
   maps = _stem(('blocks_0',), 'blocks.0')
@@ -260,6 +275,22 @@ ARCHS: dict[str, Arch] = {
   # Temporal conv_a in the first 6 of res4's 23 blocks only, in both pathways.
   'slowfast_16x8_r101_50_50': _slowfast(
     101, '16x8', 'slowfast_16x8_r101_50_50', res4_temporal_blocks=6
+  ),
+  # PySlowFast's SlowFast R50 8x8 fine-tuned on AVA v2.2 (80 classes, sigmoid scores),
+  # `slowfast_r50_detection` of the hub: the linear RoI head (RoIAlign 7 x 7 of the
+  # time-averaged pathways at stride 16, max-pooled, dropout 0.5, a linear layer).
+  'slowfast_r50_detection': Arch(
+    'ava',
+    {
+      'backbone': dict(model_name='slowfast', depth=50, variant='8x8', res5_dilation=2),
+      'num_classes': 80,
+      'head': 'linear',
+      'context_maps': 2,
+      'head_config': dict(dropout_rate=0.5),
+    },
+    (32, 256, 256, 3),
+    functools.partial(slowfast_detection_module_maps, 50),
+    extra_inputs={'boxes': (1, 4), 'box_mask': (1,)},
   ),
   'csn_r101': Arch(
     'csn',
