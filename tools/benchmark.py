@@ -35,6 +35,12 @@ DAVIS mode: tools/davis_eval.py against the official DAVIS-2017 evaluation on th
 generated 854 x 480 masks, in seconds and as a ratio (`davis_speed.py`):
 
   python tools/benchmark.py --mode=davis --json=davis.json
+
+AVA mode: tools/ava_eval.py against the official AVA evaluation (a checkout of it, which
+vidjax does not ship) on the same generated files, the largest AP difference of any class
+and the seconds of each (`ava_speed.py`):
+
+  python tools/benchmark.py --mode=ava --official_ava ~/ACAR-Net --ava_keyframes 5000
 """
 
 import sys
@@ -55,7 +61,7 @@ from absl import app, flags
 from vidjax import configs, logs
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('mode', 'data', ['data', 'model', 'davis'], 'What to benchmark.')
+flags.DEFINE_enum('mode', 'data', ['data', 'model', 'davis', 'ava'], 'What to benchmark.')
 flags.DEFINE_string('json', None, 'Also write the results to this JSON file.')
 flags.DEFINE_string('config', 'experiments/quickstart.py', 'Experiment file[:arg] (data mode).')
 flags.DEFINE_string('videos', None, 'A video_folder layout DIR/<split>/<class>/*.mp4 to measure.')
@@ -85,6 +91,12 @@ flags.DEFINE_integer(
 flags.DEFINE_enum(
   'dtype', 'float32', ['float32', 'bfloat16'], "Model mode: the models' computation dtype."
 )
+flags.DEFINE_string(
+  'official_ava',
+  None,
+  "AVA mode: a checkout of the official evaluation (ActivityNet's Evaluation folder or ACAR-Net).",
+)
+flags.DEFINE_integer('ava_keyframes', 57408, "AVA mode: keyframes (AVA val's 57,408).")
 flags.DEFINE_float(
   'peak_tflops',
   None,
@@ -125,6 +137,10 @@ def main(argv: list[str]) -> None:
     )
   elif FLAGS.mode == 'davis':
     results = _measure('davis').davis_benchmark(FLAGS.rounds)
+  elif FLAGS.mode == 'ava':
+    if not FLAGS.official_ava:
+      raise app.UsageError('--mode=ava needs --official_ava, the official code to compare with.')
+    results = _measure('ava').ava_benchmark(FLAGS.official_ava, FLAGS.ava_keyframes, FLAGS.rounds)
   else:
     data_speed = _measure('data')
     with tempfile.TemporaryDirectory() as data_dir:

@@ -69,8 +69,10 @@ def read_exclusions(path: str) -> set[str]:
 
 def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tuple]]:
   """Per keyframe, (score, class, y1, x1, y2, x2) in descending score; with `capacity`,
-  only that many of the highest (the official `read_csv`)."""
+  only that many of the highest (the official `read_csv`, whose heap this keeps entry for
+  entry, so that tied scores come out in its order)."""
   entries = defaultdict(list)
+  keys = {}  # (video_id, timestamp) -> key: a keyframe's rows repeat both
   with open(path, encoding='utf-8', newline='') as f:
     for line, row in enumerate(csv.reader(f), start=1):
       if len(row) not in (7, 8):
@@ -79,19 +81,21 @@ def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tu
           'action_id[, score].'
         )
       try:
-        key = image_key(row[0], row[1])
-        x1, y1, x2, y2 = (float(value) for value in row[2:6])
+        key = keys.get((row[0], row[1]))
+        if key is None:
+          key = keys[row[0], row[1]] = image_key(row[0], row[1])
+        x1, y1, x2, y2 = float(row[2]), float(row[3]), float(row[4]), float(row[5])
         action = int(row[6])
         score = float(row[7]) if len(row) == 8 else 1.0
       except ValueError as error:
         raise ValueError(f'{path}:{line}: {error}') from None
       if action not in classes:
         continue
-      entry = (score, action, y1, x1, y2, x2)
-      if capacity < 1 or len(entries[key]) < capacity:
-        heapq.heappush(entries[key], entry)
-      elif score > entries[key][0][0]:
-        heapq.heapreplace(entries[key], entry)
+      heap = entries[key]
+      if capacity < 1 or len(heap) < capacity:
+        heapq.heappush(heap, (score, action, y1, x1, y2, x2))
+      elif score > heap[0][0]:
+        heapq.heapreplace(heap, (score, action, y1, x1, y2, x2))
   return {key: sorted(values, key=lambda entry: -entry[0]) for key, values in entries.items()}
 
 
@@ -147,20 +151,21 @@ def frame_map(
       num_truth[entry[1]] += 1
   scores, labels = defaultdict(list), defaultdict(list)
   for key, entries in detected.items():
-    if not entries:
-      continue
-    boxes = np.array([entry[2:] for entry in entries], float)
-    valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-    classes = np.array([entry[1] for entry in entries])[valid]
-    box_scores = np.array([entry[0] for entry in entries])[valid]
-    boxes = boxes[valid]
-    true_entries = truth.get(key, [])
-    true_boxes = np.array([entry[2:] for entry in true_entries], float).reshape(-1, 4)
-    true_classes = np.array([entry[1] for entry in true_entries], int)
-    for action in np.unique(classes):
-      mine = classes == action
-      scores[action].append(box_scores[mine])
-      labels[action].append(true_positives(boxes[mine], true_boxes[true_classes == action]))
+    true_boxes = defaultdict(list)
+    for entry in truth.get(key, ()):
+      true_boxes[entry[1]].append(entry[2:])
+    # Per class, the keyframe's valid boxes (y2 > y1, x2 > x1) in their order.
+    by_class = defaultdict(list)
+    for entry in entries:
+      if entry[2] < entry[4] and entry[3] < entry[5]:
+        by_class[entry[1]].append(entry)
+    for action, mine in by_class.items():
+      scores[action].append([entry[0] for entry in mine])
+      if action in true_boxes:
+        boxes = np.array([entry[2:] for entry in mine], float)
+        labels[action].append(true_positives(boxes, np.array(true_boxes[action], float)))
+      else:
+        labels[action].append(np.zeros(len(mine), bool))
   per_id = {}
   for action in names:
     if num_truth[action] == 0:
