@@ -23,7 +23,8 @@ head with one HR2O layer and 1x1 output convs; ACAR's loss; the seed's recipe: 6
 (of AVA's 211k keyframes), a linear warm-up over the first, tenfold steps at 5.6 and 5.8,
 no scale jitter, box jitter. Evaluated on AVA's and AVA-Kinetics' validation keyframes
 with the detector's boxes, and with the flip test.
-Differences from the seed: the test is one scale and the flip, not three scales and flips;
+Differences from the seed: the test is one scale and the flip, not three scales and flips
+(the evaluators' `scales` adds sizes);
 BatchNorm statistics are updated in training.
 Hardware: 32 GPUs (A100-class) or a TPU v4-64. Time: not measured (no accelerator run).
 Expected (the seed, AVA-Kinetics val frame-mAP): SlowFast R101 linear head 32.98, ACAR

@@ -31,7 +31,7 @@ epochs.
 Differences from ACAR: the warm-up starts at 0, not at 0.008; BatchNorm statistics are
 updated in training (ACAR freezes them, `freeze_bn`); training reads the ground-truth
 boxes alone (ACAR adds detector boxes scoring 0.9 or more); the test is one scale and the
-flip (num_crops=2) instead of three scales and flips, on the frame resized to a square
+flip (num_crops=2; the evaluators' `scales` adds sizes), on the frame resized to a square
 instead of the short side to 256. To start from ACAR's own trained model instead of the
 Kinetics backbone, convert it (`--source acar --arch slowfast_r50_acar`, docs/ava.md) and
 pass `init_from=<it>,init=acar` (every variable read, none renamed); `--mode evaluate`

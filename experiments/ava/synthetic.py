@@ -81,4 +81,5 @@ def get_config(arg: str | None = None):
     )
     for eval_config in config.evals.values():
       eval_config.split = 'validation[:32]'
+    config.evals.detected.scales = (48,)  # the multi-scale test: 64 and 48 pixels
   return config

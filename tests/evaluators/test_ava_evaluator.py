@@ -38,8 +38,10 @@ def test_the_evaluator_writes_files_that_score_the_same(tmp_path):
   ids = (3, 7, 12)  # the dataset's own class ids, as AVA's label map numbers them
   dataset = types.SimpleNamespace(label_names=NAMES, label_ids=ids)
   evaluator = types.SimpleNamespace(
-    _input=types.SimpleNamespace(dataset=dataset, video_id=lambda i: f'video{i % 3}'.encode())
+    _input=types.SimpleNamespace(dataset=dataset, video_id=lambda i: f'video{i % 3}'.encode()),
+    _probabilities=lambda logits: logits,  # scores given as they are
   )
+  gathered['logits'] = gathered.pop('scores')
   metrics = ava.Evaluator.metrics(evaluator, {}, gathered, count)
   files = ava.Evaluator.files(evaluator)
   for name, text in files.items():

@@ -30,8 +30,11 @@ import heapq
 from collections import defaultdict
 from typing import Any
 
+import jax
 import numpy as np
 
+from vidjax import parallel
+from vidjax.data import pipeline
 from vidjax.evaluators import common
 
 IOU_THRESHOLD = 0.5
@@ -213,7 +216,7 @@ def keyframe_entries(
   return entries[:capacity] if capacity > 0 else entries
 
 
-DEFAULTS = dict(common.SPLIT_DEFAULTS, num_clips=1, num_crops=1)
+DEFAULTS = dict(common.SPLIT_DEFAULTS, num_clips=1, num_crops=1, scales=())
 KEYS = ('type', 'split', 'batch_size', 'every_steps', *DEFAULTS)
 
 
@@ -221,8 +224,10 @@ class Evaluator(common.SplitEvaluator):
   """Frame-mAP (in percent) of every keyframe of a split, the official way.
 
   config.evals.<name>: type='ava', split, batch_size, every_steps, num_clips=1, num_crops
-  (1, or 2 for the flip test, whose logits are averaged as ACAR's multi-crop test), pred,
-  input (e.g. dict(keyframe=dict(boxes='detections')) to score the detector's boxes).
+  (1, or 2 for the flip test), scales (frame sizes besides `pp.crop_size` to test at, e.g.
+  (224, 320): the multi-scale test), pred, input (e.g. dict(keyframe=dict(boxes=
+  'detections')) to score the detector's boxes). The logits of every view, flips and
+  scales, are averaged before the probabilities, as ACAR's multi-crop test averages them.
   Each box gets the task's probabilities of every class (`tasks/ava.py`); per keyframe the
   top 50 (box, class) scores are matched to the true boxes at IoU 0.5 and AP is VOC's, as
   `frame_map` (and ActivityNet's script) computes it. Boxes are in the frame's normalised
@@ -233,6 +238,37 @@ class Evaluator(common.SplitEvaluator):
     super().__init__(name, eval_config, config, model, task, mesh)
     self._probabilities = task.probabilities
     self._files = {}
+    batch_size = parallel.check_batch_size(eval_config.batch_size, f'evals.{name}.batch_size')
+    self._scale_inputs = [
+      pipeline.make_eval_input(
+        pipeline.with_overrides(
+          self.input_config, {'pp': {'crop_size': size}}, f'config.evals.{name}.scales'
+        ),
+        eval_config.split,
+        batch_size,
+        self.num_clips,
+        self.num_crops,
+        jax.process_index(),
+        jax.process_count(),
+      )  # fmt: skip
+      for size in eval_config.scales
+      if size != self.input_config.pp.crop_size
+    ]
+
+  def run(self, state, constants) -> dict[str, float]:
+    """One pass per scale; each keyframe's logits averaged over them, then scored."""
+    totals, gathered = self.evaluate_input(self._input, state, constants)
+    if self._scale_inputs:
+      scored = gathered['mask']
+      index = gathered['index'][scored]
+      total = gathered['logits'][scored].astype(np.float64)
+      for input_ in self._scale_inputs:
+        _, other = self.evaluate_input(input_, state, constants)
+        rows = np.full(max(other['index'].max(), index.max()) + 1, -1)
+        rows[other['index'][other['mask']]] = np.flatnonzero(other['mask'])
+        total += other['logits'][rows[index]]
+      gathered['logits'][scored] = total / (1 + len(self._scale_inputs))
+    return self.scored(totals, gathered)
 
   def sums(self, output, batch):
     del output, batch
@@ -240,7 +276,7 @@ class Evaluator(common.SplitEvaluator):
 
   def per_example(self, output, batch):
     return {
-      'scores': self._probabilities(output),
+      'logits': output,
       'boxes': batch['boxes'][:, 0],
       'box_mask': batch['box_mask'][:, 0],
       'gt_boxes': batch['gt_boxes'],
@@ -260,6 +296,7 @@ class Evaluator(common.SplitEvaluator):
   def metrics(self, totals, gathered, count):
     del totals
     dataset = self._input.dataset
+    gathered['scores'] = np.asarray(self._probabilities(gathered['logits']))
     num_classes = gathered['scores'].shape[-1]
     ids = dataset.label_ids or tuple(range(1, num_classes + 1))
     names = dict(zip(ids, dataset.label_names or map(str, ids), strict=True))

@@ -180,13 +180,22 @@ class SplitEvaluator(abc.ABC):
     Raises:
       EvaluationCountError: an example was not evaluated, or evaluated twice.
     """
+    return self.scored(*self.evaluate_input(self._input, state, constants))
+
+  def evaluate_input(self, input_, state: Any, constants: Any) -> tuple[dict, dict]:
+    """(summed totals, per-example arrays with the bookkeeping keys) of one pass of the
+    model over `input_` (this evaluator's input, or another view of its split)."""
     totals, gathered = None, []
-    for batch in self._input:
+    for batch in input_:
       sums, examples = self._eval_step(state, constants, parallel.to_global(batch, self._mesh))
       totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
       gathered.append(examples)
     totals = {k: float(np.asarray(v)) for k, v in totals.items()}
     gathered = {k: np.concatenate([np.asarray(g[k]) for g in gathered]) for k in gathered[0]}
+    return totals, gathered
+
+  def scored(self, totals: dict, gathered: dict) -> dict[str, float]:
+    """The metrics of a pass's `evaluate_input` results, after the counting checks."""
     index, mask = gathered.pop('index'), gathered.pop('mask')
     counted, failed = gathered.pop('counted'), gathered.pop('decode_failed')
     num_examples = self._input.num_examples
