@@ -24,6 +24,9 @@ and with the detector's ('detected'), as ActivityNet's script computes it.
 Hardware: 2 CPU cores.
 Expected (the seed's AVA-Kinetics table): linear < ACAR, and ground-truth boxes well
 above detected ones.
+Measured (seeds 0 and 1, docs/results.md), frame-mAP: with the true boxes linear 89.7,
+ACAR 91.4; with the detected boxes linear 76.4, ACAR 76.2. 800 steps take about 13
+minutes (linear) and 20 (ACAR) on 2 CPU cores beside another training job.
 Smoke test: experiments/ava/synthetic.py:smoke
 """
 
