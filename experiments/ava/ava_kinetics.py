@@ -98,6 +98,6 @@ def get_config(arg: str | None = None):
     config.model.head_config.update(reduce_dim=16, hidden_dim=8)
     config.task_kwargs.pose_classes = POSE_CLASSES
     for eval_config in config.evals.values():
-      eval_config.update(split='validation[:32]')
+      eval_config.update(split='validation[:32]', num_crops=1)
       eval_config.input.dataset = 'vidjax_synthetic/tiny_interactions'
   return config
