@@ -79,9 +79,10 @@ def _arch(head: str, depth: int = 50) -> Arch:
   backbone = dict(model_name='slowfast', depth=depth, variant='8x8', res5_dilation=2)
   if r101:  # the official defaults: fuse_kernel_size 5, fuse_only_conv, slow by stride
     backbone.update(fusion_kernel=5, fusion_norm=False, slow_frames='stride')
+  head_depth = 1 if r101 else 2  # HR2O layers (unused by the linear head)
   head_config = {}
   if head == 'acar':
-    head_config = dict(reduce_dim=1024, hidden_dim=512, depth=1 if r101 else 2, mlp_1x1=r101)
+    head_config = dict(reduce_dim=1024, hidden_dim=512, depth=head_depth, mlp_1x1=r101)
   return Arch(
     'ava',
     {
@@ -92,7 +93,7 @@ def _arch(head: str, depth: int = 50) -> Arch:
       'head_config': head_config,
     },
     INPUT_SHAPE,
-    _maps(head, depth, head_config.get('depth', 0), fusion_norm=not r101),
+    _maps(head, depth, head_depth, fusion_norm=not r101),
     extra_inputs={'boxes': (1, 4), 'box_mask': (1,)},
     normalisation=R101_NORMALISATION if r101 else R50_NORMALISATION,
   )

@@ -115,7 +115,7 @@ class Loader:
     unique, inverse = np.unique(indices, return_inverse=True)
     return decode.decode_frames(record['video'], unique.tolist())[inverse]
 
-  def _padded(self, record: Mapping, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+  def _padded(self, record: Mapping, values: np.ndarray) -> np.ndarray:
     actors = self._keyframe.max_actors
     if len(values) > actors:
       video_id = record['video_id']
@@ -124,7 +124,7 @@ class Loader:
         f'Keyframe {video_id!r} at frame {int(record["keyframe"])} has '
         f'{len(values)} boxes, more than config.input.keyframe.max_actors={actors}; raise it.'
       )
-    padded = np.full((actors, *values.shape[1:]), fill, np.float32)
+    padded = np.zeros((actors, *values.shape[1:]), np.float32)
     padded[: len(values)] = values
     return padded
 
