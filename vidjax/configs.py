@@ -229,6 +229,18 @@ def base_config() -> ml_collections.ConfigDict:
       # kernels of an image network inflated into the 3D ones (vidjax/convert/inflate.py).
       init_from=dict(path='', dont_load=(), rename=(), inflate=''),
       mesh=dict(data=-1),
+      # num_batches > 0: before each evaluation, BatchNorm statistics averaged over that
+      # many fresh training batches with the current weights (PySlowFast's precise BN, 200
+      # batches there; vidjax/precise_bn.py).
+      precise_bn=dict(num_batches=0),
+      # PySlowFast's multigrid schedule of clip shapes and batch sizes
+      # (vidjax/data/multigrid.py); the factors are its defaults.
+      multigrid=dict(
+        long_cycle=False,
+        short_cycle=False,
+        long_cycle_factors=((0.25, 0.5**0.5), (0.5, 0.5**0.5), (0.5, 1.0), (1.0, 1.0)),
+        short_cycle_factors=(0.5, 0.5**0.5),
+      ),
       input=dict(
         dataset='vidjax_synthetic/default',
         data_dir=default_data_dir(),

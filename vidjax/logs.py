@@ -11,6 +11,7 @@ import json
 import logging as std_logging
 import os
 import time
+from collections.abc import Callable
 
 import jax
 from absl import logging
@@ -93,17 +94,24 @@ def last_values(workdir: str, up_to_step: int) -> dict[str, float]:
 
 
 class Progress:
-  """Console progress: step, steps/s, clips/s and ETA since the last report."""
+  """Console progress: step, steps/s, clips/s and ETA since the last report.
 
-  def __init__(self, total_steps: int, global_batch_size: int, start_step: int):
+  `examples_before(step)` is the number of clips in the global batches of the steps
+  before `step` (step x batch size, unless the batch size changes, as under multigrid).
+  """
+
+  def __init__(self, total_steps: int, examples_before: Callable[[int], int], start_step: int):
     self._total = total_steps
-    self._batch = global_batch_size
+    self._examples_before = examples_before
     self._last_step = start_step
     self._last_time = time.perf_counter()
 
   def report(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
     now = time.perf_counter()
-    steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    elapsed = max(now - self._last_time, 1e-9)
+    steps_per_sec = (step - self._last_step) / elapsed
+    clips = self._examples_before(step) - self._examples_before(self._last_step)
+    clips_per_sec = clips / elapsed
     self._last_step, self._last_time = step, now
     eta = (self._total - step) / max(steps_per_sec, 1e-9)
     shown = ', '.join(f'{k.split("/")[-1]} {v:.4g}' for k, v in scalars.items())
@@ -113,10 +121,10 @@ class Progress:
       self._total,
       shown,
       steps_per_sec,
-      steps_per_sec * self._batch,
+      clips_per_sec,
       _hms(eta),
     )
-    return {'perf/steps_per_sec': steps_per_sec, 'perf/clips_per_sec': steps_per_sec * self._batch}
+    return {'perf/steps_per_sec': steps_per_sec, 'perf/clips_per_sec': clips_per_sec}
 
 
 def _hms(seconds: float) -> str:

@@ -123,11 +123,13 @@ def frozen_mask(param_groups, tree) -> Any:
 
 
 def make_optimizer(
-  config: ml_collections.ConfigDict, total_steps: int
+  config: ml_collections.ConfigDict, total_steps: int, schedule: optax.Schedule | None = None
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """Builds the optax chain of config.optim; returns it and its learning-rate schedule
-  (the default group's; a group's multiplier scales it)."""
-  schedule = make_schedule(_require(config, 'schedule', 'optim'), total_steps)
+  (the default group's; a group's multiplier scales it). `schedule` replaces the one of
+  config.optim.schedule (multigrid's long cycle scales it)."""
+  if schedule is None:
+    schedule = make_schedule(_require(config, 'schedule', 'optim'), total_steps)
   param_groups = _require(config, 'param_groups', 'optim')
   clip = _require(config, 'grad_clip_norm', 'optim')
   accumulation = _require(config, 'accumulation_steps', 'optim')

@@ -17,8 +17,18 @@ import numpy as np
 import optax
 from absl import logging
 
-from vidjax import checkpoint, configs, logs, model_size, models, optim, parallel, run_info
-from vidjax.data import pipeline
+from vidjax import (
+  checkpoint,
+  configs,
+  logs,
+  model_size,
+  models,
+  optim,
+  parallel,
+  precise_bn,
+  run_info,
+)
+from vidjax.data import multigrid, pipeline
 from vidjax.tasks import base
 
 # ----------------------------------------------------------------------------- state
@@ -67,7 +77,8 @@ def _build(config: ml_collections.ConfigDict, mesh):
       f'config.input.pp.mix is on, but task {config.task!r} does not read mixed labels; '
       'set config.input.pp.mix.mixup_alpha and cutmix_alpha to 0.'
     )
-  tx, schedule = optim.make_optimizer(config.optim, config.total_steps)
+  schedule = multigrid.learning_rate(config) if config.multigrid.long_cycle else None
+  tx, schedule = optim.make_optimizer(config.optim, config.total_steps, schedule)
   shapes = pipeline.input_shapes(config.input)
   example = models.model_inputs(
     model, {key: jnp.zeros((1, *shape), jnp.float32) for key, shape in shapes.items()}
@@ -92,11 +103,11 @@ def _build(config: ml_collections.ConfigDict, mesh):
   return model, task, tx, schedule, init, example
 
 
-def _make_train_input(config: ml_collections.ConfigDict):
+def _make_train_input(config: ml_collections.ConfigDict, seed: int):
   """This host's training stream (several sources give {name: batch}) and the global
   number of examples per step."""
   sources = pipeline.source_configs(config.input)
-  args = (config.seed,)
+  args = (seed,)
   hosts = (jax.process_index(), jax.process_count())
   if not sources:
     batch_size = config.input.batch_size
@@ -132,12 +143,12 @@ def _log_model_size(model, variables, example) -> dict[str, float]:
 # ----------------------------------------------------------------------------- step
 
 
-def _make_train_step(config, model, task, tx, schedule, mesh):
+def _train_context(config, task):
+  """(state, constants) -> the `tasks.base.Context` of the train step at `state.step`."""
   rng_names = ('augment', 'mix', 'dropout', *task.rng_names)
-  param_groups = config.optim.param_groups
 
-  def train_step(state: TrainState, batch: dict[str, jax.Array], constants):
-    ctx = base.Context(
+  def context(state: TrainState, constants) -> base.Context:
+    return base.Context(
       step=state.step,
       rngs=_rngs(config.seed, state.step, *rng_names),
       train=True,
@@ -145,6 +156,16 @@ def _make_train_step(config, model, task, tx, schedule, mesh):
       constants=constants,
       pp=_preprocessing(config.input),
     )
+
+  return context
+
+
+def _make_train_step(config, model, task, tx, schedule, mesh):
+  param_groups = config.optim.param_groups
+  context = _train_context(config, task)
+
+  def train_step(state: TrainState, batch: dict[str, jax.Array], constants):
+    ctx = context(state, constants)
     batch = task.preprocess(batch, ctx)
 
     def loss_fn(params):
@@ -227,6 +248,12 @@ def _write_eval_files(workdir: str, name: str, step: int, files: dict[str, str])
       f.write(text)
 
 
+def _due(evaluator, step: int, total_steps: int) -> bool:
+  if step == 0:
+    return evaluator.at_start
+  return step % evaluator.every_steps == 0 or step == total_steps
+
+
 def _run_evals(
   evaluators, state, constants, step: int, total_steps: int, workdir: str, *, force: bool
 ) -> dict:
@@ -235,8 +262,7 @@ def _run_evals(
   results = {}
   ema = optim.ema_params(state.opt_state)
   for name, evaluator in evaluators.items():
-    due = evaluator.at_start if step == 0 else step % evaluator.every_steps == 0
-    if force or due or step == total_steps:
+    if force or _due(evaluator, step, total_steps):
       metrics = evaluator.run(state, constants)
       _write_eval_files(workdir, name, step, evaluator.files())
       results.update({f'eval/{name}/{k}': v for k, v in metrics.items()})
@@ -299,7 +325,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   )
 
   # input
-  train_input, batch_size = _make_train_input(config)
+  if multigrid.enabled(config):
+    train_input = multigrid.make_train_input(
+      config, config.seed, jax.process_index(), jax.process_count()
+    )
+    examples_before = train_input.examples_before
+  else:
+    train_input, batch_size = _make_train_input(config, config.seed)
+
+    def examples_before(step: int) -> int:
+      return step * batch_size
+
   model, task, tx, schedule, init, example = _build(config, mesh)
 
   # state and checkpoints
@@ -335,8 +371,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   train_step = _make_train_step(config, model, task, tx, schedule, mesh)
   evaluators = _make_evaluators(config, model, task, mesh)
   constants = jax.device_put(task.constants(), parallel.replicated(mesh))
-  progress = logs.Progress(config.total_steps, batch_size, start_step)
+  progress = logs.Progress(config.total_steps, examples_before, start_step)
   run = _Run(workdir=workdir, writer=writer, last=last, mesh=mesh)
+  with_precise_bn = None
+  if config.precise_bn.num_batches:
+    with_precise_bn = precise_bn.Updater(
+      config.precise_bn.num_batches,
+      precise_bn.make_statistics_step(model, task, mesh, _train_context(config, task)),
+      # A stream of its own for every evaluation, a function of (seed, step) only.
+      lambda step: _make_train_input(config, zlib.crc32(f'{config.seed} {step}'.encode()))[0],
+      mesh,
+    )
   preemption = checkpoint.PreemptionWatcher()
   pending, pending_from = [], start_step + 1
   step = start_step
@@ -362,7 +407,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         last.update(scalars)
         pending, pending_from = [], step + 1
       # Evaluations, then the task's update from their results, then the checkpoint: a
-      # checkpoint always holds the task state that the results of its step produced.
+      # checkpoint always holds the task state that the results of its step produced
+      # (and the precise statistics the evaluations used).
+      if with_precise_bn and any(_due(e, step, config.total_steps) for e in evaluators.values()):
+        state = with_precise_bn(state, constants)
       state = _evaluate(evaluators, task, state, constants, step, config.total_steps, run)
       if step % config.ckpt_every == 0 or step == config.total_steps or stop:
         checkpointer.save(step, state, train_input.iterator.get_state(), force=stop)

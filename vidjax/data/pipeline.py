@@ -149,7 +149,7 @@ class _TrainExample(grain.transforms.RandomMap):
     return self._loader.train_example(int(index), rng)
 
 
-def _read_options(input_config: ml_collections.ConfigDict) -> grain.ReadOptions:
+def read_options(input_config: ml_collections.ConfigDict) -> grain.ReadOptions:
   return grain.ReadOptions(
     num_threads=input_config.num_threads, prefetch_buffer_size=input_config.prefetch
   )
@@ -326,7 +326,7 @@ def make_train_input(
   ds = (
     global_index_stream(len(dataset.source), seed, process_count, repeats)
     .random_map(_TrainExample(loader), seed=seed)[process_index::process_count]
-    .to_iter_dataset(_read_options(input_config))
+    .to_iter_dataset(read_options(input_config))
     .batch(per_host_batch_size, drop_remainder=True)
   )
   return TrainInput(iterator=iter(ds), loader=loader, dataset=dataset)
@@ -408,5 +408,5 @@ def make_eval_input(
     num_clips=num_clips,
     num_crops=num_crops,
     _indices=indices,
-    _read_options=_read_options(input_config),
+    _read_options=read_options(input_config),
   )
