@@ -1,4 +1,4 @@
-"""Test set-up: 8 simulated CPU devices (data parallelism is exercised on every run) and
+"""Test set-up: 2 simulated CPU devices (data parallelism is exercised on every run) and
 one tiny embedded dataset per test session."""
 
 import os
@@ -15,7 +15,9 @@ os.environ['XLA_FLAGS'] = ' '.join(
   [
     os.environ.get('XLA_FLAGS', ''),
     FAST_COMPILE_XLA_FLAGS,
-    '--xla_force_host_platform_device_count=8',
+    # Two devices shard every batch as any number would; each further simulated device
+    # adds compile time (a SpeedNet smoke run: 39 s on 2, 48 s on 8).
+    '--xla_force_host_platform_device_count=2',
   ]
 ).strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
@@ -77,6 +79,20 @@ def synthetic_shapes_data_dir(synthetic_data_dir) -> str:
 
   synthetic.ensure_built(synthetic_data_dir, 'tiny_shapes')
   return synthetic_data_dir
+
+
+@pytest.fixture(scope='session')
+def scsampler_classifier(synthetic_data_dir, tmp_path_factory) -> str:
+  """The last checkpoint of experiments/quickstart.py:smoke, the heavy classifier that
+  the SCSampler experiment's smoke mode evaluates its sampler with."""
+  from vidjax import configs, train
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  config = configs.load_config_file(os.path.join(repo, 'experiments/quickstart.py:smoke'))
+  config.input.data_dir = synthetic_data_dir
+  workdir = str(tmp_path_factory.mktemp('scsampler_classifier'))
+  train.train_and_evaluate(config, workdir)
+  return os.path.join(workdir, 'checkpoints', str(config.total_steps))
 
 
 @pytest.fixture(scope='session')

@@ -47,21 +47,22 @@ def _free_port():
 
 
 def _params(workdir, like=None, step=4):
-  """The parameters at `step` as numpy arrays (`like`: a tree of the same structure,
-  needed to read a checkpoint written on another device topology)."""
+  """The parameters at `step` as numpy arrays, read into this process's devices whatever
+  topology wrote them (`like`: a tree of their structure; default: the checkpoint's own)."""
   path = os.path.join(workdir, 'checkpoints', str(step), 'state')
+  checkpointer = ocp.PyTreeCheckpointer()
   if like is None:
-    params = ocp.StandardCheckpointer().restore(path)['params']
-  else:
-    target = {'params': like}
-    params = ocp.PyTreeCheckpointer().restore(
-      path,
-      args=ocp.args.PyTreeRestore(
-        item=target,
-        restore_args=ocp.checkpoint_utils.construct_restore_args(target),
-        partial_restore=True,
-      ),
-    )['params']
+    metadata = checkpointer.metadata(path).item_metadata['params']
+    like = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype), metadata)
+  target = {'params': like}
+  params = checkpointer.restore(
+    path,
+    args=ocp.args.PyTreeRestore(
+      item=target,
+      restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+      partial_restore=True,
+    ),
+  )['params']
   return jax.tree.map(np.asarray, params)
 
 

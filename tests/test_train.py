@@ -1,4 +1,4 @@
-"""End-to-end trainer tests on the tiny embedded dataset with 8 simulated devices."""
+"""End-to-end trainer tests on the tiny embedded dataset with 2 simulated devices."""
 
 import glob
 import json
@@ -44,6 +44,8 @@ EVALUATE_ONLY_CHECKED = [
 
 # Experiments whose smoke mode distils the teacher of experiments/distinit/teacher.py:smoke.
 NEEDS_A_TEACHER = ('experiments/distinit/synthetic.py', 'experiments/distinit/kinetics400.py')
+# Experiments whose smoke mode evaluates with the classifier of experiments/quickstart.py:smoke.
+NEEDS_A_CLASSIFIER = ('experiments/scsampler/synthetic.py',)
 
 
 def _smoke_config(path: str, data_dir: str, arg: str = ''):
@@ -56,6 +58,8 @@ def _smoke_config(path: str, data_dir: str, arg: str = ''):
 @pytest.mark.parametrize('path', EXPERIMENTS)
 def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path, request):
   arg = f',teacher={request.getfixturevalue("distinit_teacher")}' if path in NEEDS_A_TEACHER else ''
+  if path in NEEDS_A_CLASSIFIER:
+    arg = f',classifier={request.getfixturevalue("scsampler_classifier")}'
   config = _smoke_config(path, synthetic_images_data_dir, arg)
   results = train.train_and_evaluate(config, str(tmp_path))
   entries = logs.read_metrics(str(tmp_path))
@@ -250,8 +254,8 @@ def test_accumulation_and_moving_average_train_and_evaluate(synthetic_data_dir, 
 
 def test_batch_size_must_divide_over_devices(synthetic_data_dir, tmp_path):
   config = _smoke_config('experiments/quickstart.py', synthetic_data_dir)
-  config.input.batch_size = 12
-  with pytest.raises(ValueError, match='input.batch_size=12 must be a multiple of the number'):
+  config.input.batch_size = 13
+  with pytest.raises(ValueError, match='input.batch_size=13 must be a multiple of the number'):
     train.train_and_evaluate(config, str(tmp_path))
 
 

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 
 from vidjax import configs
 from vidjax.data import decode, encode, pipeline
-from vidjax.data.builders import synthetic, synthetic_scenes
+from vidjax.data.builders import synthetic, synthetic_events, synthetic_scenes
 from vidjax.data.loaders import image as image_loader
 
 TINY = synthetic.VidjaxSynthetic.builder_configs['tiny']
@@ -311,7 +311,7 @@ def test_events_flash_an_object_as_a_click_sounds():
     example = synthetic.render_video(config, 'train', index)
     times, objects = example['event_times'], example['event_objects']
     frames = np.rint(times * fps).astype(int)
-    assert len(times) >= 1 and np.all(np.diff(frames) >= synthetic_scenes.MIN_EVENT_GAP_FRAMES)
+    assert len(times) >= 1 and np.all(np.diff(frames) >= synthetic_events.MIN_EVENT_GAP_FRAMES)
     assert frames.min() >= 1 and frames.max() <= config.num_frames - 2
     without = synthetic.render_video(plain, 'train', index)
     assert 'event_times' not in without
@@ -405,3 +405,30 @@ def test_speed_config_plays_validation_segments_at_their_stored_speeds():
   np.testing.assert_array_equal(
     synthetic_scenes._scene_time(TINY, 'train', 0, rng=None), np.linspace(-0.5, 0.5, 16)
   )
+
+
+def test_untrimmed_videos_act_and_sound_only_within_their_stored_segment():
+  config = synthetic.VidjaxSynthetic.builder_configs['tiny_untrimmed']
+  starts = []
+  for index in range(4):
+    video = synthetic_scenes.render_video(config, 'train', index)
+    start, end = video['action_segment']
+    assert end - start == config.action_frames and start >= 0 and end <= config.num_frames
+    starts.append(int(start))
+    # The actions sweep from the segment's first frame to its last, and hold before and
+    # after: the objects' boxes and masks change only within it.
+    ramp = synthetic_scenes._scene_time(config, 'train', index, rng=None)
+    assert (np.diff(ramp[start:end]) > 0).all()
+    assert (ramp[: start + 1] == -0.5).all() and (ramp[end - 1 :] == 0.5).all()
+    moves = np.abs(np.diff(video['boxes'], axis=1)).max(axis=(0, 2)) > 0
+    moves |= np.diff(video['masks'].astype(int), axis=0).any(axis=(1, 2))
+    assert not moves[:start].any() and not moves[end - 1 :].any()
+    # The tone: loud during the action, noise alone elsewhere.
+    samples_per_frame = synthetic_scenes.AUDIO_SAMPLE_RATE / config.fps
+    audio = video['audio']
+    inside = audio[int(start * samples_per_frame) : int(end * samples_per_frame)]
+    outside = np.concatenate(
+      [audio[: int(start * samples_per_frame)], audio[int(end * samples_per_frame) :]]
+    )
+    assert inside.std() > 2 * outside.std()
+  assert len(set(starts)) > 1  # the segment's place varies

@@ -46,7 +46,7 @@ def _random_variables(model, x):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-  """(workdir whose checkpoint holds random variables saved replicated on 8 devices, model,
+  """(workdir whose checkpoint holds random variables saved replicated on every device, model,
   those variables, a jitted function of 2 views -> features)."""
   config = _config()
   model = configs.load_module('models', config.model_name).Model(**config.model)

@@ -11,7 +11,9 @@ The `events` config adds audio-visual events: an object flashes for a frame as i
 its sound (a click and a tone whose pitch names its shape), at times stored in
 `event_times` (audio-visual synchronisation, AVTS). The `speed` config plays its validation
 videos in segments at normal and at twice the speed, each frame's speed stored in
-`frame_speed` (SpeedNet's speediness). The `interactions` config has actors with actions
+`frame_speed` (SpeedNet's speediness). The `untrimmed` config shows the action in one
+short segment of a long video, `action_segment`, idle scenes around it (SCSampler). The
+`interactions` config has actors with actions
 and relations, annotated at keyframes with detector boxes; its records are keyframes
 (`synthetic_interactions`, AVA's layout).
 
@@ -189,6 +191,26 @@ _CONFIGS = (
     interactions=True,
   ),
   VidjaxSyntheticConfig(
+    name='untrimmed',
+    description=(
+      '1200/300 videos, 64x64, 64 frames (8 s) in which the action takes 16 frames at a '
+      'random place and the objects stand still the rest of the time; the tone sounds '
+      'only during the action, whose frames are stored (SCSampler).'
+    ),
+    num_frames=64,
+    action_frames=16,
+  ),
+  VidjaxSyntheticConfig(
+    name='tiny_untrimmed',
+    description='64/32 untrimmed videos at 32x32, 32 frames with 8 of action, for tests.',
+    num_train=64,
+    num_validation=32,
+    height=32,
+    width=32,
+    num_frames=32,
+    action_frames=8,
+  ),
+  VidjaxSyntheticConfig(
     name='images',
     description='Single 64x64 images of one object; label = shape class.',
     num_train=2000,
@@ -221,6 +243,7 @@ def _annotation_keys(config: VidjaxSyntheticConfig) -> tuple[str, ...]:
   keys = _ANNOTATION_KEYS + (_EVENT_KEYS if config.events_per_second > 0 else ())
   keys += ('frame_speed',) if config.speeds else ()
   keys += ('frame_phase',) if config.phases else ()
+  keys += ('action_segment',) if config.action_frames else ()
   keys += _INTERACTION_KEYS if config.interactions else ()
   return keys + (_KEYPOINT_KEYS if config.keypoints_per_object else ())
 
@@ -402,6 +425,8 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         features['frame_speed'] = tfds.features.Tensor(shape=(t,), dtype=np.float32)
       if config.phases:
         features['frame_phase'] = tfds.features.Tensor(shape=(t,), dtype=np.int64)
+      if config.action_frames:
+        features['action_segment'] = tfds.features.Tensor(shape=(2,), dtype=np.int64)
       if config.keypoints_per_object:
         k = config.keypoints_per_object
         features.update(

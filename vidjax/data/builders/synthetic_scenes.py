@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from vidjax.data.builders import synthetic_interactions, synthetic_keypoints
+from vidjax.data.builders import synthetic_events, synthetic_interactions, synthetic_keypoints
 
 # Each action changes one factor of the objects in one direction. Angles grow clockwise
 # on screen because y points down.
@@ -121,6 +121,10 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     interactions: actors with actions and relations at keyframes, and detector boxes
       (`synthetic_interactions`: AVA / ACAR); records are keyframes.
     keyframe_every: frames between keyframes (with interactions).
+    action_frames: untrimmed videos (SCSampler) when > 0: the actions happen within one
+      segment of this many frames at a random place, the objects standing still before
+      (at the sweep's start) and after (at its end), and the audio's tone sounds only
+      then; the segment's frames [start, end) are stored as `action_segment`.
   """
 
   num_train: int = 1200
@@ -147,6 +151,7 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   keypoint_label_every: int = 4
   interactions: bool = False
   keyframe_every: int = 8
+  action_frames: int = 0
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:
@@ -257,11 +262,22 @@ def frame_speeds(config: VidjaxSyntheticConfig, split: str, index: int) -> np.nd
   return speeds
 
 
+def action_segment(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
+  """The frames [start, end) of an untrimmed video's action, int64 [2] (a stream of its
+  own, so that the scenes match those of a trimmed config)."""
+  rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 6])
+  start = int(rng.integers(0, config.num_frames - config.action_frames + 1))
+  return np.array([start, start + config.action_frames], np.int64)
+
+
 def _scene_time(config: VidjaxSyntheticConfig, split: str, index: int, rng) -> np.ndarray:
   """Where each frame is in the actions' sweep, in [-0.5, 0.5]: `ramp` of `_tracks`."""
   num_frames = config.num_frames
   if num_frames == 1:
     return rng.uniform(-0.5, 0.5, 1)
+  if config.action_frames:
+    start, end = action_segment(config, split, index)
+    return np.clip((np.arange(num_frames) - start) / (end - start - 1), 0, 1) - 0.5
   if not config.speeds:
     return np.linspace(-0.5, 0.5, num_frames)
   steps = frame_speeds(config, split, index)[:-1] / (config.natural_frames - 1)
@@ -323,8 +339,11 @@ def _hsv_colour(rng) -> np.ndarray:
   return rgb.astype(np.float32)
 
 
-def _audio(rng, config: VidjaxSyntheticConfig, label: int) -> tuple[np.ndarray, int]:
-  """Mono tone + harmonic + noise `[num_samples]`, and the class whose tone it is."""
+def _audio(
+  rng, config: VidjaxSyntheticConfig, label: int, tone_frames: tuple[int, int] | None = None
+) -> tuple[np.ndarray, int]:
+  """Mono tone + harmonic + noise `[num_samples]`, and the class whose tone it is; the
+  tone sounds during the frames [start, end) of `tone_frames`, or all along."""
   audio_label = label
   if rng.uniform() >= config.audio_agreement:
     audio_label = int(rng.choice([k for k in range(len(ACTION_NAMES)) if k != label]))
@@ -334,79 +353,15 @@ def _audio(rng, config: VidjaxSyntheticConfig, label: int) -> tuple[np.ndarray, 
   tone = np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
   tone += 0.4 * np.sin(4 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
   # Short fades avoid clicks (broadband energy) at the clip boundaries.
-  envelope = np.clip(np.minimum(t, t[-1] - t) / 0.01, 0, 1)
+  begin, end = (0.0, t[-1]) if tone_frames is None else np.divide(tone_frames, config.fps)
+  envelope = np.clip(np.minimum(t - begin, end - t) / 0.01, 0, 1)
   wave = rng.uniform(0.2, 0.4) * envelope * tone
   wave += rng.normal(0, rng.uniform(0.02, 0.08), num_samples)
   return np.clip(wave, -1, 1).astype(np.float32), audio_label
 
 
-# Events are at least this many frames apart, and never on the first or last frame.
-MIN_EVENT_GAP_FRAMES = 3
-# Each kind of object has its own sound, a pitch naming its shape: every object hums it
-# quietly all along, and at an event the flashing object makes it loudly, after a click
-# (a burst of noise) that marks the time. What is seen and heard thus matches at every
-# moment (which objects), and at the events in time (which flashes when).
+# Each kind of object's pitch (see `synthetic_events`).
 OBJECT_PITCH_HZ = tuple(600.0 * 2.0 ** (0.4 * k) for k in range(len(SHAPE_NAMES)))
-HUM_AMPLITUDE = 0.05
-CLICK_DECAY_S, CLICK_AMPLITUDE = 0.005, 0.4
-CHIRP_DECAY_S, CHIRP_AMPLITUDE = 0.04, 0.5
-# A flashing object's colour moves this far towards white.
-FLASH_STRENGTH = 0.8
-
-
-def _flash_strengths(
-  events: dict[int, int], num_objects: int, num_frames: int, decay_frames: float
-) -> np.ndarray:
-  """How strongly each object flashes at each frame, [N, T] in [0, 1]: 1 at its events,
-  and with `decay_frames` > 0 the strongest fading exp(-frames since / decay_frames) of
-  its earlier events (below 1 % counts as none)."""
-  strengths = np.zeros((num_objects, num_frames))
-  for frame, obj in events.items():
-    if decay_frames <= 0:
-      strengths[obj, frame] = 1.0
-      continue
-    fade = np.exp(-np.arange(num_frames - frame) / decay_frames)
-    strengths[obj, frame:] = np.maximum(strengths[obj, frame:], np.where(fade < 0.01, 0.0, fade))
-  return strengths
-
-
-def _event_frames(config: VidjaxSyntheticConfig, split: str, index: int) -> np.ndarray:
-  """The frames of a video's events, sorted: about `events_per_second` per second (at
-  least one), `MIN_EVENT_GAP_FRAMES` apart. Drawn from their own stream, so adding events
-  leaves the rest of a scene as the same config without events renders it."""
-  rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 1])
-  duration_s = config.num_frames / config.fps
-  wanted = max(1, rng.poisson(config.events_per_second * duration_s))
-  candidates = rng.permutation(np.arange(1, config.num_frames - 1))
-  chosen = []
-  for frame in candidates:
-    if all(abs(frame - c) >= MIN_EVENT_GAP_FRAMES for c in chosen):
-      chosen.append(int(frame))
-    if len(chosen) == wanted:
-      break
-  return np.sort(np.asarray(chosen, np.int64))
-
-
-def _add_object_sounds(
-  rng, audio: np.ndarray, object_shapes: np.ndarray, times_s: np.ndarray, shapes: np.ndarray
-) -> np.ndarray:
-  """`audio` with every object's hum, and from each of `times_s` a click and a chirp at
-  the pitch of the flashing object's shape (`shapes`)."""
-  whole = np.arange(len(audio)) / AUDIO_SAMPLE_RATE
-  audio = audio.copy()
-  for shape in object_shapes:
-    phase = rng.uniform(0, 2 * np.pi)
-    audio += HUM_AMPLITUDE * np.sin(2 * np.pi * OBJECT_PITCH_HZ[shape] * whole + phase)
-  length = round(6 * CHIRP_DECAY_S * AUDIO_SAMPLE_RATE)
-  t = np.arange(length) / AUDIO_SAMPLE_RATE
-  for time_s, shape in zip(times_s, shapes, strict=True):
-    click = CLICK_AMPLITUDE * np.exp(-t / CLICK_DECAY_S) * rng.standard_normal(length)
-    pitch = OBJECT_PITCH_HZ[shape]
-    chirp = CHIRP_AMPLITUDE * np.exp(-t / CHIRP_DECAY_S) * np.sin(2 * np.pi * pitch * t)
-    start = round(time_s * AUDIO_SAMPLE_RATE)
-    piece = audio[start : start + length]
-    piece += (click + chirp)[: len(piece)]
-  return np.clip(audio, -1, 1).astype(np.float32)
 
 
 def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[str, np.ndarray]:
@@ -422,7 +377,8 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
     `event_objects` int64 [E]; with speeds, `frame_speed` float32 [T]; with phases,
     `frame_phase` int64 [T]; with keypoints, `keypoints` float32 [N, T, K, 2] ((y, x)
     pixels), `keypoint_visible` bool [N, T, K] and `labelled_frames` bool [T]; with
-    interactions, those of `synthetic_interactions.annotations`.
+    interactions, those of `synthetic_interactions.annotations`; untrimmed,
+    `action_segment` int64 [2].
   """
   rng = _rng(config, split, index)
   n = num_examples(config, split)
@@ -456,11 +412,18 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
   noise = config.noise_std * rng.standard_normal(frames.shape, dtype=np.float32)
   events = {}
   if config.events_per_second > 0:
-    event_frames = _event_frames(config, split, index)
+    event_frames = synthetic_events.event_frames(
+      np.random.default_rng([config.seed, SPLITS.index(split), index, 1]),
+      config.num_frames,
+      config.fps,
+      config.events_per_second,
+    )
     event_rng = np.random.default_rng([config.seed, SPLITS.index(split), index, 2])
     flashing = event_rng.integers(0, num_objects, len(event_frames))
     events = dict(zip(event_frames.tolist(), flashing.tolist(), strict=True))
-  glow = _flash_strengths(events, num_objects, num_frames, config.flash_decay_frames)
+  glow = synthetic_events.flash_strengths(
+    events, num_objects, num_frames, config.flash_decay_frames
+  )
   for t in range(num_frames):
     frame = background.copy()
     for i in range(num_objects):
@@ -468,10 +431,10 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
       polygons = _POLYGONS[SHAPE_NAMES[shapes[i]]]
       colour = colours[i]
       if glow[i, t] == 1.0:
-        colour = colour + FLASH_STRENGTH * (1.0 - colour)
+        colour = colour + synthetic_events.FLASH_STRENGTH * (1.0 - colour)
         opacity = 1.0  # a flash shows even on an object that is fading
       elif glow[i, t] > 0:
-        colour = colour + glow[i, t] * FLASH_STRENGTH * (1.0 - colour)
+        colour = colour + glow[i, t] * synthetic_events.FLASH_STRENGTH * (1.0 - colour)
         opacity = opacity + glow[i, t] * (1.0 - opacity)
       drawn = _draw(frame, polygons, colour, stripes[i], x, y, angle, scale, opacity)
       if drawn is None or not drawn[0].any():
@@ -485,12 +448,21 @@ def render_video(config: VidjaxSyntheticConfig, split: str, index: int) -> dict[
       window[coverage >= 0.5] = i + 1
     frame += noise[t]
     frames[t] = np.clip(np.rint(frame * 255), 0, 255).astype(np.uint8)
-  audio, audio_label = _audio(rng, config, label)
-  annotations = {}
+  segment = action_segment(config, split, index) if config.action_frames else None
+  audio, audio_label = _audio(rng, config, label, segment)
+  annotations = {} if segment is None else {'action_segment': segment}
   if events:
     event_times = np.asarray(sorted(events), np.float32) / np.float32(config.fps)
     event_objects = np.asarray([events[t] for t in sorted(events)], np.int64)
-    audio = _add_object_sounds(event_rng, audio, shapes, event_times, shapes[event_objects])
+    pitches = np.asarray(OBJECT_PITCH_HZ)
+    audio = synthetic_events.add_object_sounds(
+      event_rng,
+      audio,
+      pitches[shapes],
+      event_times,
+      pitches[shapes[event_objects]],
+      AUDIO_SAMPLE_RATE,
+    )
     annotations = {'event_times': event_times, 'event_objects': event_objects}
   if config.speeds:
     annotations['frame_speed'] = frame_speeds(config, split, index)

@@ -1,0 +1,62 @@
+r"""SCSampler on the embedded untrimmed videos: a light sampler picks the clips that the
+heavy classifier (the quickstart's R(2+1)D, trained on trimmed videos) runs on.
+
+  python -m vidjax.main --config experiments/quickstart.py --workdir workdirs/quickstart
+  python -m vidjax.main --workdir workdirs/scsampler \
+    --config experiments/scsampler/synthetic.py:classifier=$PWD/workdirs/quickstart/checkpoints/400
+
+The `untrimmed` videos last 64 frames (8 s); the action takes 16 of them at a random
+place, and the objects stand still the rest of the time. The classifier sees clips of 8
+frames at stride 2 (16 frames, 56 pixels), 4 non-overlapping clips per video; the sampler,
+an R(2+1)D-10 of width 4 on the same clips at 16 pixels (about 1/50 of the classifier's
+FLOPs), is trained as a clip classifier on random clips of the untrimmed training videos
+(each labelled with its video's class), and a clip's saliency is its top class
+probability. The evaluation reports video accuracy with the classifier on all 4 clips, on
+the top_k = 1 most salient, on 1 evenly spaced clip, 1 random clip, and the oracle clip,
+with the FLOPs per video of each (vidjax/evaluators/scsampler.py).
+Hardware: 2 CPU cores; about 5 min for the sampler (after the quickstart's 6).
+Expected (the paper's ordering: SCSampler's few clips more accurate than all clips, at a
+fraction of the cost): see docs/results.md for what the miniature measured.
+Smoke test: experiments/scsampler/synthetic.py:smoke,classifier=CHECKPOINT of
+experiments/quickstart.py:smoke
+"""
+
+from vidjax import configs
+
+CLASSIFIER_CONFIG = 'experiments/quickstart.py'
+
+
+def get_config(arg: str | None = None):
+  arg = configs.parse_arg(arg, smoke=False, classifier='')
+  classifier_spec = CLASSIFIER_CONFIG + (':smoke' if arg.smoke else '')
+  classifier = configs.load_config_file(classifier_spec)
+  config = configs.base_config()
+  config.total_steps = 400
+  config.log_every = 25
+  config.ckpt_every = 200
+  config.input.dataset = 'vidjax_synthetic/untrimmed'
+  config.input.batch_size = 32
+  config.input.sampling.update(num_frames=8, stride=2, policy='loop')
+  config.input.pp.update(resize_short_side=18, crop_size=16)
+  config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
+  config.model_name = 'video_resnet'
+  config.model = dict(num_classes=10, depth=10, block='r2plus1d', width=4, dropout_rate=0.0)
+  config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=50)
+  config.evals.scsampler = dict(
+    type='scsampler',
+    split='validation',
+    batch_size=64,
+    num_clips=4,
+    num_crops=1,
+    top_k=1,
+    every_steps=200,
+    classifier_config=classifier_spec,
+    classifier_checkpoint=arg.classifier,
+    # The classifier's clip: its sampling and preprocessing, on this dataset.
+    input=dict(sampling=classifier.input.sampling.to_dict(), pp=classifier.input.pp.to_dict()),
+  )
+  if arg.smoke:
+    configs.smoke_on_tiny_synthetic(config)
+    config.input.dataset = 'vidjax_synthetic/tiny_untrimmed'
+    config.input.pp.update(resize_short_side=10, crop_size=8)
+  return config
