@@ -45,7 +45,7 @@ EVALUATE_ONLY_CHECKED = [
 # Experiments whose smoke mode distils the teacher of experiments/distinit/teacher.py:smoke.
 NEEDS_A_TEACHER = ('experiments/distinit/synthetic.py', 'experiments/distinit/kinetics400.py')
 # Experiments whose smoke mode evaluates with the classifier of experiments/quickstart.py:smoke.
-NEEDS_A_CLASSIFIER = ('experiments/scsampler/synthetic.py',)
+NEEDS_A_CLASSIFIER = ('experiments/scsampler/synthetic.py', 'experiments/scsampler/sports1m.py')
 
 
 def _smoke_config(path: str, data_dir: str, arg: str = ''):
