@@ -192,11 +192,7 @@ _CONFIGS = (
   ),
   VidjaxSyntheticConfig(
     name='untrimmed',
-    description=(
-      '1200/300 videos, 64x64, 64 frames (8 s) in which the action takes 16 frames at a '
-      'random place and the objects stand still the rest of the time; the tone sounds '
-      'only during the action, whose frames are stored (SCSampler).'
-    ),
+    description='1200/300 videos, 64x64, 64 frames (8 s), 16 of them of action (SCSampler).',
     num_frames=64,
     action_frames=16,
   ),
