@@ -5,7 +5,8 @@ all clips, an evenly spaced clip, a random clip and the oracle clip, over seeds.
 
 Runs, for each seed: the heavy classifier, the quickstart's R(2+1)D-10 trained on the
 trimmed `default` videos (experiments/quickstart.py), then the sampler trained on the
-`untrimmed` videos and evaluated with that classifier (experiments/scsampler/synthetic.py).
+`untrimmed` videos and evaluated with that classifier (experiments/scsampler/synthetic.py),
+on the clips (`scsampler`) or on their sound (`scsampler_audio`).
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
@@ -28,6 +29,11 @@ RUNS = (
   study.Run('classifier', experiment=CLASSIFIER, in_table=False),
   study.Run(
     'scsampler', depends=study.init_from_run('classifier', 'classifier'), experiment=EXPERIMENT
+  ),
+  study.Run(
+    'scsampler_audio',
+    depends=study.init_from_run('classifier', 'classifier', more='sampler=audio'),
+    experiment=EXPERIMENT,
   ),
 )
 METRICS = {
