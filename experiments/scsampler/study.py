@@ -10,7 +10,7 @@ on the clips (`scsampler`) or on their sound (`scsampler_audio`).
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores; about 12 minutes a seed.
+Hardware: 2 CPU cores; about 10 minutes a seed.
 """
 
 from __future__ import annotations
