@@ -90,6 +90,9 @@ def scsampler_classifier(synthetic_data_dir, tmp_path_factory) -> str:
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   config = configs.load_config_file(os.path.join(repo, 'experiments/quickstart.py:smoke'))
   config.input.data_dir = synthetic_data_dir
+  # A checkpoint is all it takes: one step, no evaluation.
+  config.total_steps = config.ckpt_every = 1
+  config.evals = {}
   workdir = str(tmp_path_factory.mktemp('scsampler_classifier'))
   train.train_and_evaluate(config, workdir)
   return os.path.join(workdir, 'checkpoints', str(config.total_steps))

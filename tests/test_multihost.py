@@ -1,6 +1,6 @@
-"""Multi-host for real: the quickstart's smoke config as two processes of 4 CPU devices
+"""Multi-host for real: the quickstart's smoke config as two processes of 2 CPU devices
 each, launched with JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID, ends
-where one process of 8 devices does."""
+where one process of 4 devices does."""
 
 import json
 import os
@@ -70,7 +70,7 @@ def _params(workdir, like=None, step=4):
 def test_two_processes_train_like_one(synthetic_data_dir, tmp_path):
   single = tmp_path / 'single'
   subprocess.run(
-    _command(single, synthetic_data_dir), cwd=REPO, env=_env(8), check=True, capture_output=True
+    _command(single, synthetic_data_dir), cwd=REPO, env=_env(4), check=True, capture_output=True
   )
   multi = tmp_path / 'multi'
   address = f'localhost:{_free_port()}'
@@ -79,7 +79,7 @@ def test_two_processes_train_like_one(synthetic_data_dir, tmp_path):
       _command(multi, synthetic_data_dir),
       cwd=REPO,
       env=_env(
-        4, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES='2', JAX_PROCESS_ID=str(index)
+        2, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES='2', JAX_PROCESS_ID=str(index)
       ),
       stdout=subprocess.PIPE,
       stderr=subprocess.PIPE,
@@ -117,7 +117,7 @@ def test_two_processes_train_like_one(synthetic_data_dir, tmp_path):
   assert config['run_environment']['devices'] == {
     'platform': 'cpu',
     'kind': 'cpu',
-    'count': 8,
-    'per_process': 4,
+    'count': 4,
+    'per_process': 2,
     'processes': 2,
   }

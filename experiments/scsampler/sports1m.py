@@ -31,6 +31,7 @@ from vidjax.convert import vmz
 ROLES = ('sampler', 'classifier')
 STEPS_PER_EPOCH = 4000  # the sampler's epoch: 1M training videos, one clip each / 256
 SMOKE_CLASSIFIER = 'experiments/quickstart.py:smoke'
+SYNTHETIC = 'experiments/scsampler/synthetic.py'
 
 
 def _classifier_config():
@@ -79,10 +80,10 @@ def get_config(arg: str | None = None):
     input=dict(sampling=classifier.input.sampling.to_dict(), pp=classifier.input.pp.to_dict()),
   )
   if arg.smoke:
-    configs.smoke_on_tiny_synthetic(config)
-    config.input.dataset = 'vidjax_synthetic/tiny_untrimmed'
-    config.input.sampling.num_frames = 8
-    config.input.pp.update(resize_short_side=10, crop_size=8)
-    config.model.update(num_classes=10, width=4)
-    config.evals.scsampler.update(split='validation', num_clips=4, top_k=1)
+    # The embedded miniature's smoke run (experiments/scsampler/synthetic.py), so that the
+    # two share their compiled programs in the tests.
+    smoke = configs.load_config_file(f'{SYNTHETIC}:smoke,classifier={arg.classifier}')
+    for key in ('total_steps', 'log_every', 'ckpt_every', 'input', 'model', 'optim'):
+      config[key] = smoke[key]
+    config.evals.scsampler = smoke.evals.scsampler
   return config
