@@ -11,11 +11,10 @@ The `events` config adds audio-visual events: an object flashes for a frame as i
 its sound (a click and a tone whose pitch names its shape), at times stored in
 `event_times` (audio-visual synchronisation, AVTS). The `speed` config plays its validation
 videos in segments at normal and at twice the speed, each frame's speed stored in
-`frame_speed` (SpeedNet's speediness). The `untrimmed` config shows the action in one
-short segment of a long video, `action_segment`, idle scenes around it (SCSampler). The
-`interactions` config has actors with actions
-and relations, annotated at keyframes with detector boxes; its records are keyframes
-(`synthetic_interactions`, AVA's layout).
+`frame_speed` (SpeedNet's speediness). `untrimmed` shows the action in one short segment
+of a long video, `action_segment`, idle scenes around it (SCSampler). `interactions` has
+actors with actions and relations, annotated at keyframes with detector boxes; its records
+are keyframes (`synthetic_interactions`, AVA's layout).
 
 The builder works like a real-dataset builder: it first renders every video into a
 sources folder, `sources_dir(data_dir, config_name)`, which is
