@@ -59,6 +59,7 @@ import tempfile
 from absl import app, flags
 
 from vidjax import configs, logs
+from vidjax.models import layers
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum('mode', 'data', ['data', 'model', 'davis', 'ava'], 'What to benchmark.')
@@ -97,6 +98,15 @@ flags.DEFINE_string(
   "AVA mode: a checkout of the official evaluation (ActivityNet's Evaluation folder or ACAR-Net).",
 )
 flags.DEFINE_integer('ava_keyframes', 57408, "AVA mode: keyframes (AVA val's 57,408).")
+flags.DEFINE_enum(
+  'lowering',
+  'auto',
+  list(layers.LOWERINGS),
+  'Model mode: how the convolutions are computed (vidjax.models.layers.conv_lowering).',
+)
+flags.DEFINE_bool(
+  'torch_reference', True, 'Model mode: also measure the PyTorch module, where there is one.'
+)
 flags.DEFINE_float(
   'peak_tflops',
   None,
@@ -134,6 +144,8 @@ def main(argv: list[str]) -> None:
       FLAGS.dtype,
       FLAGS.peak_tflops,
       FLAGS.rounds,
+      FLAGS.lowering,
+      FLAGS.torch_reference,
     )
   elif FLAGS.mode == 'davis':
     results = _measure('davis').davis_benchmark(FLAGS.rounds)

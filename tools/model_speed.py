@@ -37,6 +37,14 @@ ZOO_ARCHS = {
     dict,
     torch_model=functools.partial(_torch_s3d, **_SPEEDNET_S3D_G),
   ),
+  # No published checkpoint, so no PyTorch reference: the bottleneck R(2+1)D on VMZ's
+  # 32 x 112 x 112 clips, and ViViT-B factorised encoder on Scenic's 32 x 224 x 224.
+  'zoo/r2plus1d_50': torch_checkpoint.Arch(
+    'video_resnet', dict(num_classes=400, depth=50, block='r2plus1d'), (32, 112, 112, 3), dict
+  ),
+  'zoo/vivit_b': torch_checkpoint.Arch(
+    'vivit', dict(num_classes=400, variant='B'), (32, 224, 224, 3), dict
+  ),
 }
 
 # Model mode: the zoo models whose PyTorch implementation (the one their published
@@ -88,12 +96,19 @@ def peak_tflops(device_kind: str, dtype: str) -> float | None:
   return max(matches)[1] if matches else None
 
 
-def jax_model_calls(arch, batch: int, shape: tuple[int, ...], dtype: str = 'float32') -> dict:
+def jax_model_calls(
+  arch, batch: int, shape: tuple[int, ...], dtype: str = 'float32', lowering: str = 'auto'
+) -> dict:
   """The vidjax model's train step and forward pass as calls that block until done, and its
-  FLOPs per clip."""
+  FLOPs per clip and the lowering used (`layers.LOWERINGS`; None for a model without one)."""
   model, _ = torch_checkpoint.build_model(arch)
+  model = model.clone(dtype=dtype)
+  if 'lowering' in model.__dataclass_fields__:
+    model = model.clone(lowering=lowering)
+  else:
+    lowering = None
   video = jax.random.normal(jax.random.key(1), (batch, *shape), jnp.float32)
-  return _jax_calls(model.clone(dtype=dtype), video, lambda outputs: outputs)
+  return {**_jax_calls(model, video, lambda outputs: outputs), 'lowering': lowering}
 
 
 def _jax_calls(model, inputs, logits_of) -> dict:
@@ -211,9 +226,13 @@ def model_benchmark(
   dtype: str = 'float32',
   device_peak_tflops: float | None = None,
   rounds: int = 2,
+  lowering: str = 'auto',
+  torch_reference: bool = True,
 ) -> dict:
   """Per model: clips/s and GFLOP/s of train step and forward, vidjax vs PyTorch, and on
   accelerators the train step's MFU (model FLOPs utilisation against the device peak).
+  `lowering` is the convolutions' (`layers.LOWERINGS`); without `torch_reference`, vidjax
+  alone is measured.
 
   With `json_path`, the results so far are written after every model (a long run that is
   stopped keeps what it measured)."""
@@ -222,7 +241,7 @@ def model_benchmark(
   except ImportError:
     has_torch = False
   else:
-    has_torch = jax.default_backend() == 'cpu' or torch.cuda.is_available()
+    has_torch = torch_reference and (jax.default_backend() == 'cpu' or torch.cuda.is_available())
   device_kind = str(jax.devices()[0].device_kind)
   if device_peak_tflops is None and jax.default_backend() != 'cpu':
     device_peak_tflops = peak_tflops(device_kind, dtype)
@@ -254,8 +273,9 @@ def model_benchmark(
       _write(_results(rows), json_path)
       continue
     clip_shape = parse_shape(shape, arch.input_shape)
-    vidjax_calls = jax_model_calls(arch, batch, clip_shape, dtype)
+    vidjax_calls = jax_model_calls(arch, batch, clip_shape, dtype, lowering)
     gflops_per_clip = vidjax_calls.pop('gflops_per_clip')
+    model_lowering = vidjax_calls.pop('lowering')
     calls = {'vidjax': vidjax_calls}
     if has_torch and arch.torch_model is not None:
       calls['torch'] = torch_model_calls(arch, batch, clip_shape, dtype)
@@ -266,6 +286,7 @@ def model_benchmark(
     row = {
       'model': name,
       'dtype': dtype,
+      'lowering': model_lowering,
       'input': list(clip_shape),
       'batch': batch,
       'gflops_per_clip': round(gflops_per_clip, 2),

@@ -8,7 +8,9 @@ Inputs, and how much each number can be trusted:
     clip (`vidjax.model_size.flops`, no compilation), times 3 for a train step (forward,
     and the backward's two passes).
   - Utilisation: measured, the model's bfloat16 MFU on one H200 from
-    `--measured` (tools/benchmark.py --mode=model --dtype=bfloat16 output). The same
+    `--measured` (tools/benchmark.py --mode=model --dtype=bfloat16 outputs; where several
+    rows measure the recipe's model and clip, with different convolution lowerings, the
+    fastest, whose lowering the plan names). The same
     fraction is then assumed for the other devices: an extrapolation, not a measurement,
     and marked as such in the output. A model without a measurement gets no time.
   - Peaks: the vendors' dense bfloat16 TFLOP/s (tools/model_speed.py PEAK_TFLOPS).
@@ -36,10 +38,15 @@ import model_speed  # noqa: E402
 
 from vidjax import configs, model_size  # noqa: E402
 
-_MEASURED = flags.DEFINE_string(
+_MEASURED = flags.DEFINE_list(
   'measured',
-  'docs/benchmarks/model_h200_bf16.json',
-  'tools/benchmark.py --mode=model --dtype=bfloat16 output with the measured train clips/s.',
+  [
+    'docs/benchmarks/model_h200_bf16.json',
+    'docs/benchmarks/model_h200_bf16_mfu.json',
+    'docs/benchmarks/model_h200_bf16_xla_gpu.json',
+    'docs/benchmarks/model_h200_bf16_xla_gpu_slowfast.json',
+  ],
+  'tools/benchmark.py --mode=model --dtype=bfloat16 outputs with the measured train clips/s.',
 )
 _DATA = flags.DEFINE_string(
   'data',
@@ -109,14 +116,14 @@ RECIPES = {
     "PySlowFast's configs/Kinetics/X3D_M.yaml",
   ),
   'ViViT-B FE': Recipe(
-    '',
+    'zoo/vivit_b',
     'vivit',
     dict(variant='B', num_classes=400),
     (32, 224, 224),
     64,
     0.1,
     30,
-    'Scenic-style factorised encoder; no measurement yet',
+    'Scenic-style factorised encoder; no experiment file yet',
   ),
 }
 
@@ -131,21 +138,30 @@ def train_gflops_per_clip(recipe: Recipe) -> float:
   return 3 * model_size.flops(model, variables, clip) / 1e9
 
 
-def measured_mfu(measured: dict, recipe: Recipe, train_gflops: float) -> float | None:
-  """The H200's measured train MFU of the recipe's model, recomputed from its clips/s."""
-  for row in measured['models']:
-    if row['model'] == recipe.benchmark_name and list(row['input'][:3]) == list(recipe.clip):
-      peak = measured['device_peak_tflops'] or model_speed.PEAK_TFLOPS[('NVIDIA H200', 'bfloat16')]
-      return row['vidjax_train_clips_per_s'] * train_gflops / (peak * 1e3)
-  return None
+def measured_mfu(
+  measured: list[dict], recipe: Recipe, train_gflops: float
+) -> tuple[float, str] | tuple[None, None]:
+  """The H200's measured train MFU of the recipe's model, recomputed from its clips/s, and
+  the convolution lowering it was measured with (None for a model without convolutions); the
+  fastest row of every benchmark output that measured the model at the recipe's clip."""
+  best = (None, None)
+  for results in measured:
+    peak = results['device_peak_tflops'] or model_speed.PEAK_TFLOPS[('NVIDIA H200', 'bfloat16')]
+    for row in results['models']:
+      if row['model'] != recipe.benchmark_name or list(row['input'][:3]) != list(recipe.clip):
+        continue
+      mfu = row['vidjax_train_clips_per_s'] * train_gflops / (peak * 1e3)
+      if best[0] is None or mfu > best[0]:
+        best = (mfu, row.get('lowering', 'auto'))
+  return best
 
 
-def plan(measured: dict, data: dict, chips: int) -> list[dict]:
+def plan(measured: list[dict], data: dict, chips: int) -> list[dict]:
   ms_per_frame = data['vidjax_cpu_ms_per_clip'] / data['clip']['num_frames']
   rows = []
   for family, recipe in RECIPES.items():
     gflops = train_gflops_per_clip(recipe)
-    mfu = measured_mfu(measured, recipe, gflops)
+    mfu, lowering = measured_mfu(measured, recipe, gflops)
     per_chip = recipe.batch // 8
     global_batch = per_chip * chips
     row = {
@@ -154,6 +170,7 @@ def plan(measured: dict, data: dict, chips: int) -> list[dict]:
       'clip': list(recipe.clip),
       'train_gflops_per_clip': round(gflops, 1),
       'h200_measured_train_mfu': None if mfu is None else round(mfu, 4),
+      'lowering': lowering,
       'per_chip_batch': per_chip,
       'global_batch': global_batch,
       'learning_rate': round(recipe.base_lr * global_batch / recipe.batch, 4),
@@ -178,18 +195,23 @@ def plan(measured: dict, data: dict, chips: int) -> list[dict]:
 
 def main(argv):
   del argv
-  with open(_MEASURED.value) as f:
-    measured = json.load(f)
+  measured = []
+  for path in _MEASURED.value:
+    with open(path) as f:
+      measured.append(json.load(f))
   with open(_DATA.value) as f:
     data = json.load(f)
   rows = plan(measured, data, _CHIPS.value)
   print(f'Plan for {_CHIPS.value} chips (MFU measured on one H200, assumed elsewhere):')
   for row in rows:
     mfu = row['h200_measured_train_mfu']
+    utilisation = '-' if mfu is None else f'{100 * mfu:.1f} %'
+    if row['lowering']:
+      utilisation += f' (lowering {row["lowering"]})'
     print(
       f'{row["family"]:18s} {row["train_gflops_per_clip"]:8.1f} GFLOP/clip (train)  '
       f'batch {row["global_batch"]:5d}  lr {row["learning_rate"]:<7g} '
-      f'MFU {"-" if mfu is None else f"{100 * mfu:.1f} %"}'
+      f'MFU {utilisation}'
     )
     for device, numbers in row['devices'].items():
       print(

@@ -33,15 +33,21 @@ CASES = [
   ('depthwise', (2, 7, 9, 8, 4), (3, 3, 3, 1, 8), (2, 1, 2), ((1, 1), (0, 1), (2, 0)), 4),
   ('depthwise', (2, 7, 9, 8, 4), (5, 1, 1, 1, 4), (1, 1, 1), ((2, 2), (0, 0), (0, 0)), 4),
   ('depthwise', (3, 11, 10, 5), (3, 3, 1, 5), (2, 2), ((1, 1), (1, 1)), 5),
+  ('frames2d', (2, 5, 9, 8, 3), (1, 7, 7, 3, 4), (2, 2, 2), ((0, 1), (3, 3), (3, 3)), 1),
+  ('frames2d', (2, 4, 9, 8, 4), (1, 3, 3, 2, 6), (1, 1, 2), 'SAME', 2),
+  ('temporal2d', (2, 7, 5, 4, 6), (3, 1, 1, 6, 5), (2, 2, 1), ((1, 1), (0, 0), (1, 0)), 1),
+  ('temporal2d', (2, 7, 5, 4, 6), (5, 1, 1, 3, 4), (3, 1, 1), ((2, 0), (0, 0), (0, 0)), 2),
 ]
 
 
 def _onednn_cases(cases):
-  """The same convolutions through oneDNN (`VIDJAX_ONEDNN=0` skips them)."""
+  """The same convolutions through oneDNN (`VIDJAX_ONEDNN=0` skips them), but for the GPU
+  methods' cases, which repeat others."""
   skip = pytest.mark.skipif(not onednn.available(), reason='oneDNN turned off')
   return [
     pytest.param('onednn_depthwise' if method == 'depthwise' else 'onednn', *rest, marks=skip)
     for method, *rest in cases
+    if method not in ('frames2d', 'temporal2d')
   ]
 
 
@@ -88,6 +94,8 @@ DILATED_CASES = [
   ('conv2d', (3, 11, 10, 4), (3, 3, 4, 5), (2, 1), ((2, 2), (2, 2)), 1, (2, 2)),
   ('temporal', (2, 9, 5, 4, 6), (3, 1, 1, 6, 5), (1, 1, 1), ((2, 2), (0, 0), (0, 0)), 1, (2, 1, 1)),
   ('temporal', (2, 9, 5, 4, 6), (3, 1, 1, 6, 5), (2, 1, 1), ((3, 1), (0, 0), (0, 0)), 1, (2, 1, 1)),
+  ('frames2d', (2, 4, 11, 10, 4), (1, 3, 3, 4, 6), (1, 1, 1), 'SAME', 1, (1, 2, 2)),
+  ('temporal2d', (2, 9, 5, 4, 6), (3, 1, 1, 6, 5), (1, 1, 1), 'SAME', 1, (2, 1, 1)),
   ('pointwise', (2, 7, 5, 4, 6), (1, 1, 1, 6, 5), (2, 2, 2), 'VALID', 1, (3, 2, 2)),
   ('depthwise', (2, 7, 9, 8, 4), (3, 3, 3, 1, 4), (1, 2, 1), 'SAME', 4, (2, 2, 1)),
 ]
@@ -147,6 +155,22 @@ def test_cpu_lowering_choice(kernel_size, groups, in_features, method):
 @pytest.mark.parametrize(
   ('kernel_size', 'groups', 'in_features', 'method'),
   [
+    ((3, 3, 3), 1, 8, 'native'),
+    ((1, 3, 3), 2, 8, 'frames2d'),
+    ((3, 3), 1, 8, 'native'),
+    ((3, 1, 1), 1, 8, 'temporal2d'),
+    ((1, 1, 1), 4, 8, 'pointwise'),
+    ((3, 3, 3), 8, 8, 'depthwise'),
+    ((3, 3), 8, 8, 'native'),
+  ],
+)
+def test_gpu_lowering_choice(kernel_size, groups, in_features, method):
+  assert layers.conv_lowering(kernel_size, groups, in_features, 'xla_gpu') == method
+
+
+@pytest.mark.parametrize(
+  ('kernel_size', 'groups', 'in_features', 'method'),
+  [
     ((3, 3, 3), 1, 8, 'onednn'),
     ((1, 1, 1), 4, 8, 'onednn'),
     ((3, 3), 8, 8, 'onednn'),
@@ -200,7 +224,7 @@ def test_conv_module_is_a_drop_in_for_nn_conv(x_shape, kwargs):
   jax.tree.map(np.testing.assert_array_equal, params, expected)
   # Non-zero bias, so that its addition is checked too.
   params = jax.tree.map(lambda p: p + 0.1, params)
-  for lowering in ('native', 'xla_cpu', 'auto'):
+  for lowering in ('native', 'xla_cpu', 'xla_gpu', 'auto'):
     _assert_close(
       layers.Conv(**kwargs, lowering=lowering).apply(params, x), theirs.apply(params, x)
     )

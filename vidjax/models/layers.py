@@ -26,8 +26,18 @@ from vidjax.models import onednn
 Array = jax.Array
 Padding = str | int | Sequence[int | tuple[int, int]]
 
-LOWERINGS = ('auto', 'native', 'onednn', 'xla_cpu')
-METHODS = ('native', 'onednn', 'onednn_depthwise', 'conv2d', 'temporal', 'pointwise', 'depthwise')
+LOWERINGS = ('auto', 'native', 'onednn', 'xla_cpu', 'xla_gpu')
+METHODS = (
+  'native',
+  'onednn',
+  'onednn_depthwise',
+  'conv2d',
+  'temporal',
+  'pointwise',
+  'depthwise',
+  'frames2d',
+  'temporal2d',
+)
 
 # Kaiming-normal with fan_out, as torchvision initialises every ResNet convolution.
 conv_kernel_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
@@ -73,7 +83,10 @@ def conv_lowering(
     in_features: number of input channels.
     lowering: 'auto'; 'native' (always `lax.conv_general_dilated`); 'onednn' (oneDNN on any
       backend's host; an error where it cannot be built); 'xla_cpu' (the XLA CPU lowerings on
-      any backend).
+      any backend); 'xla_gpu' (factorised kernels as 2D convolutions: 1 x kh x kw over the
+      frames -> 'frames2d', kt x 1 x 1 over [B, T, H*W, C] -> 'temporal2d'; 1x1(x1) as a
+      matmul -> 'pointwise'; 3D depthwise as the fused tap sum -> 'depthwise'; any other
+      kernel native).
     dtype: the computation dtype; oneDNN is used for float32 only.
 
   Returns:
@@ -84,6 +97,8 @@ def conv_lowering(
   if lowering == 'native' or (lowering == 'auto' and jax.default_backend() != 'cpu'):
     return 'native'
   depthwise = feature_group_count > 1 and feature_group_count == in_features
+  if lowering == 'xla_gpu':
+    return _gpu_method(kernel_size, depthwise)
   float32 = jnp.dtype(dtype) == jnp.float32
   if lowering == 'onednn':
     onednn.require()
@@ -98,6 +113,20 @@ def conv_lowering(
   if len(kernel_size) == 3 and tuple(kernel_size[1:]) == (1, 1):
     return 'temporal'
   return 'conv2d'
+
+
+def _gpu_method(kernel_size: Sequence[int], depthwise: bool) -> str:
+  """The 'xla_gpu' method of a kernel (see `conv_lowering`)."""
+  three_d = len(kernel_size) == 3
+  if three_d and depthwise:
+    return 'depthwise'
+  if all(k == 1 for k in kernel_size):
+    return 'pointwise'
+  if three_d and kernel_size[0] == 1:
+    return 'frames2d'
+  if three_d and tuple(kernel_size[1:]) == (1, 1):
+    return 'temporal2d'
+  return 'native'
 
 
 def explicit_padding(
@@ -253,6 +282,30 @@ def _temporal(x, kernel, strides, padding, groups, dilation):
   return y.reshape(b, y.shape[1], h, w, cout)
 
 
+def _frames2d(x, kernel, strides, padding, groups, dilation):
+  """1 x kh x kw convolution as one native 2D convolution over the frames [B*T, H, W, C]
+  (the temporal stride and padding already taken by `_subsample_unit_dims`)."""
+  b, t = x.shape[:2]
+  y = _native(
+    x.reshape(b * t, *x.shape[2:]), kernel[0], strides[1:], padding[1:], groups, dilation[1:]
+  )
+  return y.reshape(b, t, *y.shape[1:])
+
+
+def _temporal2d(x, kernel, strides, padding, groups, dilation):
+  """kt x 1 x 1 convolution as one native (kt, 1) 2D convolution over [B, T, H*W, C]."""
+  b, _, h, w, c = x.shape
+  y = _native(
+    x.reshape(b, -1, h * w, c),
+    kernel.reshape(kernel.shape[0], 1, *kernel.shape[-2:]),
+    (strides[0], 1),
+    (padding[0], (0, 0)),
+    groups,
+    (dilation[0], 1),
+  )
+  return y.reshape(b, y.shape[1], h, w, y.shape[-1])
+
+
 def _conv2d_or_frames(x, kernel, strides, padding, groups, dilation):
   """2D convolution; a 3D one as a 2D convolution over frames with temporal taps as channels.
 
@@ -348,6 +401,8 @@ _METHOD_FNS: dict[str, Callable[..., Array]] = {
   'temporal': _temporal,
   'pointwise': _pointwise,
   'depthwise': _depthwise,
+  'frames2d': _frames2d,
+  'temporal2d': _temporal2d,
 }
 
 
@@ -382,8 +437,12 @@ def conv(
   dilation = [1] * len(kernel_size) if kernel_dilation is None else list(kernel_dilation)
   if method in ('native', 'onednn'):
     return _METHOD_FNS[method](x, kernel, strides, padding, feature_group_count, dilation)
-  if method == 'temporal' and (len(kernel_size) != 3 or tuple(kernel_size[1:]) != (1, 1)):
-    raise ValueError(f"method='temporal' needs a kt x 1 x 1 kernel, got {kernel.shape}.")
+  if method in ('temporal', 'temporal2d') and (
+    len(kernel_size) != 3 or tuple(kernel_size[1:]) != (1, 1)
+  ):
+    raise ValueError(f'method={method!r} needs a kt x 1 x 1 kernel, got {kernel.shape}.')
+  if method == 'frames2d' and (len(kernel_size) != 3 or kernel_size[0] != 1):
+    raise ValueError(f"method='frames2d' needs a 1 x kh x kw kernel, got {kernel.shape}.")
   if method == 'pointwise' and any(k != 1 for k in kernel_size):
     raise ValueError(f"method='pointwise' needs a 1x1 kernel, got {kernel.shape}.")
   if method in ('depthwise', 'onednn_depthwise') and kernel.shape[-2] != 1:
