@@ -48,6 +48,7 @@ EVALUATE_ONLY_CHECKED = (
   'experiments/speednet/synthetic.py',
   'experiments/tcc/synthetic.py',
   'experiments/unidual/synthetic.py',
+  'experiments/weak_supervision/synthetic.py',
 )
 
 
@@ -79,6 +80,10 @@ def test_every_experiment_smoke_runs(path, synthetic_images_data_dir, tmp_path, 
   # The tiny validation split; the person-crop loader scores the videos that show their
   # object in a labelled frame, 24 of the 32 tiny keypoint videos.
   expected = 24 if config.input.loader == 'person_crops' else 32
+  if config.input.label_space.kind:  # the videos that have a class of the space
+    expected = json.loads((tmp_path / 'results.json').read_text())['datasets']['val']
+    expected = expected['label_space']['num_examples']
+    assert 0 < expected <= 32
   assert eval_counts and all(c == expected for c in eval_counts)
   saved = json.loads((tmp_path / 'config.json').read_text())
   assert saved['total_steps'] == config.total_steps

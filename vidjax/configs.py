@@ -256,6 +256,12 @@ def base_config() -> ml_collections.ConfigDict:
         # batch_size=64))): the train batch is then {name: batch}. {} reads one source.
         sources=dict(),
         sampling=dict(mode='stride', num_frames=8, stride=2, target_fps=4.0, policy='loop'),
+        # Classes built from the training split's hashtags (weakly-supervised pretraining,
+        # vidjax/data/label_space.py): kind '' (off), 'verb', 'noun', 'verb_noun' or
+        # 'hashtag'; classes with fewer than min_count videos dropped; resample 'sqrt' or
+        # 'none'; vocabulary: a JSON file of verbs and nouns ('': the dataset's own);
+        # num_classes: the classifier's outputs (0: the space's size).
+        label_space=dict(kind='', min_count=1, resample='none', vocabulary='', num_classes=0),
         # loader='person_crops' (top-down pose, data/loaders/person_crops.py): the crop
         # (height, width), the joints, the box's margin and HRNet's augmentation.
         person_crop=dict(

@@ -4,10 +4,10 @@ line, a carried object moving with its carrier), while the look-alikes do not ca
 
 import numpy as np
 
-from vidjax.data.builders import synthetic, synthetic_interactions
+from vidjax.data.builders import synthetic_configs, synthetic_interactions
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, POSE_CLASSES
 
-CONFIG = next(c for c in synthetic._CONFIGS if c.name == 'interactions')
+CONFIG = next(c for c in synthetic_configs.CONFIGS if c.name == 'interactions')
 
 
 def _label(labels, name):

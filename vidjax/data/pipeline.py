@@ -33,6 +33,7 @@ config.input:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import zlib
@@ -44,7 +45,7 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from vidjax.data import loaders
+from vidjax.data import label_space, loaders
 from vidjax.data.builders import video_common
 
 
@@ -62,6 +63,10 @@ class Dataset:
   # What exactly was read, recorded with evaluation results: {'dataset', 'version',
   # 'config', 'split', 'num_examples', 'ids_sha256'} (see `split_manifest`).
   manifest: dict
+  # The builder's metadata (e.g. the synthetic tags' vocabulary).
+  metadata: dict = dataclasses.field(default_factory=dict)
+  # Labels are multi-hot float32 [K] rather than class indices (a hashtag label space).
+  multi_hot: bool = False
 
 
 def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
@@ -112,6 +117,59 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
     name=dataset,
     split=split,
     manifest=split_manifest(builder, split),
+    metadata=dict(metadata),
+  )
+
+
+@functools.lru_cache(maxsize=8)
+def _label_space(
+  dataset: str, split: str, data_dir: str, kind: str, min_count: int, vocabulary: str
+) -> label_space.LabelSpace:
+  """The label space built from the tags of `split` (built once per process)."""
+  train = open_dataset(dataset, split, data_dir)
+  if 'tags' not in train.source[0]:
+    raise ValueError(
+      f'config.input.label_space.kind={kind!r}: the records of {dataset!r} have no '
+      "'tags' to build classes from."
+    )
+  tag_lists = (label_space.parse_tags(train.source[i]['tags']) for i in range(len(train.source)))
+  words = label_space.load_vocabulary(vocabulary, train.metadata)
+  return label_space.build(tag_lists, kind, min_count, words)
+
+
+def with_label_space(
+  dataset: Dataset, input_config: ml_collections.ConfigDict, resample_seed: int | None = None
+) -> Dataset:
+  """`dataset` relabelled by `config.input.label_space` (unchanged where its kind is
+  ''): the videos with a class of the space, multi-hot labels; with `resample_seed` (the
+  training stream) re-sampled as `label_space.resample` says."""
+  config = input_config.label_space
+  if not config.kind:
+    return dataset
+  if config.resample not in label_space.RESAMPLING:
+    raise ValueError(
+      f'config.input.label_space.resample={config.resample!r}; allowed values: '
+      f'{label_space.RESAMPLING}.'
+    )
+  space = _label_space(
+    input_config.dataset,
+    input_config.split,
+    input_config.data_dir,
+    config.kind,
+    config.min_count,
+    config.vocabulary,
+  )
+  source = label_space.relabel(dataset.source, space, config.num_classes)
+  if resample_seed is not None and config.resample == 'sqrt':
+    weights = label_space.sqrt_sampling_weights(source.labels, space.counts)
+    source = source.resampled(weights, resample_seed)
+  manifest = dict(
+    dataset.manifest,
+    label_space=dict(config.to_dict(), space_classes=len(space.names), num_examples=len(source)),
+  )
+  names = label_space.output_names(space, config.num_classes)
+  return dataclasses.replace(
+    dataset, source=source, label_names=names, manifest=manifest, multi_hot=True
   )
 
 
@@ -321,6 +379,7 @@ def make_train_input(
   loader_module = loaders.module(input_config.loader)
   loader_module.check_train_config(input_config)
   dataset = open_dataset(input_config.dataset, input_config.split, input_config.data_dir)
+  dataset = with_label_space(dataset, input_config, resample_seed=seed)
   loader = loader_module.Loader(dataset, input_config)
   repeats = input_config.pp.repeated_augmentation
   ds = (
@@ -396,7 +455,9 @@ def make_eval_input(
   process_count: int,
 ) -> EvalInput:
   """Every example of `split` once, sharded over hosts, T clips x S crops per video."""
-  dataset = open_dataset(input_config.dataset, split, input_config.data_dir)
+  dataset = with_label_space(
+    open_dataset(input_config.dataset, split, input_config.data_dir), input_config
+  )
   num_examples = len(dataset.source)
   indices = range(num_examples)[process_index::process_count]
   largest_shard = -(-num_examples // process_count)

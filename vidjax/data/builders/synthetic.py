@@ -12,7 +12,8 @@ its sound (a click and a tone whose pitch names its shape), at times stored in
 `event_times` (audio-visual synchronisation, AVTS). The `speed` config plays its validation
 videos in segments at normal and at twice the speed, each frame's speed stored in
 `frame_speed` (SpeedNet's speediness). `untrimmed` shows the action in one short segment
-of a long video, `action_segment`, idle scenes around it (SCSampler). `interactions` has
+of a long video, `action_segment`, idle scenes around it (SCSampler). `tags` gives every
+video noisy hashtags, `tags` (`synthetic_tags`, IG-65M). `interactions` has
 actors with actions and relations, annotated at keyframes with detector boxes; its records
 are keyframes (`synthetic_interactions`, AVA's layout).
 
@@ -51,7 +52,7 @@ from etils import epath
 from PIL import Image
 
 from vidjax.data import audio, decode, encode
-from vidjax.data.builders import ava, synthetic_interactions
+from vidjax.data.builders import ava, synthetic_configs, synthetic_interactions, synthetic_tags
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS
 from vidjax.data.builders.synthetic_scenes import (
   ACTION_NAMES,
@@ -61,159 +62,6 @@ from vidjax.data.builders.synthetic_scenes import (
   VidjaxSyntheticConfig,
   num_examples,
   render_video,
-)
-
-_CONFIGS = (
-  VidjaxSyntheticConfig(name='default', description='1200/300 videos, 64x64, 16 frames.'),
-  VidjaxSyntheticConfig(
-    name='tiny',
-    description='64/32 videos at 32x32 for tests.',
-    num_train=64,
-    num_validation=32,
-    height=32,
-    width=32,
-  ),
-  VidjaxSyntheticConfig(
-    name='tiny_shapes',
-    description='64/32 videos at 32x32 of one object, labelled by its shape (transfer tests).',
-    num_train=64,
-    num_validation=32,
-    height=32,
-    width=32,
-    objects_per_video=(1, 1),
-    label_kind='shape',
-  ),
-  VidjaxSyntheticConfig(
-    name='shapes',
-    description=(
-      '1200/300 videos, 64x64, of one object labelled by its shape: the appearance classes '
-      'of `images` in video (joint image/video training on related tasks).'
-    ),
-    objects_per_video=(1, 1),
-    label_kind='shape',
-  ),
-  VidjaxSyntheticConfig(
-    name='events',
-    description=(
-      '1200/300 videos, 64x64, 32 frames (4 s): the default scenes with audio-visual events '
-      "(an object flashes and makes its shape's sound, about two per second) for "
-      'audio-visual synchronisation.'
-    ),
-    num_frames=32,
-    events_per_second=2.0,
-  ),
-  VidjaxSyntheticConfig(
-    name='arrow',
-    description=(
-      '1200/300 videos, 64x64, 32 frames (4 s): the `events` scenes whose flashes fade '
-      'over a few frames after an abrupt onset, as their clicks do, so that a clip has an '
-      'arrow of time that reversal breaks (the actions alone are time-symmetric: each has '
-      'its reverse among the classes).'
-    ),
-    num_frames=32,
-    events_per_second=2.0,
-    flash_decay_frames=2.0,
-  ),
-  VidjaxSyntheticConfig(
-    name='speed',
-    description=(
-      '1200/300 videos, 64x64, 48 frames (6 s) of the default scenes whose motion bounces '
-      'back and forth: training videos at natural speed, validation videos in segments '
-      "at normal and at twice the speed, with every frame's speed stored (SpeedNet)."
-    ),
-    num_frames=48,
-    speeds=(1.0, 2.0),
-  ),
-  VidjaxSyntheticConfig(
-    name='phases',
-    description=(
-      '1200/300 videos, 64x64, 32 frames: one object moves right, grows, turns and rises, '
-      'one after the other, in phases whose lengths differ from video to video, beside '
-      "objects that stand still; every frame's phase is stored (temporal alignment, TCC)."
-    ),
-    num_frames=32,
-    phases=('move_right', 'grow', 'rotate_cw', 'move_up'),
-  ),
-  VidjaxSyntheticConfig(
-    name='tiny_phases',
-    description='64/32 phased videos at 32x32, 16 frames, for tests.',
-    num_train=64,
-    num_validation=32,
-    height=32,
-    width=32,
-    phases=('move_right', 'grow', 'rotate_cw', 'move_up'),
-  ),
-  VidjaxSyntheticConfig(
-    name='keypoints',
-    description=(
-      '1200/300 videos, 64x64, 16 frames of one object doing one of the 10 actions, with '
-      'five keypoints fixed to its body in every frame and one frame in four marked '
-      'labelled (pose propagation from sparse labels, PoseWarper).'
-    ),
-    objects_per_video=(1, 1),
-    keypoints_per_object=5,
-  ),
-  VidjaxSyntheticConfig(
-    name='tiny_keypoints',
-    description='64/32 keypoint videos at 32x32, 8 frames, for tests.',
-    num_train=64,
-    num_validation=32,
-    height=32,
-    width=32,
-    num_frames=8,
-    objects_per_video=(1, 1),
-    keypoints_per_object=5,
-  ),
-  VidjaxSyntheticConfig(
-    name='interactions',
-    description=(
-      '1200/300 videos, 112x112, 32 frames (4 s) of 2-3 actors that stand or move, turn, '
-      'follow or lead one another, meet, or carry an object, annotated at a keyframe a '
-      'second (3 per video) with boxes, multi-label actions and detector boxes; one '
-      'record per keyframe (spatio-temporal action localization, AVA / ACAR).'
-    ),
-    height=112,
-    width=112,
-    num_frames=32,
-    objects_per_video=(2, 4),
-    interactions=True,
-  ),
-  VidjaxSyntheticConfig(
-    name='tiny_interactions',
-    description='64/32 interaction videos at 64x64, 24 frames (2 keyframes each), for tests.',
-    num_train=64,
-    num_validation=32,
-    height=64,
-    width=64,
-    num_frames=24,
-    objects_per_video=(2, 4),
-    interactions=True,
-  ),
-  VidjaxSyntheticConfig(
-    name='untrimmed',
-    description='1200/300 videos, 64x64, 64 frames (8 s), 16 of them of action (SCSampler).',
-    num_frames=64,
-    action_frames=16,
-  ),
-  VidjaxSyntheticConfig(
-    name='tiny_untrimmed',
-    description='64/32 untrimmed videos at 32x32, 32 frames with 8 of action, for tests.',
-    num_train=64,
-    num_validation=32,
-    height=32,
-    width=32,
-    num_frames=32,
-    action_frames=8,
-  ),
-  VidjaxSyntheticConfig(
-    name='images',
-    description='Single 64x64 images of one object; label = shape class.',
-    num_train=2000,
-    num_validation=500,
-    num_frames=1,
-    objects_per_video=(1, 1),
-    view='image',
-  ),
 )
 
 
@@ -366,7 +214,7 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
     '1.1.0': 'images: PNG bytes with image_id, height and width, as image_folder stores them.',
     '1.2.0': 'audio_pcm: the soundtrack as 16 kHz mono s16le, as the video builders store it.',
   }
-  BUILDER_CONFIGS = list(_CONFIGS)
+  BUILDER_CONFIGS = list(synthetic_configs.CONFIGS)
   DEFAULT_CONFIG_NAME = 'default'
 
   @tfds.core.utils.classproperty
@@ -422,6 +270,8 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         features['frame_phase'] = tfds.features.Tensor(shape=(t,), dtype=np.int64)
       if config.action_frames:
         features['action_segment'] = tfds.features.Tensor(shape=(2,), dtype=np.int64)
+      if config.hashtags:
+        features['tags'] = tfds.features.Text()
       if config.keypoints_per_object:
         k = config.keypoints_per_object
         features.update(
@@ -432,6 +282,8 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
       supervised_keys = ('video', 'label')
     # Per-actor multi-hot labels have no ClassLabel to carry their names.
     metadata = tfds.core.MetadataDict(label_names=ACTOR_ACTIONS) if config.interactions else None
+    if config.hashtags:
+      metadata = tfds.core.MetadataDict(tag_vocabulary=synthetic_tags.tag_vocabulary())
     return self.dataset_info_from_configs(
       description=__doc__.split('\n\n')[1],
       features=tfds.features.FeaturesDict(features),
@@ -457,10 +309,12 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
       os.path.join(root, split, _video_id(split, i) + '.mp4')
       for i in range(num_examples(config, split))
     ]
-    for path, (source, error) in zip(
-      paths,
-      _threaded_map(functools.partial(_load_source, config), paths, threads=2),
-      strict=True,
+    for index, (path, (source, error)) in enumerate(
+      zip(
+        paths,
+        _threaded_map(functools.partial(_load_source, config), paths, threads=2),
+        strict=True,
+      )
     ):
       if error is not None:
         logging.warning('Leaving out %s: %s', path, error)
@@ -473,6 +327,11 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
         continue
       if config.label_kind == 'shape':
         example['label'] = int(source['object_shapes'][0])
+      if config.hashtags:
+        main_shape = int(source['object_shapes'][0])
+        example['tags'] = synthetic_tags.video_tags(
+          config, split, index, int(source['label']), main_shape
+        )
       yield video_id, {**source, **example}
     report = {
       'split': split,

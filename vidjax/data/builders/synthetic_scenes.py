@@ -125,6 +125,8 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
       segment of this many frames at a random place, the objects standing still before
       (at the sweep's start) and after (at its end), and the audio's tone sounds only
       then; the segment's frames [start, end) are stored as `action_segment`.
+    hashtags: give every video noisy web-style hashtags, `tags` (`synthetic_tags`: IG-65M's
+      weakly-supervised pretraining). (Not `tags`: tfds's BuilderConfig has that field.)
   """
 
   num_train: int = 1200
@@ -152,6 +154,7 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   interactions: bool = False
   keyframe_every: int = 8
   action_frames: int = 0
+  hashtags: bool = False
 
 
 def num_examples(config: VidjaxSyntheticConfig, split: str) -> int:

@@ -91,6 +91,7 @@ class Loader:
     self._audio = input_config.audio
     self._input_config = input_config
     self._has_label = bool(dataset.label_names)
+    self._multi_hot = dataset.multi_hot
     self._flip_map = flip_label_map(dataset.label_names, self._pp.flip_label_swaps)
     self._reader = loaders.RecordReader(dataset.source, 'video', 'video_id', (decode.DecodeError,))
     # Training samples kept although the sampler's `accept` test rejected every draw.
@@ -199,7 +200,13 @@ class Loader:
     frames = crop.frames(frames)
     label = label_of(record)
     if crop.flip and label:
-      label = {'label': np.int32(self._flip_map[label['label']])}
+      # The swaps are pairs, so the map is its own inverse: a multi-hot label is permuted
+      # by it as a class index is mapped.
+      label = {
+        'label': label['label'][self._flip_map]
+        if self._multi_hot
+        else np.int32(self._flip_map[label['label']])
+      }
     return {
       **self._modalities(frames),
       **self._clip_audio(record, sample),
@@ -253,7 +260,9 @@ class Loader:
         example[key] = np.zeros_like(example['audio'])
       example['has_audio'] = np.bool_(False)
     if self._has_label:
-      example['label'] = np.int32(0)
+      example['label'] = (
+        np.zeros(len(self._flip_map), np.float32) if self._multi_hot else np.int32(0)
+      )
     example.update(index=np.int32(-1), mask=np.bool_(False), decode_failed=np.bool_(False))
     return example
 
@@ -272,8 +281,12 @@ def keypoints_of(record: Mapping, sample: samplers.Sample, crop: Crop) -> dict[s
 
 
 def label_of(record: Mapping) -> dict[str, np.ndarray]:
-  """{'label': int32} of a record, or nothing for a dataset without labels."""
-  return {'label': np.int32(record['label'])} if 'label' in record else {}
+  """{'label': int32} of a record (float32 [K] where it is multi-hot), or nothing for a
+  dataset without labels."""
+  if 'label' not in record:
+    return {}
+  label = np.asarray(record['label'])
+  return {'label': label.astype(np.float32) if label.ndim else np.int32(label)}
 
 
 TRAIN_CROPS = ('random', 'scale_jitter', 'random_resized')
