@@ -784,6 +784,7 @@ def test_dispatch_by_module_name():
     'tcc',
     'ucf101',
     'video_folder',
+    'web_videos',
   ):
     assert name in known and video_common.builder_class(name).name == name
   with pytest.raises(ValueError, match=r"Unknown dataset 'ucf102'; known datasets: .*ucf101"):

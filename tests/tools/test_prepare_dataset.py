@@ -152,7 +152,7 @@ def test_user_named_video_folder(tmp_path):
     (
       ['--dataset=ucf102'],
       "Unknown dataset 'ucf102'; known datasets: ava, davis, hmdb51, image_folder, kinetics, "
-      'posetrack, ssv2, tcc, ucf101, video_folder.',
+      'posetrack, ssv2, tcc, ucf101, video_folder, web_videos.',
     ),
     (['--dataset=ucf101', '--config=split9'], '--config=split9: ucf101 has no such config'),
     (['--dataset=ucf101'], 'classInd.txt not found in {manual_dir}/ucfTrainTestlist; expected'),

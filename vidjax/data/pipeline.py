@@ -122,7 +122,7 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
 
 
 @functools.lru_cache(maxsize=8)
-def _label_space(
+def build_label_space(
   dataset: str, split: str, data_dir: str, kind: str, min_count: int, vocabulary: str
 ) -> label_space.LabelSpace:
   """The label space built from the tags of `split` (built once per process)."""
@@ -151,7 +151,7 @@ def with_label_space(
       f'config.input.label_space.resample={config.resample!r}; allowed values: '
       f'{label_space.RESAMPLING}.'
     )
-  space = _label_space(
+  space = build_label_space(
     input_config.dataset,
     input_config.split,
     input_config.data_dir,

@@ -15,6 +15,7 @@ import json
 import os
 
 from absl import logging
+from etils import epath
 
 from vidjax.data import audio, decode, encode
 
@@ -36,8 +37,8 @@ def transcode_job(job: tuple[str, str, str, int]) -> str | None:
   """Transcodes one source into the cache; returns the error, or None on success."""
   example_id, source, destination, short_side = job
   try:
-    data, info = encode.transcode(source, short_side, KEYFRAME_INTERVAL_S, CRF)
-  except decode.DecodeError as e:
+    data, info = encode.transcode(_read(source), short_side, KEYFRAME_INTERVAL_S, CRF)
+  except (decode.DecodeError, OSError) as e:
     return f'{type(e).__name__}: {e}'
   # Failing to write (a full disk) stops the prepare rather than leaving the video out.
   os.makedirs(os.path.dirname(destination), exist_ok=True)
@@ -47,6 +48,25 @@ def transcode_job(job: tuple[str, str, str, int]) -> str | None:
   write_atomic(destination + PCM_SUFFIX, soundtrack_pcm_or_empty(data, info.has_audio))
   write_atomic(destination, data)
   return None
+
+
+def source_exists(path: str) -> bool:
+  """Whether a listed file exists: a local path, or a URI of an `etils.epath` backend."""
+  if '://' not in path:
+    return os.path.isfile(path)
+  try:
+    return epath.Path(path).is_file()
+  except Exception as error:  # noqa: BLE001 (a backend's own errors: the file is unreachable)
+    logging.warning('Cannot reach %s: %s', path, error)
+    return False
+
+
+def _read(source: str) -> str | bytes:
+  """A local path as it is (PyAV streams it); a URI of another `etils.epath` backend
+  (gs://, s3://) read whole, since PyAV cannot open those."""
+  if '://' not in source:
+    return source
+  return epath.Path(source).read_bytes()
 
 
 def add_soundtrack(destination: str) -> None:

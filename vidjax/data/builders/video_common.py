@@ -77,13 +77,17 @@ class Source:
 
   Attributes:
     example_id: unique id in the dataset (the tfds key and the `video_id` feature).
-    path: where the file should be; a path that does not exist is reported missing.
+    path: where the file should be: a local path, or a URI of any `etils.epath` backend
+      (gs://, s3://); one that does not exist is reported missing.
     label: class index, or -1 where the annotations give none (unlabelled test splits).
+    features: more features of the example that the builder declares (`web_videos`'
+      'tags').
   """
 
   example_id: str
   path: str
   label: int
+  features: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,11 +309,15 @@ class VideoBuilder(ManualBuilder):
     crf, keyint = transcode_cache.CRF, transcode_cache.KEYFRAME_INTERVAL_S
     return f'short{self.builder_config.short_side}_crf{crf}_keyint{keyint:g}s'
 
+  def _features(self) -> dict[str, tfds.features.FeatureConnector]:
+    """The example's features: `video_features()`, and a builder's own (`Source.features`)."""
+    return video_features()
+
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
       builder=self,
       description=(self.__doc__ or '').strip().split('\n\n')[0],
-      features=tfds.features.FeaturesDict(video_features()),
+      features=tfds.features.FeaturesDict(self._features()),
       supervised_keys=('video', 'label'),
       homepage=self.HOMEPAGE,
       citation=self.CITATION,
@@ -346,7 +354,7 @@ class VideoBuilder(ManualBuilder):
             f'{self.name}: example id {source.example_id!r} names two files, '
             f'{previous.path} and {source.path}; the annotations must give one file per id.'
           )
-    existing = [s for s in sources.values() if os.path.isfile(s.path)]
+    existing = [s for s in sources.values() if transcode_cache.source_exists(s.path)]
     jobs = [
       (s.example_id, s.path, transcode_cache.cache_path(cache_dir, s.example_id), short_side)
       for s in existing
@@ -383,7 +391,7 @@ class VideoBuilder(ManualBuilder):
     example_ids, missing, left_out = [], [], []
     for source in sources:
       entry = {'example_id': source.example_id, 'path': source.path}
-      if not os.path.isfile(source.path):
+      if not transcode_cache.source_exists(source.path):
         missing.append(entry)
         continue
       if source.example_id in errors:
@@ -413,6 +421,7 @@ class VideoBuilder(ManualBuilder):
           'audio_pcm': audio_pcm,
           'height': info['height'],
           'width': info['width'],
+          **source.features,
         },
       )
     self._record_split(split, len(sources), example_ids, missing, left_out)
