@@ -163,6 +163,7 @@ class ResStage(nn.Module):
     conv_b_dilation: dilation of every conv_b (see `Bottleneck`).
     non_local_blocks: indices of the blocks followed by a non-local block (PySlowFast's
       NONLOCAL.LOCATION of this stage), each with `non_local_pool` sub-sampling.
+    remat: recompute each block's activations in the backward pass (`nn.remat`).
   """
 
   depth: int
@@ -179,15 +180,17 @@ class ResStage(nn.Module):
   conv_b_dilation: tuple[int, int, int] = (1, 1, 1)
   non_local_blocks: Sequence[int] = ()
   non_local_pool: tuple[int, int, int] = (1, 2, 2)
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """[B, T, H, W, C] -> [B, T / st, H / ss, W / ss, features]."""
     st, ss = self.stride
+    block = nn.remat(ResBlock) if self.remat else ResBlock
     for b in range(self.depth):
       stride = (st, ss, ss) if b == 0 else (1, 1, 1)
       temporal = self.temporal_blocks is None or b < self.temporal_blocks
-      x = ResBlock(
+      x = block(
         self.inner_features,
         self.features,
         self.conv_a_kernel if temporal else (1, 1, 1),
@@ -243,6 +246,8 @@ class Model(nn.Module):
     dropout_rate: dropout before the classifier.
     dtype: computation dtype name, e.g. 'float32' or 'bfloat16'.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
+    remat: recompute each residual block's activations in the backward pass instead of
+      keeping them (`nn.remat`; as `video_resnet.Model.remat`).
   """
 
   num_classes: int
@@ -253,6 +258,7 @@ class Model(nn.Module):
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
+  remat: bool = False
 
   def __post_init__(self):
     if self.depth not in STAGE_DEPTHS:
@@ -290,6 +296,7 @@ class Model(nn.Module):
         conv,
         norm,
         self.variant == 'ip',
+        remat=self.remat,
         name=f'blocks_{s + 1}',
       )(x)
       feature_maps.append(x)

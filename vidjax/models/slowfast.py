@@ -143,7 +143,7 @@ class MultiPathWayWithFuse(nn.Module):
     fuse: whether this stage ends with a lateral connection (not after res5).
     conv: Conv partial (no bias).
     norm: BatchNorm partial.
-    res4_temporal_blocks, res5_dilation, fusion_norm: see `Model`.
+    res4_temporal_blocks, res5_dilation, fusion_norm, remat: see `Model`.
     slow_non_local_blocks: this stage's `Model.non_local_location` entry.
   """
 
@@ -160,6 +160,7 @@ class MultiPathWayWithFuse(nn.Module):
   res5_dilation: int = 1
   slow_non_local_blocks: tuple[int, ...] = ()
   fusion_norm: bool = True
+  remat: bool = False
 
   @nn.compact
   def __call__(self, slow: jax.Array, fast: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -177,7 +178,8 @@ class MultiPathWayWithFuse(nn.Module):
         stage = ResStage(
           depth, w * 2**s, 4 * w * 2**s, (kt[s], 1, 1), stride, False, self.conv, self.norm,
           False, (1, 3, 3), temporal_blocks, dilation,
-          self.slow_non_local_blocks if p == 0 else (), name=f'multipathway_blocks_{p}',
+          self.slow_non_local_blocks if p == 0 else (), remat=self.remat,
+          name=f'multipathway_blocks_{p}',
         )  # fmt: skip
         if p == 0:
           slow = stage(slow)
@@ -221,6 +223,8 @@ class Model(nn.Module):
     dropout_rate: dropout before the classifier (0.5 in the published recipes).
     dtype: computation dtype name.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
+    remat: recompute each residual block's activations in the backward pass instead of
+      keeping them (`nn.remat`; as `video_resnet.Model.remat`).
   """
 
   num_classes: int
@@ -238,6 +242,7 @@ class Model(nn.Module):
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
+  remat: bool = False
 
   def __post_init__(self):
     if self.depth not in STAGE_DEPTHS:
@@ -275,7 +280,8 @@ class Model(nn.Module):
         w = self.width * 2**s
         x = ResStage(
           depth, w, 4 * w, (SLOW_CONV_A_T[s], 1, 1), stride, False, conv, norm, False, (1, 3, 3),
-          None, dilation, tuple(self.non_local_location[s]), name=f'blocks_{s + 1}',
+          None, dilation, tuple(self.non_local_location[s]), remat=self.remat,
+          name=f'blocks_{s + 1}',
         )(x)  # fmt: skip
       maps = (x,)
       head_name = 'blocks_5_proj'
@@ -294,7 +300,7 @@ class Model(nn.Module):
         slow, fast = MultiPathWayWithFuse(
           s, self.depth, self.width, self.beta_inv, alpha, kernel, s < 4, conv, norm,
           self.res4_temporal_blocks, self.res5_dilation,
-          tuple(self.non_local_location[s - 1]) if s else (), self.fusion_norm,
+          tuple(self.non_local_location[s - 1]) if s else (), self.fusion_norm, self.remat,
           name=f'blocks_{s}',
         )(slow, fast)  # fmt: skip
       maps = (slow, fast)

@@ -79,8 +79,9 @@ class EncoderBlock(nn.Module):
   dtype: Any
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, deterministic: bool) -> jax.Array:
-    """[B, N, D] -> [B, N, D]."""
+  def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
+    """[B, N, D] -> [B, N, D]. (`deterministic` is positional for `nn.remat`'s static
+    arguments.)"""
     y = nn.LayerNorm(dtype=self.dtype)(x)
     y = nn.MultiHeadDotProductAttention(
       num_heads=self.num_heads,
@@ -100,6 +101,7 @@ class Encoder(nn.Module):
   Attributes:
     num_layers: number of blocks.
     num_heads, mlp_dim, dropout_rate, attention_dropout_rate, dtype: see `EncoderBlock`.
+    remat: recompute each block's activations in the backward pass (`nn.remat`).
   """
 
   num_layers: int
@@ -108,6 +110,7 @@ class Encoder(nn.Module):
   dropout_rate: float
   attention_dropout_rate: float
   dtype: Any
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *, deterministic: bool) -> jax.Array:
@@ -117,15 +120,17 @@ class Encoder(nn.Module):
     x = jnp.concatenate([jnp.broadcast_to(cls.astype(x.dtype), (b, 1, d)), x], axis=1)
     pos = self.param('posembed', nn.initializers.normal(0.02), (1, n + 1, d), jnp.float32)
     x = nn.Dropout(self.dropout_rate)(x + pos.astype(x.dtype), deterministic=deterministic)
+    # static_argnums counts the module: (self, x, deterministic).
+    block = nn.remat(EncoderBlock, static_argnums=(2,)) if self.remat else EncoderBlock
     for i in range(self.num_layers):
-      x = EncoderBlock(
+      x = block(
         self.num_heads,
         self.mlp_dim,
         self.dropout_rate,
         self.attention_dropout_rate,
         self.dtype,
         name=f'encoderblock_{i}',
-      )(x, deterministic=deterministic)
+      )(x, deterministic)
     return nn.LayerNorm(dtype=self.dtype, name='encoder_norm')(x[:, 0])
 
 
@@ -140,6 +145,8 @@ class Model(nn.Module):
     dropout_rate: dropout in the blocks and before the classifier.
     attention_dropout_rate: dropout on attention weights.
     dtype: computation dtype name.
+    remat: recompute each transformer block's activations in the backward pass instead of
+      keeping them (`nn.remat`).
   """
 
   num_classes: int
@@ -149,6 +156,7 @@ class Model(nn.Module):
   dropout_rate: float = 0.0
   attention_dropout_rate: float = 0.0
   dtype: Any = 'float32'
+  remat: bool = False
 
   def __post_init__(self):
     if self.variant not in VARIANTS:
@@ -184,6 +192,7 @@ class Model(nn.Module):
       dropout_rate=self.dropout_rate,
       attention_dropout_rate=self.attention_dropout_rate,
       dtype=dtype,
+      remat=self.remat,
     )
     # Temporal indices are folded into the batch: space is attended within each index only.
     frames = Encoder(spatial_layers, **encoder, name='SpatialTransformer')(

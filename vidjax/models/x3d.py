@@ -169,6 +169,8 @@ class Model(nn.Module):
     dropout_rate: dropout before the classifier (0.5 in the published recipes).
     dtype: computation dtype name.
     lowering: convolution lowering, see `vidjax.models.layers.conv_lowering`.
+    remat: recompute each residual block's activations in the backward pass instead of
+      keeping them (`nn.remat`; as `video_resnet.Model.remat`).
   """
 
   num_classes: int
@@ -181,6 +183,7 @@ class Model(nn.Module):
   dropout_rate: float = 0.0
   dtype: Any = 'float32'
   lowering: str = 'auto'
+  remat: bool = False
 
   def __post_init__(self):
     if self.variant not in VARIANTS:
@@ -213,11 +216,12 @@ class Model(nn.Module):
     dims = [self.width]
     for _ in range(3):
       dims.append(round_width(dims[-1], 2.0))
+    block = nn.remat(X3DBlock) if self.remat else X3DBlock
     for s, base in enumerate(BASE_DEPTHS):
       out = round_width(dims[s], 2.0)
       inner = int(self.bottleneck_factor * out)
       for b in range(round_repeats(base, depth_factor)):
-        x = X3DBlock(
+        x = block(
           inner, out, 2 if b == 0 else 1, self.se_ratio if b % 2 == 0 else 0.0, conv, norm,
           name=f'blocks_{s + 1}_res_blocks_{b}',
         )(x)  # fmt: skip
