@@ -162,3 +162,24 @@ def test_an_unknown_sampler_lists_the_known_ones():
     r"'speed', 'stride', 'tcc', 'tuples'\]",
   ):
     samplers.build(_sampling_config(mode='dense'))
+
+
+def test_clips_per_video_fixes_the_training_clips_to_the_test_time_ones():
+  config = configs.base_config().input.sampling
+  config.update(num_frames=4, stride=2, clips_per_video=3)
+  sampler = samplers.build(config)
+  meta = samplers.VideoMeta(num_frames=64, fps=8.0)
+  fixed = sampler.eval(meta, 3).frames
+  drawn = [tuple(sampler.train(np.random.default_rng(seed), meta).frames) for seed in range(60)]
+  assert set(drawn) == {tuple(clip) for clip in fixed}
+  config.clips_per_video = 0
+  assert not isinstance(samplers.build(config), samplers.FixedClips)
+
+
+def test_clips_per_video_needs_one_clip_views():
+  config = configs.base_config().input.sampling
+  config.update(mode='speed', clips_per_video=2)
+  with pytest.raises(
+    ValueError, match="clips_per_video=2 fixes one-clip views, which mode='speed'"
+  ):
+    samplers.build(config)

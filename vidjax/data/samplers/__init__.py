@@ -18,6 +18,12 @@ clip, its audio and the same video's audio shifted in time), `speed` (SpeedNet: 
 at normal speed and sped up, frames [2, T] in training), `arrow` (Arrow of Time: a clip
 and the same frames reversed, frames [2, T] in training) and `tuples` (Shuffle & Learn:
 three frames in temporal order or not).
+
+`clips_per_video` > 0 (a key of config.input.sampling for every mode with one clip per
+view: stride, fps, segments) fixes the training clips of each video to that many, the
+mode's evenly spaced test-time clips, one drawn per example (`FixedClips`): with a split
+slice of N videos ('train[:N]') it trains on a budget of N x clips_per_video clips, the
+question IG-65M asks of long videos (many videos with a clip each, or fewer with several).
 """
 
 from __future__ import annotations
@@ -67,8 +73,43 @@ def module(name: str) -> types.ModuleType:
   return configs.load_module('data.samplers', name, flag='config.input.sampling.mode')
 
 
+# Modes whose test-time views are one clip each, as `FixedClips` draws them.
+ONE_CLIP_MODES = ('stride', 'fps', 'segments')
+
+
+class FixedClips:
+  """Training clips from a fixed set per video: the base sampler's `clips` evenly spaced
+  test-time clips, one of them drawn at random per training example; evaluation as the
+  base sampler's."""
+
+  def __init__(self, base, clips: int):
+    self._base, self._clips = base, clips
+
+  def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
+    views = self._base.eval(meta, self._clips)
+    j = int(rng.integers(self._clips))
+    return Sample(
+      views.frames[j],
+      {key: value[j] for key, value in views.fields.items()},
+      None if views.audio_frames is None else {k: v[j] for k, v in views.audio_frames.items()},
+    )
+
+  def eval(self, meta: VideoMeta, num_views: int) -> Sample:
+    return self._base.eval(meta, num_views)
+
+
 def build(sampling: ml_collections.ConfigDict):
-  """The sampler of config.input.sampling: `mode`'s Sampler with the keys it takes."""
+  """The sampler of config.input.sampling: `mode`'s Sampler with the keys it takes,
+  wrapped in `FixedClips` when `clips_per_video` > 0."""
   sampler_class = module(sampling.mode).Sampler
   accepted = set(inspect.signature(sampler_class.__init__).parameters) - {'self'}
-  return sampler_class(**{key: sampling[key] for key in accepted if key in sampling})
+  sampler = sampler_class(**{key: sampling[key] for key in accepted if key in sampling})
+  clips = sampling.get('clips_per_video', 0)
+  if clips <= 0:
+    return sampler
+  if sampling.mode not in ONE_CLIP_MODES:
+    raise ValueError(
+      f'config.input.sampling.clips_per_video={clips} fixes one-clip views, which mode='
+      f'{sampling.mode!r} does not have; use one of {ONE_CLIP_MODES} or clips_per_video=0.'
+    )
+  return FixedClips(sampler, clips)

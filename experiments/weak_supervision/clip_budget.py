@@ -1,0 +1,52 @@
+r"""A budget of clips from long videos: many videos with one clip each, or fewer with several?
+
+IG-65M (Ghadiyaram et al., CVPR 2019) asks how to spend a fixed budget of training clips
+when the videos are long and their label holds for only part of them. This runs the
+question on the embedded `untrimmed` videos (64 frames, the action in 16 of them, idle
+scenes around): the first `videos` training videos, each with `clips` fixed, evenly
+spaced training clips (`config.input.sampling.clips_per_video`), so `videos x clips`
+distinct clips in all; `clips=0` draws a clip anywhere in each video every time (no
+budget). The network is the SCSampler miniature's clip classifier (an R(2+1)D-10 of width
+8 on 8-frame clips at stride 2, 32 pixels); video accuracy on the validation videos from
+4 clips spread over each.
+
+  python -m vidjax.main --workdir workdirs/budget_240x1 \
+      --config experiments/weak_supervision/clip_budget.py:videos=240,clips=1
+  python experiments/weak_supervision/clip_budget_study.py --workdir workdirs/budget_study
+
+Arguments: videos (240), clips (1).
+Hardware: 2 CPU cores; about 3 minutes a run.
+Expected: the paper found more videos with fewer clips each better than fewer videos with
+more clips, at the same budget; not yet run here.
+Smoke test: experiments/weak_supervision/clip_budget.py:smoke
+"""
+
+from vidjax import configs
+
+
+def get_config(arg: str | None = None):
+  arg = configs.parse_arg(arg, smoke=False, videos=240, clips=1)
+  if arg.videos <= 0 or arg.clips < 0:
+    raise ValueError(f'videos={arg.videos}, clips={arg.clips}: videos > 0 and clips >= 0.')
+  config = configs.base_config()
+  config.total_steps = 400
+  config.log_every = 25
+  config.ckpt_every = 200
+  config.input.dataset = 'vidjax_synthetic/untrimmed'
+  config.input.split = f'train[:{arg.videos}]'
+  config.input.batch_size = 32
+  config.input.sampling.update(num_frames=8, stride=2, policy='loop', clips_per_video=arg.clips)
+  config.input.pp.update(resize_short_side=36, crop_size=32)
+  config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
+  config.model_name = 'video_resnet'
+  config.model = dict(num_classes=10, depth=10, block='r2plus1d', width=8, dropout_rate=0.0)
+  config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=50)
+  config.evals.val = dict(
+    type='multiview', split='validation', batch_size=60, num_clips=4, num_crops=1, every_steps=200
+  )
+  if arg.smoke:
+    configs.smoke_on_tiny_synthetic(config)
+    config.input.dataset = 'vidjax_synthetic/tiny_untrimmed'
+    config.input.split = f'train[:{min(arg.videos, 32)}]'
+    config.input.pp.update(resize_short_side=10, crop_size=8)
+  return config
