@@ -255,6 +255,7 @@ def make_train_input(
   input_config = config.input
   loaders.module(input_config.loader).check_train_config(input_config)
   dataset = pipeline.open_dataset(input_config.dataset, input_config.split, input_config.data_dir)
+  dataset = pipeline.with_label_space(dataset, input_config, resample_seed=seed)
   batches = _StepBatches(config, dataset, seed, process_index, process_count)
   ds = (
     grain.MapDataset.range(config.total_steps)
