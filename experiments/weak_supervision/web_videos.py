@@ -29,7 +29,8 @@ Hardware: 64+ GPUs or a TPU v5p pod slice (docs/scaling.md); days at IG-65M's sc
 Expected (the paper): pretraining on 65M web videos lifts Kinetics-400 to 81.3 % top-1
 (R(2+1)D-152; VMZ's IG-65M R(2+1)D-34 and ir-CSN-152 checkpoints convert with
 tools/convert_checkpoint.py --source vmz). Not yet reproduced with vidjax.
-Smoke test: experiments/weak_supervision/web_videos.py:smoke (the embedded `tiny_tags`)
+Smoke test: experiments/weak_supervision/web_videos.py:smoke (the embedded miniature's, on
+`tiny_tags`)
 """
 
 from vidjax import configs
@@ -63,7 +64,9 @@ def get_config(arg: str | None = None):
   if arg.space not in label_space.KINDS:
     raise ValueError(f'space={arg.space!r}; allowed values: {label_space.KINDS}.')
   if arg.smoke:
-    return configs.load_config_file(f'{SYNTHETIC}:smoke,space={arg.space},min_count=1')
+    # The embedded miniature's own smoke configuration, so that the two smoke runs share
+    # their compiled programs.
+    return configs.load_config_file(f'{SYNTHETIC}:smoke')
   if arg.num_classes <= 0:
     raise ValueError(
       'num_classes= the label space size: run tools/label_space.py with the same dataset, '
