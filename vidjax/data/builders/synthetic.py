@@ -328,9 +328,9 @@ class VidjaxSynthetic(tfds.core.GeneratorBasedBuilder):
       if config.label_kind == 'shape':
         example['label'] = int(source['object_shapes'][0])
       if config.hashtags:
-        main_shape = int(source['object_shapes'][0])
+        shapes = [int(shape) for shape in source['object_shapes']]
         example['tags'] = synthetic_tags.video_tags(
-          config, split, index, int(source['label']), main_shape
+          config, split, index, int(source['label']), shapes
         )
       yield video_id, {**source, **example}
     report = {

@@ -4,15 +4,17 @@ IG-65M (Ghadiyaram et al., CVPR 2019) pretrains on videos labelled only by their
 hashtags: some name the action (a verb), some the objects (nouns), some both at once
 (#catchingfish), many nothing visual (#fun); correct tags are often missing, wrong ones
 present, and the label frequencies have a long tail. Each video of the `tags` config gets
-such a tag string from its true action and its main object (object 0's shape):
+such a tag string from its true action and the shapes of its objects (2 or 3, mostly of
+different shapes, all doing the action):
 
 - the verb tag (the action's name without underscores, '#moveleft') with a probability
   that falls along a Zipf-like tail over the classes, `VERB_TAG_RATE / (label + 1) **
   VERB_TAG_DECAY`, so that frequency cut-offs and re-sampling have a tail to act on; with
   probability `WRONG_TAG_RATE` it names another action;
-- the noun tag (object 0's shape, '#halfdisc') with probability `NOUN_TAG_RATE`, wrong
-  with probability `WRONG_TAG_RATE`;
-- the verb-noun tag ('#moveleftcup') with the verb tag's probability, always right;
+- a noun tag for each shape in the video ('#halfdisc') with probability `NOUN_TAG_RATE`,
+  wrong with probability `WRONG_TAG_RATE`;
+- the verb-noun tag of one of the objects ('#moveleftcup') with the verb tag's
+  probability, always right;
 - a Poisson number (mean `JUNK_TAGS_MEAN`) of tags that say nothing about the video.
 
 The tags are a function of (config seed, split, index) and the video's annotation, drawn
@@ -47,9 +49,10 @@ def tag_vocabulary() -> dict[str, list[str]]:
 
 
 def video_tags(
-  config: VidjaxSyntheticConfig, split: str, index: int, label: int, main_shape: int
+  config: VidjaxSyntheticConfig, split: str, index: int, label: int, shapes: list[int]
 ) -> str:
-  """The hashtags of video `index` of `split`, e.g. '#moveleft #cup #fun'."""
+  """The hashtags of video `index` of `split` (action `label`, objects' `shapes`), e.g.
+  '#moveleft #cup #fun'."""
   rng = np.random.default_rng([config.seed, _STREAM, SPLITS.index(split), index])
 
   def maybe_wrong(true_index: int, names: tuple[str, ...]) -> str:
@@ -62,10 +65,12 @@ def video_tags(
   tags = []
   if rng.random() < verb_rate:
     tags.append(maybe_wrong(label, VERBS))
-  if rng.random() < NOUN_TAG_RATE:
-    tags.append(maybe_wrong(main_shape, NOUNS))
+  present = sorted(set(shapes))
+  for shape in present:
+    if rng.random() < NOUN_TAG_RATE:
+      tags.append(maybe_wrong(shape, NOUNS))
   if rng.random() < verb_rate:
-    tags.append(VERBS[label] + NOUNS[main_shape])
+    tags.append(VERBS[label] + NOUNS[present[int(rng.integers(len(present)))]])
   tags += [str(t) for t in rng.choice(JUNK_TAGS, rng.poisson(JUNK_TAGS_MEAN))]
   order = rng.permutation(len(tags))
-  return ' '.join('#' + tags[i] for i in order)
+  return ' '.join(dict.fromkeys('#' + tags[i] for i in order))
