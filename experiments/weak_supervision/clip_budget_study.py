@@ -32,7 +32,7 @@ RUNS = tuple(
   )
   for videos, clips in SPLITS
 )
-METRICS = {'video top-1': 'eval/val/top1'}
+METRICS = {'video top-1 (4 clips)': 'eval/val/video_top1_4x1'}
 
 if __name__ == '__main__':
   study.main(__doc__.split('\n\n')[0], experiment=EXPERIMENT, runs=RUNS, metrics=METRICS)

@@ -41,7 +41,7 @@ RUNS = (
   ),
   study.Run('finetune_scratch', experiment=FINETUNE),
 )
-METRICS = {'action top-1 after fine-tuning': 'eval/val/top1'}
+METRICS = {'action top-1 after fine-tuning': 'eval/val/video_top1_2x1'}
 
 if __name__ == '__main__':
   study.main(__doc__.split('\n\n')[0], experiment=EXPERIMENT, runs=RUNS, metrics=METRICS)
