@@ -19,10 +19,11 @@ the validation videos' classes of the same space. Transfer, the paper's question
 
 or every space over seeds: experiments/weak_supervision/study.py.
 Arguments: space ('verb'), min_count (3), resample ('sqrt' or 'none').
-Hardware: 2 CPU cores; not yet timed.
-Expected: the paper's finding is that pretraining on noisy tags helps transfer and that
-the label space matters (IG-Kinetics' action hashtags and the verb-noun space beat nouns
-alone for Kinetics); the miniature study has not been run yet.
+Hardware: 2 CPU cores; about 3 minutes a space.
+Expected: the paper finds that pretraining on noisy tags helps transfer and that the
+label space matters. In the miniature (docs/results.md, seeds 0 and 1), fine-tuning from
+the verb space reaches 80.3 % against 69.2 % from a random initialisation; the noun,
+hashtag and verb-noun spaces, whose pretraining stays at chance here, end below it.
 Smoke test: experiments/weak_supervision/synthetic.py:smoke
 """
 
