@@ -36,7 +36,8 @@ def main(argv):
     _DATASET.value, _SPLIT.value, _DATA_DIR.value, _KIND.value, _MIN_COUNT.value, _VOCABULARY.value
   )
   source = pipeline.open_dataset(_DATASET.value, _SPLIT.value, _DATA_DIR.value).source
-  kept = len(label_space.relabel(source, space))
+  tags = pipeline.split_tags(_DATASET.value, _SPLIT.value, _DATA_DIR.value)
+  kept = len(label_space.relabel(source, tags, space))
   print(
     f'{_DATASET.value} {_SPLIT.value}: {_KIND.value} space, min_count {_MIN_COUNT.value}: '
     f'{len(space.names)} classes; {kept} of {len(source)} videos have one.'

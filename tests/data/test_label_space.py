@@ -64,14 +64,15 @@ def test_sqrt_sampling_draws_classes_by_the_root_of_their_frequency():
 def test_relabel_keeps_videos_with_a_class_and_pads_the_outputs():
   records = [{'tags': ' '.join('#' + t for t in tags), 'label': 7} for tags in VIDEOS]
   space = label_space.build(VIDEOS, 'verb_noun', 1, VOCABULARY)
-  source = label_space.relabel(records, space, num_outputs=4)
+  tag_lists = [label_space.parse_tags(r['tags']) for r in records]
+  source = label_space.relabel(records, tag_lists, space, num_outputs=4)
   assert len(source) == 3
   np.testing.assert_array_equal(
     [source[i]['label'] for i in range(3)], [[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0]]
   )
   assert label_space.output_names(space, 4) == ('catchfish', 'throwball', '(spare 2)', '(spare 3)')
   with pytest.raises(ValueError, match='num_classes=1, but the verb_noun space has 2 classes'):
-    label_space.relabel(records, space, num_outputs=1)
+    label_space.relabel(records, tag_lists, space, num_outputs=1)
 
 
 def test_vocabulary_file_and_its_errors(tmp_path):

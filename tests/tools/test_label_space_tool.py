@@ -38,5 +38,6 @@ def test_label_space_tool_reports_the_space_training_builds(synthetic_data_dir, 
     'classes': dict(zip(space.names, space.counts, strict=True)),
   }
   source = pipeline.open_dataset('vidjax_synthetic/tiny_tags', 'train', synthetic_data_dir).source
-  kept = len(label_space.relabel(source, space))
+  tags = pipeline.split_tags('vidjax_synthetic/tiny_tags', 'train', synthetic_data_dir)
+  kept = len(label_space.relabel(source, tags, space))
   assert f'{len(space.names)} classes; {kept} of {len(source)} videos have one.' in result.stdout

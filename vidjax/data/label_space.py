@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -60,13 +61,16 @@ class LabelSpace:
     """The tags that are classes of this kind (before the cut-off)."""
     return [tag for tag in tags if _is_kind(tag, self.kind, self.verbs, self.nouns)]
 
+  @functools.cached_property
+  def _index(self) -> dict[str, int]:
+    return {name: k for k, name in enumerate(self.names)}
+
   def encode(self, tags: Iterable[str]) -> np.ndarray:
     """Multi-hot float32 [K] of a video's tags."""
-    index = {name: k for k, name in enumerate(self.names)}
     hot = np.zeros(len(self.names), np.float32)
     for tag in tags:
-      if tag in index:
-        hot[index[tag]] = 1.0
+      if tag in self._index:
+        hot[self._index[tag]] = 1.0
     return hot
 
 
@@ -141,17 +145,23 @@ class RelabelledSource(Sequence):
     return RelabelledSource(self._source, self._indices[order], self.labels[order])
 
 
-def relabel(source: Sequence[Mapping], space: LabelSpace, num_outputs: int = 0) -> RelabelledSource:
-  """The videos of `source` (records with 'tags') that have a class of `space`, labelled
-  over `num_outputs` classes (0: the space's; more: the spare ones never positive, so a
-  classifier sized for the largest space a vocabulary allows fits every cut-off)."""
+def relabel(
+  source: Sequence[Mapping],
+  tag_lists: Sequence[Sequence[str]],
+  space: LabelSpace,
+  num_outputs: int = 0,
+) -> RelabelledSource:
+  """The videos of `source` whose parsed tags (`tag_lists`, one per record) have a class
+  of `space`, labelled over `num_outputs` classes (0: the space's; more: the spare ones
+  never positive, so a classifier sized for the largest space a vocabulary allows fits
+  every cut-off)."""
   size = num_outputs or len(space.names)
   if size < len(space.names):
     raise ValueError(
       f'config.input.label_space.num_classes={num_outputs}, but the {space.kind} space has '
       f'{len(space.names)} classes: raise it (and config.model.num_classes) or min_count.'
     )
-  labels = [space.encode(parse_tags(source[i]['tags'])) for i in range(len(source))]
+  labels = [space.encode(tags) for tags in tag_lists]
   indices = np.flatnonzero([label.any() for label in labels])
   padded = np.zeros((len(indices), size), np.float32)
   padded[:, : len(space.names)] = [labels[i] for i in indices]

@@ -122,19 +122,26 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
 
 
 @functools.lru_cache(maxsize=8)
+def split_tags(dataset: str, split: str, data_dir: str) -> tuple[list[str], ...]:
+  """The parsed tags of every record of a split, read once per process: building a label
+  space and relabelling the split read the same. (The data source reads whole records, so
+  this reads the split once.)"""
+  source = open_dataset(dataset, split, data_dir).source
+  if len(source) and 'tags' not in source[0]:
+    raise ValueError(
+      f'config.input.label_space: the records of {dataset!r} have no tags to build classes '
+      'from (a dataset with hashtags: web_videos, vidjax_synthetic/tags).'
+    )
+  return tuple(label_space.parse_tags(source[i]['tags']) for i in range(len(source)))
+
+
+@functools.lru_cache(maxsize=8)
 def build_label_space(
   dataset: str, split: str, data_dir: str, kind: str, min_count: int, vocabulary: str
 ) -> label_space.LabelSpace:
   """The label space built from the tags of `split` (built once per process)."""
-  train = open_dataset(dataset, split, data_dir)
-  if 'tags' not in train.source[0]:
-    raise ValueError(
-      f'config.input.label_space.kind={kind!r}: the records of {dataset!r} have no '
-      "'tags' to build classes from."
-    )
-  tag_lists = (label_space.parse_tags(train.source[i]['tags']) for i in range(len(train.source)))
-  words = label_space.load_vocabulary(vocabulary, train.metadata)
-  return label_space.build(tag_lists, kind, min_count, words)
+  words = label_space.load_vocabulary(vocabulary, open_dataset(dataset, split, data_dir).metadata)
+  return label_space.build(split_tags(dataset, split, data_dir), kind, min_count, words)
 
 
 def with_label_space(
@@ -159,7 +166,8 @@ def with_label_space(
     config.min_count,
     config.vocabulary,
   )
-  source = label_space.relabel(dataset.source, space, config.num_classes)
+  tag_lists = split_tags(dataset.name, dataset.split, input_config.data_dir)
+  source = label_space.relabel(dataset.source, tag_lists, space, config.num_classes)
   if resample_seed is not None and config.resample == 'sqrt':
     weights = label_space.sqrt_sampling_weights(source.labels, space.counts)
     source = source.resampled(weights, resample_seed)
