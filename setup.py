@@ -51,7 +51,11 @@ EXTRAS_REQUIRE = {
     # The official DAVIS evaluation (tests/tools/davis2017), the reference of
     # tools/davis_eval.py, draws its boundary tolerance with skimage's disk.
     'scikit-image>=0.22',
+    # tests/data/test_beam_prepare.py: the Beam path against the local one.
+    'apache-beam>=2.60,<3',
   ],
+  # Dataset preparation on Apache Beam (tools/prepare_dataset.py --beam_runner).
+  'beam': ['apache-beam>=2.60,<3'],
   # The CPU build of PyTorch, for checkpoint import and parity tests only.
   'torch': ['torch==2.13.0', 'pytorchvideo==0.1.5'],
   'tf': ['tensorflow>=2.16'],

@@ -12,14 +12,27 @@ why, every missing file) and the manifest (example count and id hash per split) 
 
 For `image_folder` and `video_folder`, `--config` names your dataset (any name; read it
 as e.g. 'video_folder/my_videos'); `--short_side` sets its stored short side.
+
+On Apache Beam (the video datasets; `pip install -e '.[beam]'`), for datasets of millions
+of videos: the transcoding and the writing of the shards run on the runner's workers,
+with the same report and manifest (vidjax/data/beam_prepare.py):
+
+  python tools/prepare_dataset.py --dataset web_videos --config ig_sample \
+    --manual_dir gs://my-bucket/lists --data_dir gs://my-bucket/tfds \
+    --beam_runner DataflowRunner \
+    --beam_options='--project=my-project --region=us-central1 --temp_location=gs://my-bucket/tmp'
+
+`--beam_runner DirectRunner` runs the same pipeline on this machine.
 """
 
 import dataclasses
 import os
+import shlex
 import sys
 
 import tensorflow_datasets as tfds
 from absl import app, flags
+from etils import epath
 
 from vidjax.data.builders import video_common
 
@@ -33,6 +46,12 @@ flags.DEFINE_string(
 flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes for transcoding.')
 flags.DEFINE_integer(
   'short_side', None, 'Stored short side of a new image_folder/video_folder config.'
+)
+flags.DEFINE_string(
+  'beam_runner', None, 'Apache Beam runner (DirectRunner, DataflowRunner, FlinkRunner...).'
+)
+flags.DEFINE_string(
+  'beam_options', None, "The Beam pipeline's options, as its command line ('--project=...')."
 )
 
 # Entries of each kind printed per split; the report has them all.
@@ -72,8 +91,13 @@ def prepare(
   workers: int | None = None,
   short_side: int | None = None,
   progress: bool = True,
+  beam_runner: str | None = None,
+  beam_options: str | None = None,
 ) -> video_common.ManualBuilder:
   """Prepares `dataset` unless it is prepared; returns its builder.
+
+  With `beam_runner` or `beam_options` (the pipeline's options as a command line), the
+  preparation runs on Apache Beam.
 
   Raises:
     ValueError: unknown dataset or config, or `short_side` differs from the prepared one.
@@ -96,13 +120,25 @@ def prepare(
       )
     print(f'{full_name} is already prepared in {builder.data_path}.')
     return builder
-  if not os.path.isdir(manual_dir):
+  if not epath.Path(manual_dir).is_dir():
     raise FileNotFoundError(
       f'--manual_dir={manual_dir} is not a directory; point it at the extracted dataset '
       f'({builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS})'
     )
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+  if beam_runner or beam_options:
+    download_config.beam_runner = beam_runner
+    download_config.beam_options = _pipeline_options(beam_options or '')
+  builder.download_and_prepare(download_config=download_config)
   return builder
+
+
+def _pipeline_options(command_line: str):
+  try:
+    from apache_beam.options import pipeline_options  # noqa: PLC0415
+  except ImportError as e:
+    raise ValueError("Preparing on Apache Beam needs apache-beam: pip install -e '.[beam]'") from e
+  return pipeline_options.PipelineOptions(shlex.split(command_line))
 
 
 def summary(builder: video_common.ManualBuilder) -> str:
@@ -112,9 +148,10 @@ def summary(builder: video_common.ManualBuilder) -> str:
   lines = [f'{report["dataset"]} {report["version"]}: {builder.data_path}']
   if 'transcoding' in report:
     counts = report['transcoding']
+    where = f'cache: {report["cache_dir"]}' if 'cache_dir' in report else 'on Apache Beam'
     lines.append(
       f'  videos: {counts["transcoded"]} transcoded, {counts["reused"]} reused from the '
-      f'cache, {counts["failed"]} failed (cache: {report["cache_dir"]})'
+      f'cache, {counts["failed"]} failed ({where})'
     )
   for split, outcome in report['splits'].items():
     lines.append(
@@ -144,6 +181,8 @@ def main(argv: list[str]) -> None:
       config=FLAGS.config,
       workers=FLAGS.workers,
       short_side=FLAGS.short_side,
+      beam_runner=FLAGS.beam_runner,
+      beam_options=FLAGS.beam_options,
     )
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f'prepare_dataset: {e}')

@@ -6,6 +6,10 @@ List the videos (local paths or gs:// / s3:// URIs) with their hashtags in JSON 
 
   python tools/prepare_dataset.py --dataset web_videos --config my_web_videos \
       --manual_dir ~/data/web --data_dir ~/tensorflow_datasets --short_side 128
+  # or, for millions of videos, on Apache Beam (Dataflow here; Flink, Spark alike):
+  python tools/prepare_dataset.py --dataset web_videos --config my_web_videos \
+      --manual_dir gs://my-bucket/web --data_dir gs://my-bucket/tfds --short_side 128 \
+      --beam_runner DataflowRunner --beam_options='--project=P --region=R --temp_location=gs://my-bucket/tmp'
   python tools/label_space.py --dataset web_videos/my_web_videos --kind verb_noun \
       --min_count 100 --vocabulary ~/data/web/verbs_nouns.json
   python -m vidjax.main --workdir workdirs/web_r2plus1d_34 --config \

@@ -114,9 +114,12 @@ def truncate(path: str, fraction: float = 0.5) -> str:
   return path
 
 
-def prepare(builder_cls, manual_dir: str, data_dir: str, config, workers: int = 1):
+def prepare(
+  builder_cls, manual_dir: str, data_dir: str, config, workers: int = 1, beam_runner=None
+):
   builder = builder_cls(data_dir=data_dir, config=config, workers=workers, progress=False)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir, beam_runner=beam_runner)
+  builder.download_and_prepare(download_config=download_config)
   return builder
 
 

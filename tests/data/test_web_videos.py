@@ -35,7 +35,9 @@ def _write_split(path, entries):
     f.write('\n'.join(json.dumps(entry) for entry in entries) + '\n')
 
 
-def test_web_videos_with_tags_and_failures_in_the_report(tmp_path, monkeypatch):
+# The Beam workers of the DirectRunner run in this process: they see the fake backend.
+@pytest.mark.parametrize('beam_runner', [None, 'DirectRunner'])
+def test_web_videos_with_tags_and_failures_in_the_report(tmp_path, monkeypatch, beam_runner):
   monkeypatch.setattr(transcode_cache, 'epath', types.SimpleNamespace(Path=_RemotePath))
   root, data_dir = tmp_path / 'manual', str(tmp_path / 'tfds')
   os.makedirs(root)
@@ -55,7 +57,7 @@ def test_web_videos_with_tags_and_failures_in_the_report(tmp_path, monkeypatch):
     ],
   )
   config = video_common.VideoConfig(name='my_web', short_side=32)
-  builder = prepare(web_videos.WebVideos, str(root), data_dir, config)
+  builder = prepare(web_videos.WebVideos, str(root), data_dir, config, beam_runner=beam_runner)
   train = records(builder, 'train')
   assert sorted(train) == ['remote_c', 'videos/a.mp4', 'videos/b.mp4']
   assert train['videos/a.mp4']['tags'] == b'#CatchingFish #fun'

@@ -55,7 +55,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from vidjax.data import decode, encode
-from vidjax.data.builders import video_common
+from vidjax.data.builders import layout, video_common, worker_pool
 from vidjax.evaluators.ava import read_labelmap
 
 LABELMAP = 'ava_action_list_v2.2_for_activitynet_2019.pbtxt'
@@ -287,9 +287,9 @@ class Ava(video_common.ManualBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     manual_dir = epath.Path(dl_manager.manual_dir)
-    layout = 'the layout of the module docstring (vidjax/data/builders/ava.py)'
+    expected_layout = 'the layout of the module docstring (vidjax/data/builders/ava.py)'
     annotations = manual_dir / 'annotations'
-    labelmap = video_common.find_file(annotations, LABELMAP, layout)
+    labelmap = layout.find_file(annotations, LABELMAP, expected_layout)
     names = read_labelmap(os.fspath(labelmap))
     classes = sorted(names)
     if len(classes) != self.builder_config.num_classes:
@@ -307,7 +307,7 @@ class Ava(video_common.ManualBuilder):
     splits = {}
     for split, stem in SPLIT_FILES.items():
       name = config.groundtruth.format(split=stem)
-      groundtruth = video_common.find_file(annotations, name, layout)
+      groundtruth = layout.find_file(annotations, name, expected_layout)
       videos = read_annotations(groundtruth, set(classes))
       excluded = annotations / config.exclusions.format(split=stem)
       if config.exclusions and excluded.exists():
@@ -351,7 +351,7 @@ class Ava(video_common.ManualBuilder):
       ids[os.fspath(path)] = video_id
     example_ids, left_out = [], []
     desc = f'{self.name}/{config.name} {split}: cutting keyframe clips'
-    results = video_common.parallel_map(cut_clips, jobs, self._workers, desc, self._progress)
+    results = worker_pool.parallel_map(cut_clips, jobs, self._workers, desc, self._progress)
     for (path, keyframes, _), (clips, duration, error) in results:
       video_id = ids[path]
       if error is not None:

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from vidjax.data import davis
-from vidjax.data.builders import video_common
+from vidjax.data.builders import video_common, worker_pool
 
 SPLITS = ('train', 'val')
 
@@ -142,7 +142,7 @@ class Davis(video_common.ManualBuilder):
     jobs = [(root, resolution, sequence) for sequence in present]
     desc = f'{self.name}/{self.builder_config.name}/{split}: reading sequences'
     example_ids, left_out = [], []
-    for (_, _, sequence), result in video_common.parallel_map(
+    for (_, _, sequence), result in worker_pool.parallel_map(
       load_sequence, jobs, self._workers, desc, self._progress
     ):
       if isinstance(result, str):

@@ -20,7 +20,7 @@ import re
 
 from etils import epath
 
-from vidjax.data.builders import video_common
+from vidjax.data.builders import layout, video_common
 
 _LAYOUT = (
   'the official HMDB51 layout: DIR/<class>/<video>.avi (hmdb51_org.rar and its per-class '
@@ -90,7 +90,7 @@ class Hmdb51(video_common.VideoBuilder):
     splits = {'train': [], 'test': []}
     for label, class_name in enumerate(label_names):
       path = files[class_name]
-      for line_number, line in video_common.annotation_lines(path):
+      for line_number, line in layout.annotation_lines(path):
         filename, _, mark = line.rpartition(' ')
         if mark not in _SPLIT_BY_MARK or not filename.strip():
           raise ValueError(f'{path}:{line_number}: expected "<video>.avi <0|1|2>", got {line!r}.')

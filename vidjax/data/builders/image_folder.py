@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from vidjax.data.builders import video_common
+from vidjax.data.builders import layout, video_common, worker_pool
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 _LAYOUT = 'DIR/<split>/<class>/<image>.{jpg,jpeg,png}, with DIR the --manual_dir'
@@ -96,7 +96,7 @@ class ImageFolder(video_common.ManualBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     manual_dir = dl_manager.manual_dir
-    tree = video_common.sources_in_folders(manual_dir, IMAGE_EXTENSIONS)
+    tree = layout.sources_in_folders(manual_dir, IMAGE_EXTENSIONS)
     if not tree:
       raise FileNotFoundError(f'No images found in {manual_dir}; expected {_LAYOUT}')
     label_names = sorted({name for classes in tree.values() for name in classes})
@@ -118,7 +118,7 @@ class ImageFolder(video_common.ManualBuilder):
     jobs = {(s.path, self.builder_config.short_side): s for s in sources}
     desc = f'{self.name}/{self.builder_config.name}/{split}: reading images'
     example_ids, left_out = [], []
-    for job, result in video_common.parallel_map(
+    for job, result in worker_pool.parallel_map(
       _load_image, list(jobs), self._workers, desc, self._progress
     ):
       source = jobs[job]

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from vidjax.data.builders import video_common
+from vidjax.data.builders import video_common, worker_pool
 
 SPLITS = ('train', 'val')
 NUM_JOINTS = 17
@@ -177,7 +177,7 @@ class PoseTrack(video_common.ManualBuilder):
     jobs = [(root, os.path.join(folder, name)) for name in names]
     desc = f'{self.name}/{split}: reading videos'
     example_ids, left_out = [], []
-    for (_, path), result in video_common.parallel_map(
+    for (_, path), result in worker_pool.parallel_map(
       load_video, jobs, self._workers, desc, self._progress
     ):
       video_id = os.path.splitext(os.path.basename(path))[0]

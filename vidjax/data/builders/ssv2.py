@@ -23,7 +23,7 @@ import json
 
 from etils import epath
 
-from vidjax.data.builders import video_common
+from vidjax.data.builders import layout, video_common
 
 # Classes that are mirror images of each other: the names differ by 'left' <-> 'right'.
 FLIP_LABEL_SWAPS = (
@@ -93,7 +93,7 @@ class Ssv2(video_common.VideoBuilder):
     label_dir = manual_dir / 'labels'
     if not (label_dir / 'labels.json').exists():
       label_dir = manual_dir
-    label_names = _read_labels(video_common.find_file(label_dir, 'labels.json', _LAYOUT))
+    label_names = _read_labels(layout.find_file(label_dir, 'labels.json', _LAYOUT))
     labels = {name: index for index, name in enumerate(label_names)}
     video_dir = manual_dir / _VIDEO_DIR
     if not video_dir.is_dir():
@@ -102,7 +102,7 @@ class Ssv2(video_common.VideoBuilder):
     for split, filename in _SPLIT_FILES.items():
       if split == 'test' and not (label_dir / filename).exists():
         continue
-      path = video_common.find_file(label_dir, filename, _LAYOUT)
+      path = layout.find_file(label_dir, filename, _LAYOUT)
       entries = _read_json(path)
       sources = []
       for position, entry in enumerate(entries):

@@ -43,7 +43,7 @@ from PIL import Image
 
 from vidjax import tfrecord
 from vidjax.data import decode, encode
-from vidjax.data.builders import video_common
+from vidjax.data.builders import video_common, worker_pool
 
 SPLITS = ('train', 'val', 'test')
 
@@ -180,7 +180,7 @@ class Tcc(video_common.ManualBuilder):
     jobs = list(self._jobs(root, split))  # a misframed file stops the build, naming it
     desc = f'{self.name}/{self.builder_config.name}/{split}: encoding videos'
     example_ids, left_out = [], []
-    for (path, index, _, _), result in video_common.parallel_map(
+    for (path, index, _, _), result in worker_pool.parallel_map(
       load_video, jobs, self._workers, desc, self._progress
     ):
       if isinstance(result, str):

@@ -6,7 +6,7 @@ with its metadata (`.json`) and its soundtrack as the records store it (`PCM_SUF
 'audio_pcm': 16 kHz mono s16le, `data/audio.py`) written first, so that a video in the
 cache always has both. Every file is written then renamed, so an interrupted prepare
 never leaves a partial file that looks done. The jobs are module-level functions for the
-worker processes of `video_common.parallel_map`.
+worker processes of `worker_pool.parallel_map`.
 """
 
 import dataclasses
@@ -33,19 +33,36 @@ def write_atomic(path: str, data: bytes) -> None:
   os.replace(path + '.tmp', path)
 
 
+class TranscodeError(Exception):
+  """A source that cannot be transcoded: it is left out and reported, never fatal."""
+
+
+def transcode_source(source: str, short_side: int) -> tuple[bytes, decode.VideoInfo, bytes]:
+  """`(video, its metadata, its soundtrack as 'audio_pcm')` of one source, as stored.
+
+  Raises:
+    TranscodeError: the source does not decode or cannot be read; the message names why.
+  """
+  try:
+    data, info = encode.transcode(_read(source), short_side, KEYFRAME_INTERVAL_S, CRF)
+  except (decode.DecodeError, OSError) as e:
+    raise TranscodeError(f'{type(e).__name__}: {e}') from e
+  return data, info, soundtrack_pcm_or_empty(data, info.has_audio)
+
+
 def transcode_job(job: tuple[str, str, str, int]) -> str | None:
   """Transcodes one source into the cache; returns the error, or None on success."""
   example_id, source, destination, short_side = job
   try:
-    data, info = encode.transcode(_read(source), short_side, KEYFRAME_INTERVAL_S, CRF)
-  except (decode.DecodeError, OSError) as e:
-    return f'{type(e).__name__}: {e}'
+    data, info, pcm = transcode_source(source, short_side)
+  except TranscodeError as e:
+    return str(e)
   # Failing to write (a full disk) stops the prepare rather than leaving the video out.
   os.makedirs(os.path.dirname(destination), exist_ok=True)
   # The metadata and the soundtrack go first: a video file in the cache always has them.
   metadata = {'example_id': example_id, 'source': source, 'info': dataclasses.asdict(info)}
   write_atomic(destination + '.json', json.dumps(metadata).encode())
-  write_atomic(destination + PCM_SUFFIX, soundtrack_pcm_or_empty(data, info.has_audio))
+  write_atomic(destination + PCM_SUFFIX, pcm)
   write_atomic(destination, data)
   return None
 

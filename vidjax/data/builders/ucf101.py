@@ -19,7 +19,7 @@ import posixpath
 
 from etils import epath
 
-from vidjax.data.builders import video_common
+from vidjax.data.builders import layout, video_common
 
 _LAYOUT = (
   'the official UCF101 layout: DIR/UCF-101/<Class>/v_*.avi (from UCF101.rar) and '
@@ -58,7 +58,7 @@ def _configs() -> list[Ucf101Config]:
 def read_class_index(path: epath.Path) -> list[str]:
   """Class names in label order from `classInd.txt` ('<1-based index> <name>' lines)."""
   names = {}
-  for number, line in video_common.annotation_lines(path):
+  for number, line in layout.annotation_lines(path):
     index, _, name = line.partition(' ')
     if not index.isdigit() or not name.strip():
       raise ValueError(f'{path}:{number}: expected "<index> <ClassName>", got {line!r}.')
@@ -84,7 +84,7 @@ class Ucf101(video_common.VideoBuilder):
 
   def _list_sources(self, manual_dir: epath.Path) -> video_common.Listing:
     lists = manual_dir / 'ucfTrainTestlist'
-    label_names = read_class_index(video_common.find_file(lists, 'classInd.txt', _LAYOUT))
+    label_names = read_class_index(layout.find_file(lists, 'classInd.txt', _LAYOUT))
     labels = {name: index for index, name in enumerate(label_names)}
     video_root = manual_dir / 'UCF-101'
     if not video_root.is_dir():
@@ -95,9 +95,9 @@ class Ucf101(video_common.VideoBuilder):
       ('train', f'trainlist0{number}.txt'),
       ('test', f'testlist0{number}.txt'),
     ):
-      path = video_common.find_file(lists, filename, _LAYOUT)
+      path = layout.find_file(lists, filename, _LAYOUT)
       sources = []
-      for line_number, line in video_common.annotation_lines(path):
+      for line_number, line in layout.annotation_lines(path):
         relative, *given = line.split()
         class_name = relative.split('/')[0]
         if class_name not in labels or len(given) > 1 or '/' not in relative:

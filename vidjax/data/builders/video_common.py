@@ -20,6 +20,11 @@ module does the rest:
   the sha256 of the sorted example ids, see `ids_sha256`). They are written inside tfds's
   `incomplete.*` folder, so they appear atomically with the records.
 
+On Apache Beam (a `DownloadConfig` with a `beam_runner` or `beam_options`), a
+`VideoBuilder` gives tfds one Beam transform per split instead
+(`vidjax/data/beam_prepare.py`): the workers transcode without the cache, and the report
+and manifest are the same.
+
 Builders are found by module path: dataset `NAME` is the builder with tfds name `NAME`
 in module `vidjax.data.builders.NAME` (`builder_class`). They are registered with tfds through a
 provider placed before tfds's own registry, because tfds ships legacy builders (e.g.
@@ -27,26 +32,22 @@ provider placed before tfds's own registry, because tfds ships legacy builders (
 """
 
 import abc
-import collections
-import concurrent.futures
 import dataclasses
 import hashlib
 import importlib
 import json
-import multiprocessing
 import os
 import pkgutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
-import tqdm
 from absl import logging
 from etils import epath
 from tensorflow_datasets.core import registered
 
-from vidjax.data.builders import transcode_cache
+from vidjax.data.builders import transcode_cache, worker_pool
 
 REPORT_FILENAME = 'vidjax_report.json'
 MANIFEST_FILENAME = 'vidjax_manifest.json'
@@ -114,61 +115,6 @@ class VideoConfig(tfds.core.BuilderConfig):
 def ids_sha256(example_ids: Sequence[str]) -> str:
   """sha256 (hex) of the sorted ids joined by newlines (UTF-8): a split's fingerprint."""
   return hashlib.sha256('\n'.join(sorted(example_ids)).encode('utf-8')).hexdigest()
-
-
-def find_file(directory: epath.Path, name: str, layout: str) -> epath.Path:
-  """`directory / name`, or a FileNotFoundError that describes the expected layout."""
-  path = directory / name
-  if not path.is_file():
-    raise FileNotFoundError(f'{name} not found in {directory}; expected {layout}')
-  return path
-
-
-def annotation_lines(path: epath.Path) -> list[tuple[int, str]]:
-  """`(line number, stripped line)` of the non-blank lines of a text annotation file.
-
-  Official list files come with Windows line endings and trailing spaces; both go.
-  """
-  lines = path.read_text(encoding='utf-8-sig').splitlines()
-  return [(number, line.strip()) for number, line in enumerate(lines, 1) if line.strip()]
-
-
-def parallel_map(
-  fn: Callable[[Any], Any],
-  items: Sequence[Any],
-  workers: int,
-  desc: str,
-  progress: bool = True,
-) -> Iterator[tuple[Any, Any]]:
-  """Yields `(item, fn(item))` as they complete, in any order, with a progress bar.
-
-  `fn` runs in `workers` processes (started with 'spawn': forking a process that may run
-  JAX or tfds threads can deadlock), or in this process when `workers` <= 1. `fn` must be
-  a module-level function; at most a few items per worker are in flight, so that the
-  pool drains quickly when the caller stops.
-  """
-  with tqdm.tqdm(total=len(items), desc=desc, unit='file', disable=not progress) as bar:
-    if workers <= 1:
-      for item in items:
-        result = fn(item)
-        bar.update()
-        yield item, result
-      return
-    context = multiprocessing.get_context('spawn')
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-      queue, pending = iter(items), {}
-      while True:
-        for item in queue:
-          pending[pool.submit(fn, item)] = item
-          if len(pending) >= 4 * workers:
-            break
-        if not pending:
-          return
-        done, _ = concurrent.futures.wait(pending, return_when='FIRST_COMPLETED')
-        for future in done:
-          item = pending.pop(future)
-          bar.update()
-          yield item, future.result()
 
 
 class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -247,7 +193,13 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       )
 
   def _download_and_prepare(self, dl_manager, download_config) -> None:
+    if on_beam(download_config) and not isinstance(self, VideoBuilder):
+      raise ValueError(
+        f'{self.name}: only the video datasets are prepared on Apache Beam; prepare '
+        f'{self.name} without a Beam runner or options.'
+      )
     super()._download_and_prepare(dl_manager, download_config)
+    self._finish_splits()
     # `data_path` is tfds's `incomplete.*` folder here; it is renamed when this returns.
     manifest = {
       'dataset': self._report['dataset'],
@@ -260,6 +212,14 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     }
     for filename, content in ((REPORT_FILENAME, self._report), (MANIFEST_FILENAME, manifest)):
       (self.data_path / filename).write_text(json.dumps(content, indent=1))
+
+  def _finish_splits(self) -> None:
+    """Records the splits whose outcome is only known once tfds has written them."""
+
+
+def on_beam(download_config: tfds.download.DownloadConfig) -> bool:
+  """Whether tfds is asked to prepare on Apache Beam (a runner or pipeline options given)."""
+  return download_config.beam_runner is not None or download_config.beam_options is not None
 
 
 def config_params(config: tfds.core.BuilderConfig) -> dict[str, Any]:
@@ -323,11 +283,23 @@ class VideoBuilder(ManualBuilder):
       citation=self.CITATION,
     )
 
+  def _download_and_prepare(self, dl_manager, download_config) -> None:
+    self._on_beam = on_beam(download_config)
+    super()._download_and_prepare(dl_manager, download_config)
+
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     manual_dir = dl_manager.manual_dir
     listing = self._list_sources(manual_dir)
     self.info.features['label'].names = listing.label_names
     self._start_report(manual_dir)
+    if self._on_beam:
+      # apache_beam comes with the optional 'beam' extra; only a Beam prepare imports it.
+      from vidjax.data import beam_prepare  # noqa: PLC0415
+
+      self._listing = listing
+      return beam_prepare.split_transforms(
+        listing, self._checked_short_side(), self.builder_config.min_frames, self.data_path
+      )
     cache_dir = os.path.join(
       os.fspath(dl_manager.download_dir), 'vidjax_transcoded', self.name, self._cache_key()
     )
@@ -337,14 +309,25 @@ class VideoBuilder(ManualBuilder):
       for split, sources in listing.splits.items()
     }
 
-  def _transcode(self, listing: Listing, cache_dir: str) -> dict[str, str]:
-    """Transcodes every existing, not yet cached source; returns {example_id: error}."""
+  def _finish_splits(self) -> None:
+    if self._on_beam:
+      from vidjax.data import beam_prepare  # noqa: PLC0415
+
+      counts = beam_prepare.record_outcomes(self._listing, self.data_path, self._record_split)
+      self._report['transcoding'] = counts
+
+  def _checked_short_side(self) -> int:
     short_side = self.builder_config.short_side
     if short_side <= 0 or short_side % 2:
       raise ValueError(
         f'{self.name}/{self.builder_config.name}: short_side={short_side}, must be a positive '
         'even number (H.264 stores 4:2:0 chroma); fix the config.'
       )
+    return short_side
+
+  def _transcode(self, listing: Listing, cache_dir: str) -> dict[str, str]:
+    """Transcodes every existing, not yet cached source; returns {example_id: error}."""
+    short_side = self._checked_short_side()
     sources = {}
     for split_sources in listing.splits.values():
       for source in split_sources:
@@ -363,7 +346,9 @@ class VideoBuilder(ManualBuilder):
     errors = {}
     desc = f'{self.name}/{self.builder_config.name}: transcoding'
     transcode = transcode_cache.transcode_job
-    for job, error in parallel_map(transcode, jobs, self._workers, desc, self._progress):
+    for job, error in worker_pool.parallel_map(
+      transcode, jobs, self._workers, desc, self._progress
+    ):
       if error is not None:
         errors[job[0]] = error
     # A cache written before soundtracks were stored gets them, without a new transcode.
@@ -373,7 +358,7 @@ class VideoBuilder(ManualBuilder):
     if without_pcm:
       pcm_desc = f'{self.name}/{self.builder_config.name}: soundtracks of cached videos'
       add = transcode_cache.add_soundtrack
-      for _ in parallel_map(add, without_pcm, self._workers, pcm_desc, self._progress):
+      for _ in worker_pool.parallel_map(add, without_pcm, self._workers, pcm_desc, self._progress):
         pass
     self._report['cache_dir'] = cache_dir
     self._report['transcoding'] = {
@@ -400,8 +385,7 @@ class VideoBuilder(ManualBuilder):
       cached = transcode_cache.cache_path(cache_dir, source.example_id)
       with open(cached + '.json') as f:
         info = json.load(f)['info']
-      if info['num_frames'] < min_frames:
-        error = f'too short: {info["num_frames"]} frames < min_frames={min_frames}'
+      if error := too_short(info['num_frames'], min_frames):
         left_out.append({**entry, 'error': error})
         continue
       with open(cached, 'rb') as f:
@@ -409,38 +393,31 @@ class VideoBuilder(ManualBuilder):
       with open(cached + transcode_cache.PCM_SUFFIX, 'rb') as f:
         audio_pcm = f.read()
       example_ids.append(source.example_id)
-      yield (
-        source.example_id,
-        {
-          'video': video,
-          'label': source.label,
-          'video_id': source.example_id,
-          'num_frames': info['num_frames'],
-          'fps': info['fps'],
-          'has_audio': info['has_audio'],
-          'audio_pcm': audio_pcm,
-          'height': info['height'],
-          'width': info['width'],
-          **source.features,
-        },
-      )
+      yield source.example_id, video_example(source, video, audio_pcm, info)
     self._record_split(split, len(sources), example_ids, missing, left_out)
 
 
-def sources_in_folders(
-  root: epath.Path, extensions: Sequence[str]
-) -> dict[str, dict[str, list[epath.Path]]]:
-  """`{split: {class: [files]}}` of a `root/<split>/<class>/<file>` tree, sorted.
+def too_short(num_frames: int, min_frames: int) -> str | None:
+  """Why a video with `num_frames` frames is left out, or None when it is kept."""
+  if num_frames < min_frames:
+    return f'too short: {num_frames} frames < min_frames={min_frames}'
+  return None
 
-  Files are matched by extension, case-insensitively; other files are ignored.
-  """
-  tree = collections.defaultdict(dict)
-  for split_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-    for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
-      files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in extensions)
-      if files:
-        tree[split_dir.name][class_dir.name] = files
-  return dict(tree)
+
+def video_example(source: Source, video: bytes, audio_pcm: bytes, info: dict[str, Any]):
+  """The features of one transcoded video (`info`: its `decode.VideoInfo` as a dict)."""
+  return {
+    'video': video,
+    'label': source.label,
+    'video_id': source.example_id,
+    'num_frames': info['num_frames'],
+    'fps': info['fps'],
+    'has_audio': info['has_audio'],
+    'audio_pcm': audio_pcm,
+    'height': info['height'],
+    'width': info['width'],
+    **source.features,
+  }
 
 
 def known_datasets() -> list[str]:

@@ -22,7 +22,7 @@ import re
 
 from etils import epath
 
-from vidjax.data.builders import video_common
+from vidjax.data.builders import layout, video_common
 
 _LAYOUT = (
   'either class folders DIR/<split>/<class>/<video>.{mp4,avi,webm,mkv,mov} or CSV files '
@@ -40,7 +40,7 @@ def _check_split_name(name: str, where: epath.Path) -> None:
 
 
 def _from_folders(manual_dir: epath.Path) -> video_common.Listing:
-  tree = video_common.sources_in_folders(manual_dir, video_common.VIDEO_EXTENSIONS)
+  tree = layout.sources_in_folders(manual_dir, video_common.VIDEO_EXTENSIONS)
   if not tree:
     raise FileNotFoundError(f'No videos found in {manual_dir}; expected {_LAYOUT}')
   label_names = sorted({name for classes in tree.values() for name in classes})
