@@ -280,9 +280,15 @@ def base_config() -> ml_collections.ConfigDict:
         ),
         # loader='keyframe' (AVA-style keyframes, data/loaders/keyframe.py): actor slots per
         # clip, the boxes evaluation reads ('ground_truth' or 'detections' scoring at least
-        # detection_threshold) and ACAR's training box jitter (a fraction of the box).
+        # detection_threshold) and ACAR's training box jitter (a fraction of the box);
+        # bank: an actor-context feature bank read over `window` seconds either side of the
+        # keyframe (data/feature_bank.py; path '' for none).
         keyframe=dict(
-          max_actors=8, boxes='ground_truth', detection_threshold=0.0, box_jitter=0.075
+          max_actors=8,
+          boxes='ground_truth',
+          detection_threshold=0.0,
+          box_jitter=0.075,
+          bank=dict(path='', window=2),
         ),
         # Log-mel of each clip's time span (data/audio.py): 16 kHz, 25 ms / 10 ms, 80 mels.
         audio=dict(

@@ -175,11 +175,22 @@ def main(
   parser.add_argument('--seeds', default='0,1,2', help='comma-separated seeds')
   parser.add_argument('--config_arg', default='', help=config_arg_help)
   parser.add_argument(
+    '--variants',
+    default='',
+    help='comma-separated variants to run and tabulate (default: all); with their dependencies',
+  )
+  parser.add_argument(
     'extra',
     nargs='*',
     help='flags passed to every run after "--", e.g. -- --config.input.data_dir=DIR',
   )
   args = parser.parse_args()
+  if args.variants:
+    known = [run.variant for run in runs]
+    chosen = args.variants.split(',')
+    if unknown := sorted(set(chosen) - set(known)):
+      parser.error(f'--variants: unknown {unknown}; the variants are {known}.')
+    runs = [run for run in runs if run.variant in chosen]
   workdir = os.path.abspath(args.workdir)
   os.makedirs(workdir, exist_ok=True)
   study = run_study(

@@ -33,14 +33,21 @@ Smoke test: experiments/ava/synthetic.py:smoke
 from vidjax import configs
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, FLIP_SWAPS, POSE_CLASSES
 
-HEADS = ('linear', 'acar')
+HEADS = ('linear', 'acar', 'acfb')
 STEPS = 2000
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, variant='acar', steps=STEPS)
+  arg = configs.parse_arg(
+    arg, smoke=False, variant='acar', steps=STEPS, bank='', eval_bank='', window=2
+  )
   if arg.variant not in HEADS:
     raise ValueError(f'variant={arg.variant!r}: the head, one of {HEADS}.')
+  if (arg.variant == 'acfb') != bool(arg.bank and arg.eval_bank):
+    raise ValueError(
+      'variant=acfb reads feature banks, and only it: give bank=<train bank .npz> and '
+      'eval_bank=<validation bank .npz> (tools/extract_feature_bank.py) with variant=acfb.'
+    )
   config = configs.base_config()
   config.total_steps = arg.steps
   config.log_every = 50
@@ -50,6 +57,7 @@ def get_config(arg: str | None = None):
   config.input.loader = 'keyframe'
   config.input.sampling = dict(mode='stride', num_frames=16, stride=1)
   config.input.keyframe.update(max_actors=6, box_jitter=0.075)
+  config.input.keyframe.bank.update(path=arg.bank, window=arg.window)
   config.input.pp.update(crop_size=112, flip=True, flip_label_swaps=FLIP_SWAPS)
   config.model_name = 'ava'
   config.model = dict(
@@ -58,9 +66,9 @@ def get_config(arg: str | None = None):
     head=arg.variant,
     context_maps=2,
     head_config=(
-      dict(reduce_dim=128, hidden_dim=64, depth=2)
-      if arg.variant == 'acar'
-      else dict(dropout_rate=0.0)
+      dict(dropout_rate=0.0)
+      if arg.variant == 'linear'
+      else dict(reduce_dim=128, hidden_dim=64, depth=2)
     ),
   )
   config.task = 'ava'
@@ -73,14 +81,14 @@ def get_config(arg: str | None = None):
       split='validation',
       batch_size=32,
       every_steps=arg.steps,
-      input=dict(keyframe=dict(boxes=boxes)),
+      input=dict(keyframe=dict(boxes=boxes, bank=dict(path=arg.eval_bank))),
     )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.dataset = 'vidjax_synthetic/tiny_interactions'
     config.input.pp.crop_size = 64
     config.model.head_config = (
-      dict(reduce_dim=16, hidden_dim=8, depth=1) if arg.variant == 'acar' else dict()
+      dict() if arg.variant == 'linear' else dict(reduce_dim=16, hidden_dim=8, depth=1)
     )
     for eval_config in config.evals.values():
       eval_config.split = 'validation[:32]'

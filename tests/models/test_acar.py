@@ -67,7 +67,7 @@ def test_logits_match_the_official_head_and_padding_changes_nothing():
   )
   state = {k: v.float().numpy() for k, v in reference.state_dict().items()}
   variables = torch_checkpoint.convert(state, _maps(), abstract)
-  apply = jax.jit(lambda v, b: head.apply(v, [slow, fast], b, mask, train=False))
+  apply = jax.jit(lambda v, b: head.apply(v, [slow, fast], b, mask, train=False)[0])
   logits = np.asarray(apply(variables, boxes))
   np.testing.assert_allclose(logits[mask], expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
   # Other boxes in the padded slots change no real actor's logits.
@@ -77,3 +77,38 @@ def test_logits_match_the_official_head_and_padding_changes_nothing():
     np.asarray(apply(variables, moved))[mask], logits[mask], rtol=1e-6, atol=1e-6
   )
   assert jnp.all(jnp.isfinite(logits))
+
+
+def test_the_feature_bank_operator_reads_only_the_banks_real_entries():
+  rng = np.random.default_rng(0)
+  actors = rng.normal(size=(3, 2, 8)).astype(np.float32)
+  bank = rng.normal(size=(3, 5, 8)).astype(np.float32)
+  bank_mask = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0], [1, 0, 0, 0, 0]], bool)
+  operator = acar.FeatureBankOperator(latent_dim=4)
+  variables = operator.init(jax.random.key(0), actors, bank, bank_mask, train=False)
+  apply = jax.jit(lambda b: operator.apply(variables, actors, b, bank_mask, train=False))
+  read = np.asarray(apply(bank))
+  # An empty bank (the second keyframe) leaves the actor features as they are.
+  np.testing.assert_array_equal(read[1], actors[1])
+  assert not np.allclose(read[0], actors[0])
+  # What the padded slots hold changes nothing.
+  other = np.where(bank_mask[..., None], bank, rng.normal(size=bank.shape)).astype(np.float32)
+  np.testing.assert_allclose(np.asarray(apply(other)), read, rtol=1e-6, atol=1e-6)
+
+
+def test_the_acfb_head_reads_the_bank_and_needs_one():
+  rng = np.random.default_rng(1)
+  slow, fast = (rng.normal(size=(2, t, 6, 6, c)).astype(np.float32) for t, c in ((2, 6), (4, 3)))
+  boxes = np.tile(np.array([0.1, 0.1, 0.6, 0.7], np.float32), (2, 3, 1))
+  mask = np.array([[True, True, False], [True, False, False]])
+  head = acar.ACARHead(**SIZES, bank_layers=2)
+  bank = (rng.normal(size=(2, 4, 8)).astype(np.float32), np.ones((2, 4), bool))
+  variables = head.init(jax.random.key(0), [slow, fast], boxes, mask, bank, train=False)
+  assert {'fbo_0', 'fbo_1'} <= set(variables['params'])
+  logits, actor_context = head.apply(variables, [slow, fast], boxes, mask, bank, train=False)
+  assert logits.shape == (2, 3, 5) and actor_context.shape == (2, 3, 8)
+  empty = (bank[0], np.zeros_like(bank[1]))
+  unread, _ = head.apply(variables, [slow, fast], boxes, mask, empty, train=False)
+  assert not np.allclose(np.asarray(unread)[mask], np.asarray(logits)[mask])
+  with pytest.raises(ValueError, match='keyframe.bank.path'):
+    head.init(jax.random.key(0), [slow, fast], boxes, mask, train=False)

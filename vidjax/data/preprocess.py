@@ -25,7 +25,7 @@ import ml_collections
 from vidjax.data import augment, flow
 
 # The batch keys that are model input (evaluation views flatten them); the rest pass through.
-MODEL_INPUT_KEYS = ('video', 'image', 'flow', 'audio', 'boxes', 'box_mask')
+MODEL_INPUT_KEYS = ('video', 'image', 'flow', 'audio', 'boxes', 'box_mask', 'bank', 'bank_mask')
 
 
 def model_batch(

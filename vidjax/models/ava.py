@@ -8,7 +8,10 @@ the keyframe, and a head classifies every actor box on those maps:
   'linear'  ACAR's `LinearHead` (PySlowFast's `ResNetRoIHead`): each pathway averaged over
             time, RoIAlign 7 x 7 of the box, max-pooled, the pathways concatenated, dropout,
             a linear classifier;
-  'acar'    the actor-context-actor relation head (`models/acar.py`, HR2O).
+  'acar'    the actor-context-actor relation head (`models/acar.py`, HR2O);
+  'acfb'    ACAR's head reading an actor-context feature bank as well: the batch's 'bank'
+            [B, M, C] and 'bank_mask' [B, M] (`config.input.keyframe.bank`), through
+            head_config.bank_layers operators (2 unless set).
 
 config.model = dict(
     backbone=dict(model_name='slowfast', depth=50, variant='8x8', res5_dilation=2),
@@ -17,7 +20,7 @@ config.model = dict(
 The model reads 'video' [B, T, H, W, 3], 'boxes' [B, N, 4] (normalised x1, y1, x2, y2 of
 the clip) and 'box_mask' [B, N]; its output is the logits [B, N, num_classes] of every
 actor slot (padded slots too: mask them), and aux has 'features' (the backbone's pooled
-features).
+features) and, with ACAR's head, 'actor_context' [B, N, C] (what a feature bank stores).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from vidjax import configs
 from vidjax.models.acar import ACARHead
 from vidjax.models.roi_align import roi_align
 
-HEADS = ('linear', 'acar')
+HEADS = ('linear', 'acar', 'acfb')
 
 
 class LinearHead(nn.Module):
@@ -79,7 +82,10 @@ class Model(nn.Module):
   context_maps: int = 2
   head_config: Mapping[str, Any] | None = None
 
-  input_keys = ('video', 'boxes', 'box_mask')
+  @property
+  def input_keys(self) -> tuple[str, ...]:
+    keys = ('video', 'boxes', 'box_mask')
+    return (*keys, 'bank', 'bank_mask') if self.head == 'acfb' else keys
 
   def __post_init__(self):
     if self.head not in HEADS:
@@ -101,13 +107,17 @@ class Model(nn.Module):
     pathways = tuple(aux['feature_maps'])[-self.context_maps :]
     boxes = jnp.asarray(x['boxes'], jnp.float32)
     head_config = dict(self.head_config or {})
+    if self.head == 'acfb':
+      head_config.setdefault('bank_layers', 2)
     if self.head == 'linear':
       logits = LinearHead(self.num_classes, **head_config, name='head')(
         pathways, boxes, train=train
       )
-    else:
-      mask = jnp.asarray(x['box_mask']) > 0
-      logits = ACARHead(self.num_classes, **head_config, name='head')(
-        pathways, boxes, mask, train=train
-      )
-    return jnp.asarray(logits, jnp.float32), {'features': aux['features']}
+      return jnp.asarray(logits, jnp.float32), {'features': aux['features']}
+    mask = jnp.asarray(x['box_mask']) > 0
+    bank = (x['bank'], jnp.asarray(x['bank_mask']) > 0) if self.head == 'acfb' else None
+    logits, actor_context = ACARHead(self.num_classes, **head_config, name='head')(
+      pathways, boxes, mask, bank, train=train
+    )
+    aux = {'features': aux['features'], 'actor_context': actor_context}
+    return jnp.asarray(logits, jnp.float32), aux

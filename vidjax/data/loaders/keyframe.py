@@ -27,6 +27,11 @@ flip test, boxes mirrored with it). Because the view is the whole frame, boxes i
 are boxes of the frame, and the evaluator scores them against the ground truth as is:
 'gt_boxes' [N, 4], 'gt_labels' [N, C] and 'gt_mask' [N] ride along, with 'timestamp'.
 A keyframe with more actors than keyframe.max_actors is an error that names the key.
+
+With keyframe.bank.path (an actor-context feature bank, `data/feature_bank.py`), every
+example also has the bank of its keyframe's window (keyframe.bank.window seconds either
+side): 'bank' float32 [M, C] and 'bank_mask' bool [M], per view in evaluation, the
+mirrored features for a mirrored view.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from collections.abc import Mapping
 import ml_collections
 import numpy as np
 
-from vidjax.data import decode, loaders
+from vidjax.data import decode, feature_bank, loaders
 from vidjax.data.crop import Crop
 from vidjax.data.loaders import clip
 
@@ -46,7 +51,13 @@ BOX_SOURCES = ('ground_truth', 'detections')
 def input_shapes(input_config: ml_collections.ConfigDict) -> dict[str, tuple[int, ...]]:
   num_frames, size = input_config.sampling.num_frames, input_config.pp.crop_size
   actors = input_config.keyframe.max_actors
-  return {'video': (num_frames, size, size, 3), 'boxes': (actors, 4), 'box_mask': (actors,)}
+  shapes = {'video': (num_frames, size, size, 3), 'boxes': (actors, 4), 'box_mask': (actors,)}
+  bank = input_config.keyframe.bank
+  if bank.path:
+    bank_actors, channels = feature_bank.shape(bank.path)
+    slots = (2 * bank.window + 1) * bank_actors
+    shapes.update(bank=(slots, channels), bank_mask=(slots,))
+  return shapes
 
 
 def check_train_config(input_config: ml_collections.ConfigDict) -> None:
@@ -103,6 +114,8 @@ class Loader:
     self._reader = loaders.RecordReader(
       dataset.source, 'keyframe', 'video_id', (decode.DecodeError,)
     )
+    bank = self._keyframe.bank
+    self._bank = feature_bank.Bank(bank.path, bank.window) if bank.path else None
 
   @property
   def decode_failures(self) -> int:
@@ -128,6 +141,15 @@ class Loader:
     padded[: len(values)] = values
     return padded
 
+  def _bank_views(self, record: Mapping, flips: tuple[bool, ...]) -> dict[str, np.ndarray]:
+    """The keyframe's feature bank per view ({} without a bank)."""
+    if self._bank is None:
+      return {}
+    video_id = record['video_id']
+    video_id = video_id.decode() if isinstance(video_id, bytes) else str(video_id)
+    views = [self._bank.read(video_id, int(record['timestamp']), int(flip)) for flip in flips]
+    return {'bank': np.stack([v[0] for v in views]), 'bank_mask': np.stack([v[1] for v in views])}
+
   def _train(self, record: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
     frames = self._frames(record)
     height, width = frames.shape[1:3]
@@ -143,6 +165,7 @@ class Loader:
       'boxes': self._padded(record, boxes),
       'box_mask': self._padded(record, kept.astype(np.float32)) > 0,
       'label': self._padded(record, labels.astype(np.float32) * kept[:, None]),
+      **{key: views[0] for key, views in self._bank_views(record, (crop.flip,)).items()},
     }
 
   def _eval(self, record: Mapping, num_crops: int) -> dict[str, np.ndarray]:
@@ -169,6 +192,7 @@ class Loader:
       'gt_labels': self._padded(record, labels.astype(np.float32)) > 0,
       'gt_mask': self._padded(record, np.ones(len(truth), np.float32)) > 0,
       'timestamp': np.int32(record['timestamp']),
+      **self._bank_views(record, (False, True)[:num_crops]),
     }
 
   def train_example(self, index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -193,7 +217,14 @@ class Loader:
   def empty_example(self, num_views: int) -> dict[str, np.ndarray]:
     """A masked example of zeros (padding and undecodable keyframes)."""
     size, actors = self._pp.crop_size, self._keyframe.max_actors
+    bank = {}
+    if self._bank is not None:
+      bank = {
+        'bank': np.zeros((num_views, self._bank.slots, self._bank.channels), np.float32),
+        'bank_mask': np.zeros((num_views, self._bank.slots), bool),
+      }
     return {
+      **bank,
       'video': np.zeros((num_views, self._num_frames, size, size, 3), np.uint8),
       'boxes': np.zeros((num_views, actors, 4), np.float32),
       'box_mask': np.zeros((num_views, actors), bool),
