@@ -28,8 +28,9 @@ Differences from the seed: the test is one scale and the flip, not three scales 
 BatchNorm statistics are updated in training.
 Hardware: 32 GPUs (A100-class) or a TPU v4-64. Time: not measured (no accelerator run).
 Expected (the seed, AVA-Kinetics val frame-mAP): SlowFast R101 linear head 32.98, ACAR
-34.58, ACAR + ACFB 35.84 (the feature bank is not built yet); ACAR's AVA-Kinetics model
-on AVA val 33.74.
+34.58, ACAR + ACFB 35.84; ACAR's AVA-Kinetics model on AVA val 33.74. The feature bank
+runs on AVA v2.2 (`ava_v2_2.py`, variant=acfb); this two-source config does not read
+banks yet.
 Smoke test: experiments/ava/ava_kinetics.py:smoke
 """
 

@@ -17,6 +17,21 @@ then train:
   python -m vidjax.main --workdir workdirs/ava_slowfast_r50_acar --config \
       experiments/ava/ava_v2_2.py:variant=acar,init_from=~/checkpoints/slowfast_r50_k400
 
+and, for ACAR + ACFB (the actor-context feature bank), extract the banks of the training
+and validation keyframes with that model, on the detector's boxes, then train the `acfb`
+variant from the Kinetics backbone (as LFB trains its second stage):
+
+  for split in train validation; do python tools/extract_feature_bank.py \
+      --config experiments/ava/ava_v2_2.py:variant=acar \
+      --workdir workdirs/ava_slowfast_r50_acar --split $split \
+      --output ~/banks/ava_r50_acar_$split.npz; done
+  python -m vidjax.main --workdir workdirs/ava_slowfast_r50_acfb --config \
+      experiments/ava/ava_v2_2.py:variant=acfb,init_from=~/checkpoints/slowfast_r50_k400,bank=$HOME/banks/ava_r50_acar_train.npz,eval_bank=$HOME/banks/ava_r50_acar_validation.npz
+
+The bank window is 30 seconds either side of the keyframe (`window`), LFB's 60-second
+window; its two feature bank operators are LFB's (docs/ava.md, "The actor-context feature
+bank"). The training bank is about 4 GB of host memory (float16).
+
 The backbone with res5 dilated (output stride 16, as ACAR's and PySlowFast's AVA models),
 32 frames 2 apart around each keyframe (ACAR's 64-frame window at 30 fps; the slow pathway
 takes 8), the frame resized to 256 x 256; ACAR's head at the official widths (1024, 512,
@@ -38,14 +53,15 @@ pass `init_from=<it>,init=acar` (every variable read, none renamed); `--mode eva
 with a fresh workdir evaluates it as converted.
 Hardware: 8 GPUs (A100-class) or a TPU v4-32. Time: not measured (no accelerator run).
 Expected (ACAR's model zoo, AVA v2.2 val frame-mAP with detected boxes): SlowFast R50
-K400 + ACAR 27.83 (27.74 re-measured with torch 1.8.1 and ffmpeg 4.4).
+K400 + ACAR 27.83 (27.74 re-measured with torch 1.8.1 and ffmpeg 4.4). ACFB has no
+published R50 figure (the seed: +1.26 over ACAR on AVA-Kinetics with R101).
 Smoke test: experiments/ava/ava_v2_2.py:smoke
 """
 
 from vidjax import configs
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, POSE_CLASSES
 
-HEADS = ('linear', 'acar')
+HEADS = ('linear', 'acar', 'acfb')
 # What init_from holds: a Kinetics SlowFast R50 (its classifier left out, its names under
 # 'backbone/') or a converted ACAR AVA model (every variable, the same names).
 INITS = ('kinetics', 'acar')
@@ -55,9 +71,23 @@ AVA_POSE_CLASSES = 13
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, variant='acar', init_from='', init='kinetics')
+  arg = configs.parse_arg(
+    arg,
+    smoke=False,
+    variant='acar',
+    init_from='',
+    init='kinetics',
+    bank='',
+    eval_bank='',
+    window=30,
+  )
   if arg.variant not in HEADS:
     raise ValueError(f'variant={arg.variant!r}: the head, one of {HEADS}.')
+  if (arg.variant == 'acfb') != bool(arg.bank and arg.eval_bank):
+    raise ValueError(
+      'variant=acfb reads feature banks, and only it: give bank=<train bank .npz> and '
+      'eval_bank=<validation bank .npz> (tools/extract_feature_bank.py) with variant=acfb.'
+    )
   if arg.init not in INITS:
     raise ValueError(f'init={arg.init!r}: what init_from holds, one of {INITS}.')
   config = configs.base_config()
@@ -70,6 +100,7 @@ def get_config(arg: str | None = None):
   config.input.loader = 'keyframe'
   config.input.sampling = dict(mode='stride', num_frames=32, stride=2)
   config.input.keyframe.update(max_actors=32, box_jitter=0.075, detection_threshold=0.85)
+  config.input.keyframe.bank.update(path=arg.bank, window=arg.window)
   config.input.pp.update(crop_size=256, flip=True)
   config.model_name = 'ava'
   config.model = dict(
@@ -77,7 +108,7 @@ def get_config(arg: str | None = None):
     num_classes=60,
     head=arg.variant,
     context_maps=2,
-    head_config=dict(reduce_dim=1024, hidden_dim=512, depth=2) if arg.variant == 'acar' else {},
+    head_config={} if arg.variant == 'linear' else dict(reduce_dim=1024, hidden_dim=512, depth=2),
   )
   if arg.init_from:
     config.init_from.path = arg.init_from
@@ -101,7 +132,7 @@ def get_config(arg: str | None = None):
       batch_size=32,
       num_crops=2,
       every_steps=STEPS_PER_EPOCH,
-      input=dict(keyframe=dict(boxes=boxes)),
+      input=dict(keyframe=dict(boxes=boxes, bank=dict(path=arg.eval_bank))),
     )
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
@@ -113,7 +144,7 @@ def get_config(arg: str | None = None):
     config.model.num_classes = len(ACTOR_ACTIONS)
     config.model.backbone.update(depth=14, width=8)
     config.model.head_config = (
-      dict(reduce_dim=16, hidden_dim=8, depth=1) if arg.variant == 'acar' else {}
+      {} if arg.variant == 'linear' else dict(reduce_dim=16, hidden_dim=8, depth=1)
     )
     config.task_kwargs.pose_classes = POSE_CLASSES
     for eval_config in config.evals.values():
