@@ -15,6 +15,8 @@ INSTALL_REQUIRES = [
   'tensorflow-datasets>=4.9.7,<5',
   'grain>=0.2.10,<0.3',
   'array-record>=0.7.2,<0.9',
+  # tools/ava_eval.py's CSV parsing (also a dependency of tensorflow-datasets).
+  'pyarrow>=14',
   'av>=14.0,<20',
   'dm-pix>=0.4.3,<0.5',
   'orbax-checkpoint>=0.11.5,<0.13',

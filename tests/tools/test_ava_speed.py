@@ -27,3 +27,14 @@ def test_generated_files_exercise_the_official_rules(tmp_path):
   assert lines['excl']
   result = ava.evaluate(paths['labelmap'], paths['gt'], paths['det'], paths['excl'])
   assert 0 < result['mAP'] < 1 and not np.isnan(result['mAP'])
+
+
+def test_arrow_and_the_row_by_row_reader_read_the_same(tmp_path, monkeypatch):
+  paths = ava_speed.write_files(str(tmp_path), keyframes=40)
+  classes = set(ava.read_labelmap(paths['labelmap']))
+  read = {name: ava.read_boxes(paths[name], classes, cap) for name, cap in (('gt', 0), ('det', 50))}
+  monkeypatch.setattr(ava, '_arrow_columns', lambda path: None)
+  for name, capacity in (('gt', 0), ('det', 50)):
+    by_rows = ava.read_boxes(paths[name], classes, capacity)
+    # The same keyframes in the same order (first appearance), the same entries in order.
+    assert list(by_rows.items()) == list(read[name].items())

@@ -32,6 +32,8 @@ from typing import Any
 
 import jax
 import numpy as np
+import pyarrow
+from pyarrow import csv as pyarrow_csv
 
 from vidjax import parallel
 from vidjax.data import pipeline
@@ -41,7 +43,7 @@ IOU_THRESHOLD = 0.5
 TOP_DETECTIONS = 50
 
 
-def image_key(video_id: str, timestamp: str) -> str:
+def image_key(video_id: str, timestamp: str | int) -> str:
   return f'{video_id},{int(timestamp):04d}'
 
 
@@ -73,9 +75,78 @@ def read_exclusions(path: str) -> set[str]:
 def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tuple]]:
   """Per keyframe, (score, class, y1, x1, y2, x2) in descending score; with `capacity`,
   only that many of the highest (the official `read_csv`, whose heap this keeps entry for
-  entry, so that tied scores come out in its order)."""
-  entries = defaultdict(list)
-  keys = {}  # (video_id, timestamp) -> key: a keyframe's rows repeat both
+  entry, so that tied scores come out in its order). Keyframes in order of first
+  appearance, as the official dictionaries."""
+  columns = _arrow_columns(path) or _csv_columns(path)
+  videos, video_index, timestamp, x1, y1, x2, y2, action, score = columns
+  kept = np.isin(action, np.fromiter(classes, int, len(classes)))
+  video_index, timestamp = video_index[kept], timestamp[kept]
+  # A code per (video, timestamp), then the keyframes numbered by first appearance.
+  span = int(timestamp.max() - timestamp.min()) + 1 if len(timestamp) else 1
+  codes = video_index.astype(np.int64) * span + (timestamp - (timestamp.min() if span else 0))
+  _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+  appearance = np.argsort(first, kind='stable')
+  rank = np.empty_like(appearance)
+  rank[appearance] = np.arange(len(appearance))
+  keyframe = rank[inverse.reshape(-1)]
+  order = np.argsort(keyframe, kind='stable')  # each keyframe's rows together, in file order
+  entries = list(
+    zip(*(c[kept][order].tolist() for c in (score, action, y1, x1, y2, x2)), strict=True)
+  )
+  bounds = np.searchsorted(keyframe[order], np.arange(len(appearance) + 1))
+  result = {}
+  for number, row in enumerate(first[appearance]):
+    key = image_key(videos[video_index[row]], timestamp[row])
+    rows = entries[bounds[number] : bounds[number + 1]]
+    pushed = len(rows) if capacity < 1 else capacity
+    heap = []
+    for entry in rows[:pushed]:
+      heapq.heappush(heap, entry)
+    if len(rows) > pushed:
+      lowest = heap[0][0]
+      for entry in rows[pushed:]:
+        if entry[0] > lowest:
+          heapq.heapreplace(heap, entry)
+          lowest = heap[0][0]
+    result[key] = sorted(heap, key=lambda entry: -entry[0])
+  return result
+
+
+# The columns of a box file as Arrow parses them: id, timestamp, x1, y1, x2, y2, action[, score].
+_ARROW_TYPES = ('string', 'int64', 'float64', 'float64', 'float64', 'float64', 'int64', 'float64')
+
+
+def _arrow_columns(path: str) -> tuple | None:
+  """`_csv_columns(path)` parsed by Arrow (C++, many times faster); None where Arrow cannot
+  parse the file, so that the row-by-row reader names the line."""
+  try:
+    with open(path, encoding='utf-8', newline='') as f:
+      first = f.readline()
+    width = len(next(csv.reader([first]))) if first.strip() else 0
+    if width not in (7, 8):
+      return None
+    names = [f'c{i}' for i in range(width)]
+    table = pyarrow_csv.read_csv(
+      path,
+      read_options=pyarrow_csv.ReadOptions(column_names=names),
+      convert_options=pyarrow_csv.ConvertOptions(
+        column_types={
+          n: pyarrow.type_for_alias(t) for n, t in zip(names, _ARROW_TYPES, strict=False)
+        }
+      ),
+    )
+  except (pyarrow.ArrowException, UnicodeDecodeError):
+    return None
+  videos = table.column('c0').combine_chunks().dictionary_encode()
+  numbers = [table.column(name).to_numpy() for name in names[1:]]
+  score = numbers[6] if width == 8 else np.ones(len(table))
+  return (videos.dictionary.to_pylist(), videos.indices.to_numpy(), *numbers[:6], score)
+
+
+def _csv_columns(path: str) -> tuple:
+  """(video ids, each row's video's index among them, timestamp, x1, y1, x2, y2, action,
+  score) of every row; a malformed row is an error naming its line."""
+  videos, rows = {}, []
   with open(path, encoding='utf-8', newline='') as f:
     for line, row in enumerate(csv.reader(f), start=1):
       if len(row) not in (7, 8):
@@ -84,22 +155,21 @@ def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tu
           'action_id[, score].'
         )
       try:
-        key = keys.get((row[0], row[1]))
-        if key is None:
-          key = keys[row[0], row[1]] = image_key(row[0], row[1])
-        x1, y1, x2, y2 = float(row[2]), float(row[3]), float(row[4]), float(row[5])
-        action = int(row[6])
+        numbers = (int(row[1]), *(float(v) for v in row[2:6]), int(row[6]))
         score = float(row[7]) if len(row) == 8 else 1.0
       except ValueError as error:
         raise ValueError(f'{path}:{line}: {error}') from None
-      if action not in classes:
-        continue
-      heap = entries[key]
-      if capacity < 1 or len(heap) < capacity:
-        heapq.heappush(heap, (score, action, y1, x1, y2, x2))
-      elif score > heap[0][0]:
-        heapq.heapreplace(heap, (score, action, y1, x1, y2, x2))
-  return {key: sorted(values, key=lambda entry: -entry[0]) for key, values in entries.items()}
+      rows.append((videos.setdefault(row[0], len(videos)), *numbers, score))
+  columns = np.array(rows, float).reshape(-1, 8).T
+  integer = lambda column: column.astype(np.int64)  # noqa: E731
+  return (
+    list(videos),
+    integer(columns[0]),
+    integer(columns[1]),
+    *columns[2:6],
+    integer(columns[6]),
+    columns[7],
+  )
 
 
 def iou(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -152,31 +222,33 @@ def frame_map(
   for entries in truth.values():
     for entry in entries:
       num_truth[entry[1]] += 1
-  scores, labels = defaultdict(list), defaultdict(list)
-  for key, entries in detected.items():
+  # Every detection in one array, keyframe after keyframe, each in its descending order:
+  # per class, that is the order in which the official code concatenates them.
+  keys = list(detected)
+  starts = np.cumsum([0] + [len(detected[key]) for key in keys])
+  rows = np.array([entry for key in keys for entry in detected[key]], float).reshape(-1, 6)
+  scores, classes, boxes = rows[:, 0], rows[:, 1].astype(int), rows[:, 2:]
+  valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+  positive = np.zeros(len(rows), bool)
+  for index, key in enumerate(keys):
+    if key not in truth:
+      continue
     true_boxes = defaultdict(list)
-    for entry in truth.get(key, ()):
+    for entry in truth[key]:
       true_boxes[entry[1]].append(entry[2:])
-    # Per class, the keyframe's valid boxes (y2 > y1, x2 > x1) in their order.
-    by_class = defaultdict(list)
-    for entry in entries:
-      if entry[2] < entry[4] and entry[3] < entry[5]:
-        by_class[entry[1]].append(entry)
-    for action, mine in by_class.items():
-      scores[action].append([entry[0] for entry in mine])
-      if action in true_boxes:
-        boxes = np.array([entry[2:] for entry in mine], float)
-        labels[action].append(true_positives(boxes, np.array(true_boxes[action], float)))
-      else:
-        labels[action].append(np.zeros(len(mine), bool))
+    first, last = starts[index], starts[index + 1]
+    for action, theirs in true_boxes.items():
+      # The keyframe's valid boxes of the class, in their order.
+      mine = first + np.flatnonzero(valid[first:last] & (classes[first:last] == action))
+      if len(mine):
+        positive[mine] = true_positives(boxes[mine], np.array(theirs, float))
   per_id = {}
   for action in names:
     if num_truth[action] == 0:
       per_id[action] = float('nan')
       continue
-    class_scores = np.concatenate(scores[action]) if scores[action] else np.zeros(0)
-    class_labels = np.concatenate(labels[action]) if labels[action] else np.zeros(0, bool)
-    per_id[action] = average_precision(class_scores, class_labels, num_truth[action])
+    chosen = valid & (classes == action)
+    per_id[action] = average_precision(scores[chosen], positive[chosen], num_truth[action])
   values = np.array(list(per_id.values()), float)
   mean = float(np.nanmean(values)) if np.any(~np.isnan(values)) else float('nan')
   # A name the label map gives twice keeps both classes apart (the official output keeps
