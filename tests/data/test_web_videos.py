@@ -10,7 +10,7 @@ import pytest
 from tests.data.test_builders import check_video, prepare, records, report_ids, write_garbage
 from tests.data.test_builders import write_video as write_video_file
 from vidjax import configs
-from vidjax.data import pipeline
+from vidjax.data import pipeline, tags_index
 from vidjax.data.builders import transcode_cache, video_common, web_videos
 
 
@@ -67,6 +67,17 @@ def test_web_videos_with_tags_and_failures_in_the_report(tmp_path, monkeypatch, 
   report = video_common.read_report(data_dir, 'web_videos/my_web')
   missing = {'videos/gone.mp4', 'fake://down/d.mp4'}
   assert report_ids(report, 'train') == (missing, {'videos/broken.mp4'})
+
+  # The tags index holds the records' tags in record order, for any split spec.
+  for spec in ('train', 'train[1:]', 'train[:2]'):
+    source = builder.as_data_source(split=spec)
+    from_records = [source[i]['tags'].decode() for i in range(len(source))]
+    assert tags_index.read(builder, spec, source) == from_records
+  # An index that does not match the records is not used.
+  index = json.loads((builder.data_path / tags_index.FILENAME).read_text())
+  index['train']['ids'].reverse()
+  (builder.data_path / tags_index.FILENAME).write_text(json.dumps(index))
+  assert tags_index.read(builder, 'train', builder.as_data_source(split='train')) is None
 
   # The hashtags become classes of a label space.
   input_config = configs.base_config().input

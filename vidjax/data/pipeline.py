@@ -45,7 +45,7 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from vidjax.data import label_space, loaders
+from vidjax.data import label_space, loaders, tags_index
 from vidjax.data.builders import video_common
 
 
@@ -124,15 +124,19 @@ def open_dataset(dataset: str, split: str, data_dir: str) -> Dataset:
 @functools.lru_cache(maxsize=8)
 def split_tags(dataset: str, split: str, data_dir: str) -> tuple[list[str], ...]:
   """The parsed tags of every record of a split, read once per process: building a label
-  space and relabelling the split read the same. (The data source reads whole records, so
-  this reads the split once.)"""
+  space and relabelling the split read the same. From the dataset's tags index where it
+  has one (`data/tags_index.py`); else from the records, which reads the whole split."""
   source = open_dataset(dataset, split, data_dir).source
   if len(source) and 'tags' not in source[0]:
     raise ValueError(
       f'config.input.label_space: the records of {dataset!r} have no tags to build classes '
       'from (a dataset with hashtags: web_videos, vidjax_synthetic/tags).'
     )
-  return tuple(label_space.parse_tags(source[i]['tags']) for i in range(len(source)))
+  builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
+  tags = tags_index.read(builder, split, source)
+  if tags is None:
+    tags = [source[i]['tags'] for i in range(len(source))]
+  return tuple(label_space.parse_tags(t) for t in tags)
 
 
 @functools.lru_cache(maxsize=8)

@@ -47,6 +47,7 @@ from absl import logging
 from etils import epath
 from tensorflow_datasets.core import registered
 
+from vidjax.data import tags_index
 from vidjax.data.builders import transcode_cache, worker_pool
 
 REPORT_FILENAME = 'vidjax_report.json'
@@ -292,11 +293,11 @@ class VideoBuilder(ManualBuilder):
     listing = self._list_sources(manual_dir)
     self.info.features['label'].names = listing.label_names
     self._start_report(manual_dir)
+    self._listing = listing
     if self._on_beam:
       # apache_beam comes with the optional 'beam' extra; only a Beam prepare imports it.
       from vidjax.data import beam_prepare  # noqa: PLC0415
 
-      self._listing = listing
       return beam_prepare.split_transforms(
         listing, self._checked_short_side(), self.builder_config.min_frames, self.data_path
       )
@@ -315,6 +316,14 @@ class VideoBuilder(ManualBuilder):
 
       counts = beam_prepare.record_outcomes(self._listing, self.data_path, self._record_split)
       self._report['transcoding'] = counts
+    tags = {
+      source.example_id: source.features['tags']
+      for sources in self._listing.splits.values()
+      for source in sources
+      if 'tags' in source.features
+    }
+    if tags:
+      tags_index.write(self.data_path, self._example_ids, tags)
 
   def _checked_short_side(self) -> int:
     short_side = self.builder_config.short_side
