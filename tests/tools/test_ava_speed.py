@@ -38,3 +38,50 @@ def test_arrow_and_the_row_by_row_reader_read_the_same(tmp_path, monkeypatch):
     by_rows = ava.read_boxes(paths[name], classes, capacity)
     # The same keyframes in the same order (first appearance), the same entries in order.
     assert list(by_rows.items()) == list(read[name].items())
+
+
+def _official_heap(path: str, classes: set[int], capacity: int) -> dict[str, list[tuple]]:
+  """The official `read_csv`'s entries, restated: a heap per keyframe, then sorted."""
+  import csv
+  import heapq
+
+  entries = collections.defaultdict(list)
+  with open(path) as f:
+    for row in csv.reader(f):
+      key, action = f'{row[0]},{int(row[1]):04d}', int(row[6])
+      if action not in classes:
+        continue
+      x1, y1, x2, y2 = (float(v) for v in row[2:6])
+      entry = (float(row[7]) if len(row) == 8 else 1.0, action, y1, x1, y2, x2)
+      if capacity < 1 or len(entries[key]) < capacity:
+        heapq.heappush(entries[key], entry)
+      elif entry[0] > entries[key][0][0]:
+        heapq.heapreplace(entries[key], entry)
+  return {key: sorted(heap, key=lambda e: -e[0]) for key, heap in entries.items()}
+
+
+def test_the_kept_entries_are_the_official_heaps_class_by_class(tmp_path):
+  """Scores with 1, 2 and 4 decimals: ties within a class, across classes and at the
+  50th place; every keyframe's entries of each class come out as the heap's."""
+  rng = np.random.default_rng(4)
+  classes = set(range(1, 9))
+  for decimals in (1, 2, 4):
+    lines = []
+    for k in range(60):
+      for _ in range(rng.integers(1, 120)):
+        box = np.sort(rng.uniform(0, 1, (2, 2)), axis=0).ravel()
+        score = round(float(rng.random()), decimals)
+        action = rng.integers(0, 10)
+        lines.append(f'v{k % 7},{900 + k},{box[1]},{box[0]},{box[3]},{box[2]},{action},{score}')
+    path = tmp_path / f'det{decimals}.csv'
+    path.write_text('\n'.join(lines) + '\n')
+    for capacity in (0, 50):
+      ours, official = (
+        ava.read_boxes(str(path), classes, capacity),
+        _official_heap(str(path), classes, capacity),
+      )
+      assert list(ours) == list(official)
+      for key, entries in official.items():
+        assert sorted(ours[key]) == sorted(entries)  # the same entries
+        for action in classes:
+          assert [e for e in ours[key] if e[1] == action] == [e for e in entries if e[1] == action]

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import csv
 import heapq
+import itertools
+import operator
 from collections import defaultdict
 from typing import Any
 
@@ -74,12 +76,16 @@ def read_exclusions(path: str) -> set[str]:
 
 def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tuple]]:
   """Per keyframe, (score, class, y1, x1, y2, x2) in descending score; with `capacity`,
-  only that many of the highest (the official `read_csv`, whose heap this keeps entry for
-  entry, so that tied scores come out in its order). Keyframes in order of first
-  appearance, as the official dictionaries."""
+  only that many of the highest: the entries of the official `read_csv`, whose heap this
+  goes through where ties make it matter (`_top_entries`), so that tied scores of a class
+  come out in its order. Keyframes in order of first appearance, as the official
+  dictionaries."""
   columns = _arrow_columns(path) or _csv_columns(path)
   videos, video_index, timestamp, x1, y1, x2, y2, action, score = columns
-  kept = np.isin(action, np.fromiter(classes, int, len(classes)))
+  allowed = np.zeros(max(classes, default=0) + 1, bool)
+  allowed[list(classes)] = True
+  kept = (action >= 0) & (action < len(allowed))
+  kept[kept] = allowed[action[kept]]
   video_index, timestamp = video_index[kept], timestamp[kept]
   # A code per (video, timestamp), then the keyframes numbered by first appearance.
   span = int(timestamp.max() - timestamp.min()) + 1 if len(timestamp) else 1
@@ -90,14 +96,17 @@ def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tu
   rank[appearance] = np.arange(len(appearance))
   keyframe = rank[inverse.reshape(-1)]
   order = np.argsort(keyframe, kind='stable')  # each keyframe's rows together, in file order
-  entries = list(
-    zip(*(c[kept][order].tolist() for c in (score, action, y1, x1, y2, x2)), strict=True)
-  )
   bounds = np.searchsorted(keyframe[order], np.arange(len(appearance) + 1))
+  selected = np.flatnonzero(kept)[order]
+  columns = [c[selected] for c in (score, action, y1, x1, y2, x2)]
+  fast, slow = _top_entries(columns, bounds, capacity)
   result = {}
   for number, row in enumerate(first[appearance]):
     key = image_key(videos[video_index[row]], timestamp[row])
-    rows = entries[bounds[number] : bounds[number + 1]]
+    if fast[number] is not None:
+      result[key] = fast[number]
+      continue
+    rows = slow[number]
     pushed = len(rows) if capacity < 1 else capacity
     heap = []
     for entry in rows[:pushed]:
@@ -108,8 +117,75 @@ def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tu
         if entry[0] > lowest:
           heapq.heapreplace(heap, entry)
           lowest = heap[0][0]
-    result[key] = sorted(heap, key=lambda entry: -entry[0])
+    # Stable, as the official sort by -score: tied scores keep the heap's order.
+    result[key] = sorted(heap, key=operator.itemgetter(0), reverse=True)
   return result
+
+
+def _top_entries(columns: list[np.ndarray], bounds: np.ndarray, capacity: int):
+  """Per keyframe (rows bounds[k]:bounds[k + 1] of the columns score, class, y1, x1, y2,
+  x2), either its kept entries in descending score, where the scores decide them, or its
+  rows in file order for the official heap to go through.
+
+  The scores decide where the `capacity`-th highest score is above the next one (the heap
+  keeps exactly the highest `capacity`; without a capacity it keeps all) and no two kept
+  entries of one class share a score. Entries of different classes with equal scores may
+  then come in another order than the heap's; no result depends on that order, since
+  matching and AP take each class on its own, in its entries' order.
+
+  Returns:
+    ([entries or None per keyframe], [rows or None per keyframe]).
+  """
+  score, action = columns[0], columns[1]
+  sizes = np.diff(bounds)
+  count = len(sizes)
+  fast, slow = [None] * count, [None] * count
+  if not count:
+    return fast, slow
+  group = np.repeat(np.arange(count), sizes)
+  position = np.arange(len(score)) - bounds[group]
+  width = int(sizes.max())
+  padded = np.full((count, width), -np.inf)
+  padded[group, position] = score
+  classes = np.full((count, width), -1, np.int64)
+  classes[group, position] = action
+  limit = min(capacity, width) if capacity > 0 else width
+  # Each keyframe's highest limit + 1 positions, by descending score.
+  top = min(limit + 1, width)
+  best = (
+    np.argpartition(-padded, top - 1, axis=1)[:, :top]
+    if top < width
+    else np.tile(np.arange(width), (count, 1))
+  )
+  best = np.take_along_axis(best, np.argsort(-np.take_along_axis(padded, best, 1), axis=1), 1)
+  best_scores = np.take_along_axis(padded, best, 1)
+  undecided = np.zeros(count, bool)
+  undecided[group[np.isnan(score)]] = True
+  if top > limit:  # the limit-th and the next: a tie leaves the kept set to the heap
+    undecided |= (best_scores[:, limit - 1] == best_scores[:, limit]) & (sizes > limit)
+  kept, kept_scores = best[:, :limit], best_scores[:, :limit]
+  kept_classes = np.take_along_axis(classes, kept, 1)
+  pairs = np.lexsort((kept_classes, kept_scores), axis=1)
+  pair_scores = np.take_along_axis(kept_scores, pairs, 1)
+  pair_classes = np.take_along_axis(kept_classes, pairs, 1)
+  repeated = (pair_scores[:, 1:] == pair_scores[:, :-1]) & (
+    pair_classes[:, 1:] == pair_classes[:, :-1]
+  )
+  undecided |= np.any(repeated & (pair_classes[:, 1:] >= 0), axis=1)
+  # The decided keyframes' kept rows, keyframe after keyframe, highest score first.
+  decided_sizes = np.where(undecided, 0, np.minimum(sizes, limit))
+  in_use = np.arange(limit)[None, :] < decided_sizes[:, None]
+  chosen = (bounds[:-1, None] + kept)[in_use]
+  decided = list(zip(*(c[chosen].tolist() for c in columns), strict=True))
+  listed = np.flatnonzero(undecided[group])
+  rows = list(zip(*(c[listed].tolist() for c in columns), strict=True))
+  decided_ends, row_ends = np.cumsum(decided_sizes), np.cumsum(np.where(undecided, sizes, 0))
+  for k in range(count):
+    if undecided[k]:
+      slow[k] = rows[row_ends[k] - sizes[k] : row_ends[k]]
+    else:
+      fast[k] = decided[decided_ends[k] - decided_sizes[k] : decided_ends[k]]
+  return fast, slow
 
 
 # The columns of a box file as Arrow parses them: id, timestamp, x1, y1, x2, y2, action[, score].
@@ -138,7 +214,7 @@ def _arrow_columns(path: str) -> tuple | None:
   except (pyarrow.ArrowException, UnicodeDecodeError):
     return None
   videos = table.column('c0').combine_chunks().dictionary_encode()
-  numbers = [table.column(name).to_numpy() for name in names[1:]]
+  numbers = [table.column(name).combine_chunks().to_numpy() for name in names[1:]]
   score = numbers[6] if width == 8 else np.ones(len(table))
   return (videos.dictionary.to_pylist(), videos.indices.to_numpy(), *numbers[:6], score)
 
@@ -172,32 +248,6 @@ def _csv_columns(path: str) -> tuple:
   )
 
 
-def iou(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
-  """[N, M] IoU of (y1, x1, y2, x2) boxes, without the +1 of pixel boxes."""
-  y1 = np.maximum(boxes[:, None, 0], others[None, :, 0])
-  x1 = np.maximum(boxes[:, None, 1], others[None, :, 1])
-  y2 = np.minimum(boxes[:, None, 2], others[None, :, 2])
-  x2 = np.minimum(boxes[:, None, 3], others[None, :, 3])
-  intersection = np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0)
-  area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
-  return intersection / (area(boxes)[:, None] + area(others)[None] - intersection)
-
-
-def true_positives(detections: np.ndarray, truth: np.ndarray) -> np.ndarray:
-  """Whether each detection box [N, 4] (in score order) is a true positive against the
-  true boxes [M, 4] of its class in one keyframe (the official greedy rule)."""
-  labels = np.zeros(len(detections), bool)
-  if len(detections) == 0 or len(truth) == 0:
-    return labels
-  overlaps = iou(detections, truth)
-  best = np.argmax(overlaps, axis=1)
-  taken = np.zeros(len(truth), bool)
-  for i, g in enumerate(best):
-    if overlaps[i, g] >= IOU_THRESHOLD and not taken[g]:
-      labels[i] = taken[g] = True
-  return labels
-
-
 def average_precision(scores: np.ndarray, labels: np.ndarray, num_truth: int) -> float:
   """VOC AP of detections against `num_truth` true boxes (0 without detections)."""
   if len(scores) == 0:
@@ -213,6 +263,53 @@ def average_precision(scores: np.ndarray, labels: np.ndarray, num_truth: int) ->
   return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
 
 
+def _true_positives(
+  frames: np.ndarray,
+  classes: np.ndarray,
+  boxes: np.ndarray,
+  valid: np.ndarray,
+  truth: np.ndarray,
+) -> np.ndarray:
+  """The official greedy matching of every detection at once: detection i (keyframe
+  frames[i], class classes[i], in score order within its keyframe) takes its highest-IoU
+  true box of its keyframe and class (the first of equals, as argmax), and is a true
+  positive if the IoU is at least 0.5 and no earlier detection took that box. `truth`:
+  rows of (keyframe, class, y1, x1, y2, x2), each keyframe's in its order.
+
+  A box is taken exactly by the first detection that has it as its best with IoU >= 0.5,
+  so the sequential rule is: IoU >= 0.5, and first among those with the same best box."""
+  positive = np.zeros(len(boxes), bool)
+  width = int(max(classes.max(initial=0), truth[:, 1].max(initial=0))) + 1
+  truth_codes = truth[:, 0].astype(np.int64) * width + truth[:, 1].astype(np.int64)
+  grouped = np.argsort(truth_codes, kind='stable')  # each (keyframe, class): its boxes in order
+  sorted_codes = truth_codes[grouped]
+  codes = frames.astype(np.int64) * width + classes
+  low = np.searchsorted(sorted_codes, codes, 'left')
+  candidates = np.where(valid, np.searchsorted(sorted_codes, codes, 'right') - low, 0)
+  pair_detection = np.repeat(np.arange(len(boxes)), candidates)
+  if not len(pair_detection):
+    return positive
+  # The position of each pair's true box among its detection's candidates.
+  offset = np.arange(len(pair_detection)) - np.repeat(
+    np.cumsum(candidates) - candidates, candidates
+  )
+  pair_truth = grouped[np.repeat(low, candidates) + offset]
+  a, b = boxes[pair_detection], truth[pair_truth, 2:]
+  # IoU without the +1 of pixel boxes.
+  intersection = np.maximum(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0) * (
+    np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0)
+  )
+  area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+  overlaps = intersection / (area(a) + area(b) - intersection)
+  # Per detection, its best pair: highest IoU, then the first true box.
+  order = np.lexsort((offset, -overlaps, pair_detection))
+  leaders = order[np.r_[True, pair_detection[order][1:] != pair_detection[order][:-1]]]
+  matched = leaders[overlaps[leaders] >= IOU_THRESHOLD]  # detections in ascending order
+  _, first = np.unique(pair_truth[matched], return_index=True)
+  positive[pair_detection[matched[first]]] = True
+  return positive
+
+
 def frame_map(
   truth: dict[str, list[tuple]], detected: dict[str, list[tuple]], names: dict[int, str]
 ) -> dict[str, Any]:
@@ -225,23 +322,24 @@ def frame_map(
   # Every detection in one array, keyframe after keyframe, each in its descending order:
   # per class, that is the order in which the official code concatenates them.
   keys = list(detected)
-  starts = np.cumsum([0] + [len(detected[key]) for key in keys])
-  rows = np.array([entry for key in keys for entry in detected[key]], float).reshape(-1, 6)
+  counts = np.array([len(detected[key]) for key in keys], int)
+  flat = itertools.chain.from_iterable(itertools.chain.from_iterable(detected.values()))
+  rows = np.fromiter(flat, float, 6 * int(counts.sum())).reshape(-1, 6)
   scores, classes, boxes = rows[:, 0], rows[:, 1].astype(int), rows[:, 2:]
   valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-  positive = np.zeros(len(rows), bool)
-  for index, key in enumerate(keys):
-    if key not in truth:
-      continue
-    true_boxes = defaultdict(list)
-    for entry in truth[key]:
-      true_boxes[entry[1]].append(entry[2:])
-    first, last = starts[index], starts[index + 1]
-    for action, theirs in true_boxes.items():
-      # The keyframe's valid boxes of the class, in their order.
-      mine = first + np.flatnonzero(valid[first:last] & (classes[first:last] == action))
-      if len(mine):
-        positive[mine] = true_positives(boxes[mine], np.array(theirs, float))
+  frame = {key: index for index, key in enumerate(keys)}
+  true_rows = np.array(
+    [
+      (frame[key], *entry[1:])
+      for key, entries in truth.items()
+      if key in frame
+      for entry in entries
+    ],
+    float,
+  ).reshape(-1, 6)
+  positive = _true_positives(
+    np.repeat(np.arange(len(keys)), counts), classes, boxes, valid, true_rows
+  )
   per_id = {}
   for action in names:
     if num_truth[action] == 0:
