@@ -85,3 +85,10 @@ def test_the_kept_entries_are_the_official_heaps_class_by_class(tmp_path):
         assert sorted(ours[key]) == sorted(entries)  # the same entries
         for action in classes:
           assert [e for e in ours[key] if e[1] == action] == [e for e in entries if e[1] == action]
+
+
+def test_files_without_a_known_class_read_empty(tmp_path):
+  empty, unknown = tmp_path / 'empty.csv', tmp_path / 'unknown.csv'
+  empty.write_text('')
+  unknown.write_text('v,0902,0.1,0.1,0.5,0.5,99,0.3\n')
+  assert ava.read_boxes(str(empty), {1, 2}, 50) == ava.read_boxes(str(unknown), {1, 2}, 50) == {}

@@ -87,9 +87,11 @@ def read_boxes(path: str, classes: set[int], capacity: int) -> dict[str, list[tu
   kept = (action >= 0) & (action < len(allowed))
   kept[kept] = allowed[action[kept]]
   video_index, timestamp = video_index[kept], timestamp[kept]
+  if not len(timestamp):
+    return {}
   # A code per (video, timestamp), then the keyframes numbered by first appearance.
-  span = int(timestamp.max() - timestamp.min()) + 1 if len(timestamp) else 1
-  codes = video_index.astype(np.int64) * span + (timestamp - (timestamp.min() if span else 0))
+  span = int(timestamp.max() - timestamp.min()) + 1
+  codes = video_index.astype(np.int64) * span + (timestamp - timestamp.min())
   _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
   appearance = np.argsort(first, kind='stable')
   rank = np.empty_like(appearance)
