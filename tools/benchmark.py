@@ -41,6 +41,12 @@ vidjax does not ship) on the same generated files, the largest AP difference of 
 and the seconds of each (`ava_speed.py`):
 
   python tools/benchmark.py --mode=ava --official_ava ~/ACAR-Net --ava_keyframes 5000
+
+PoseTrack mode: tools/posetrack_eval.py against the official `poseval` (a checkout of
+github.com/leonid-pishchulin/poseval; `pip install shapely click`) on the same generated
+files, the largest AP difference of any joint and the seconds of each (`poseval_speed.py`):
+
+  python tools/benchmark.py --mode=poseval --official_poseval ~/poseval --poseval_videos 170
 """
 
 import sys
@@ -62,7 +68,9 @@ from vidjax import configs, logs
 from vidjax.models import layers
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('mode', 'data', ['data', 'model', 'davis', 'ava'], 'What to benchmark.')
+flags.DEFINE_enum(
+  'mode', 'data', ['data', 'model', 'davis', 'ava', 'poseval'], 'What to benchmark.'
+)
 flags.DEFINE_string('json', None, 'Also write the results to this JSON file.')
 flags.DEFINE_string('config', 'experiments/quickstart.py', 'Experiment file[:arg] (data mode).')
 flags.DEFINE_string('videos', None, 'A video_folder layout DIR/<split>/<class>/*.mp4 to measure.')
@@ -98,6 +106,8 @@ flags.DEFINE_string(
   "AVA mode: a checkout of the official evaluation (ActivityNet's Evaluation folder or ACAR-Net).",
 )
 flags.DEFINE_integer('ava_keyframes', 57408, "AVA mode: keyframes (AVA val's 57,408).")
+flags.DEFINE_string('official_poseval', None, 'PoseTrack mode: a checkout of the official poseval.')
+flags.DEFINE_integer('poseval_videos', 170, "PoseTrack mode: videos (PoseTrack 2018 val's 170).")
 flags.DEFINE_enum(
   'lowering',
   'auto',
@@ -153,6 +163,12 @@ def main(argv: list[str]) -> None:
     if not FLAGS.official_ava:
       raise app.UsageError('--mode=ava needs --official_ava, the official code to compare with.')
     results = _measure('ava').ava_benchmark(FLAGS.official_ava, FLAGS.ava_keyframes, FLAGS.rounds)
+  elif FLAGS.mode == 'poseval':
+    if not FLAGS.official_poseval:
+      raise app.UsageError('--mode=poseval needs --official_poseval, the code to compare with.')
+    results = _measure('poseval').poseval_benchmark(
+      FLAGS.official_poseval, FLAGS.poseval_videos, FLAGS.rounds
+    )
   else:
     data_speed = _measure('data')
     with tempfile.TemporaryDirectory() as data_dir:
