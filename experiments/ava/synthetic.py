@@ -26,7 +26,8 @@ block per stage (`slowfast` depth 14, width 8, 8x8: the fast pathway sees the 16
 around the keyframe, the slow one 4) and the recipe's dilated res5 (output stride 16: a
 7 x 7 map of the 112 x 112 frame); the linear head, or ACAR's head at an eighth of its
 width (reduce 128, hidden 64) with its two HR2O layers, and for ACFB the same head
-reading the bank of the keyframes within 2 seconds (`window`). ACAR's loss (softmax over the 5
+reading the bank of the keyframes within 2 seconds (`window`) through two feature bank
+operators of latent width 64 (LFB's 512, at the same eighth). ACAR's loss (softmax over the 5
 movements, sigmoid over the rest), its box jitter, flips; SGD with momentum and a linear
 warm-up, as the recipe.
 Evaluation: frame-mAP of the 900 validation keyframes with the ground-truth boxes ('gt')
@@ -81,6 +82,8 @@ def get_config(arg: str | None = None):
       else dict(reduce_dim=128, hidden_dim=64, depth=2)
     ),
   )
+  if arg.variant == 'acfb':
+    config.model.head_config.bank_latent_dim = 64  # LFB's 512, at the head's eighth
   config.task = 'ava'
   config.task_kwargs = dict(pose_classes=POSE_CLASSES)
   config.optim.update(name='sgd', momentum=0.9, nesterov=False, weight_decay=1e-7)
@@ -100,6 +103,8 @@ def get_config(arg: str | None = None):
     config.model.head_config = (
       dict() if arg.variant == 'linear' else dict(reduce_dim=16, hidden_dim=8, depth=1)
     )
+    if arg.variant == 'acfb':
+      config.model.head_config.bank_latent_dim = 8
     for eval_config in config.evals.values():
       eval_config.split = 'validation[:32]'
     config.evals.detected.scales = (48,)  # the multi-scale test: 64 and 48 pixels

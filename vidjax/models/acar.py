@@ -108,7 +108,7 @@ class ACARHead(nn.Module):
     depth: HR2O layers (2 for R50, 1 for R101); kernel_size, mlp_1x1: theirs.
     dropout_rate: before fc2 (0 in the official configs).
     bank_layers: feature bank operators reading 'bank' (0: none, ACAR alone; 2: LFB's).
-    bank_dropout: their dropout (LFB's 0.2).
+    bank_latent_dim, bank_dropout: their width and dropout (LFB's 512 and 0.2).
 
   Returns (logits, actor_context): actor_context [B, N, hidden_dim] is each actor's
   first-order actor-context map averaged over positions, what the feature bank stores.
@@ -123,6 +123,7 @@ class ACARHead(nn.Module):
   mlp_1x1: bool = False
   dropout_rate: float = 0.0
   bank_layers: int = 0
+  bank_latent_dim: int = 512
   bank_dropout: float = 0.2
   dtype: Any = 'float32'
 
@@ -170,9 +171,9 @@ class ACARHead(nn.Module):
       )
     relations = jnp.mean(x, axis=(2, 3))  # [B, N, 512]
     for i in range(self.bank_layers):
-      relations = FeatureBankOperator(dropout_rate=self.bank_dropout, dtype=dtype, name=f'fbo_{i}')(
-        relations, bank[0].astype(dtype), bank[1], train=train
-      )
+      relations = FeatureBankOperator(
+        self.bank_latent_dim, self.bank_dropout, dtype=dtype, name=f'fbo_{i}'
+      )(relations, bank[0].astype(dtype), bank[1], train=train)
     own = nn.relu(nn.Dense(self.hidden_dim, use_bias=False, dtype=dtype, name='fc1')(actors))
     outputs = jnp.concatenate([own, relations], axis=-1)
     outputs = nn.Dropout(self.dropout_rate, deterministic=not train)(outputs)
