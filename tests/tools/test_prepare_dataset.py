@@ -139,6 +139,13 @@ def test_user_named_video_folder(tmp_path):
   source = tfds.data_source('video_folder/my_clips', split='train', data_dir=data_dir)
   assert min(source[0]['height'], source[0]['width']) == 32
 
+  # The same videos on Apache Beam's DirectRunner: the same splits.
+  on_beam = ['--dataset=video_folder', '--config=my_clips_beam', '--short_side=32', *common]
+  output = _run(*on_beam, '--beam_runner=DirectRunner').stdout
+  assert 'on Apache Beam' in output and 'val: 2 examples of 2 listed' in output
+  beam_manifest = video_common.read_manifest(data_dir, 'video_folder/my_clips_beam')
+  assert beam_manifest['splits'] == manifest['splits']
+
   result = _run(
     '--dataset=video_folder', '--config=my_clips', '--short_side=64', *common, check=False
   )
