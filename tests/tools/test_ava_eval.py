@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from vidjax.evaluators import ava
+from vidjax.evaluators import ava, ava_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELMAP = """item {
@@ -37,7 +37,7 @@ def _csv(path, rows):
 def test_the_label_map_is_read_line_by_line(tmp_path):
   (tmp_path / 'map.pbtxt').write_text(LABELMAP)
   # The third item's name line has one space: it keeps the second's name.
-  assert ava.read_labelmap(str(tmp_path / 'map.pbtxt')) == {
+  assert ava_files.read_labelmap(str(tmp_path / 'map.pbtxt')) == {
     1: 'bend/bow (at the waist)',
     2: 'crawl',
     3: 'crawl',

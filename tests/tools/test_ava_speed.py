@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidjax.evaluators import ava
+from vidjax.evaluators import ava, ava_files
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
 import ava_speed  # noqa: E402
@@ -16,7 +16,7 @@ import ava_speed  # noqa: E402
 
 def test_generated_files_exercise_the_official_rules(tmp_path):
   paths = ava_speed.write_files(str(tmp_path), keyframes=40)
-  assert len(ava.read_labelmap(paths['labelmap'])) == 60
+  assert len(ava_files.read_labelmap(paths['labelmap'])) == 60
   lines = {name: Path(path).read_text().splitlines() for name, path in paths.items()}
   detections = collections.Counter(line.split(',', 2)[1] for line in lines['det'])
   truth = {line.split(',', 2)[1] for line in lines['gt']}
@@ -31,11 +31,13 @@ def test_generated_files_exercise_the_official_rules(tmp_path):
 
 def test_arrow_and_the_row_by_row_reader_read_the_same(tmp_path, monkeypatch):
   paths = ava_speed.write_files(str(tmp_path), keyframes=40)
-  classes = set(ava.read_labelmap(paths['labelmap']))
-  read = {name: ava.read_boxes(paths[name], classes, cap) for name, cap in (('gt', 0), ('det', 50))}
-  monkeypatch.setattr(ava, '_arrow_columns', lambda path: None)
+  classes = set(ava_files.read_labelmap(paths['labelmap']))
+  read = {
+    name: ava_files.read_boxes(paths[name], classes, cap) for name, cap in (('gt', 0), ('det', 50))
+  }
+  monkeypatch.setattr(ava_files, '_arrow_columns', lambda path: None)
   for name, capacity in (('gt', 0), ('det', 50)):
-    by_rows = ava.read_boxes(paths[name], classes, capacity)
+    by_rows = ava_files.read_boxes(paths[name], classes, capacity)
     # The same keyframes in the same order (first appearance), the same entries in order.
     assert list(by_rows.items()) == list(read[name].items())
 
@@ -77,7 +79,7 @@ def test_the_kept_entries_are_the_official_heaps_class_by_class(tmp_path):
     path.write_text('\n'.join(lines) + '\n')
     for capacity in (0, 50):
       ours, official = (
-        ava.read_boxes(str(path), classes, capacity),
+        ava_files.read_boxes(str(path), classes, capacity),
         _official_heap(str(path), classes, capacity),
       )
       assert list(ours) == list(official)
@@ -91,4 +93,8 @@ def test_files_without_a_known_class_read_empty(tmp_path):
   empty, unknown = tmp_path / 'empty.csv', tmp_path / 'unknown.csv'
   empty.write_text('')
   unknown.write_text('v,0902,0.1,0.1,0.5,0.5,99,0.3\n')
-  assert ava.read_boxes(str(empty), {1, 2}, 50) == ava.read_boxes(str(unknown), {1, 2}, 50) == {}
+  assert (
+    ava_files.read_boxes(str(empty), {1, 2}, 50)
+    == ava_files.read_boxes(str(unknown), {1, 2}, 50)
+    == {}
+  )

@@ -56,7 +56,7 @@ from etils import epath
 
 from vidjax.data import decode, encode
 from vidjax.data.builders import layout, video_common, worker_pool
-from vidjax.evaluators.ava import read_labelmap
+from vidjax.evaluators.ava_files import read_labelmap
 
 LABELMAP = 'ava_action_list_v2.2_for_activitynet_2019.pbtxt'
 SPLIT_FILES = {'train': 'train', 'validation': 'val'}
