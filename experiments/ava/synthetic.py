@@ -35,9 +35,10 @@ and with the detector's ('detected'), as ActivityNet's script computes it.
 Hardware: 2 CPU cores.
 Expected (the seed's AVA-Kinetics table): linear < ACAR < ACAR + ACFB, and ground-truth
 boxes well above detected ones.
-Measured (seeds 0 and 1, docs/results.md), frame-mAP: with the true boxes linear 89.7,
-ACAR 91.4; with the detected boxes linear 76.4, ACAR 76.2. 800 steps take about 13
-minutes (linear) and 20 (ACAR) on 2 CPU cores beside another training job.
+Measured (seeds 0-2, docs/results.md), frame-mAP: with the true boxes linear 89.4, ACAR
+91.2, ACAR + ACFB 90.4; with the detected boxes 76.1, 76.1 and 76.0. ACFB does not help
+in this miniature (4-second videos whose labels hold throughout). 800 steps take about 7
+minutes on 2 idle CPU cores (13 to 20 beside another training job).
 Smoke test: experiments/ava/synthetic.py:smoke
 """
 
