@@ -22,9 +22,9 @@ import logging
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
+import timing
 
 from vidjax.evaluators import ava
 
@@ -84,15 +84,6 @@ def _official(directory: str):
   return module.run_evaluation
 
 
-def _best_seconds(function, rounds: int):
-  best, result = float('inf'), None
-  for _ in range(rounds):
-    start = time.perf_counter()
-    result = function()
-    best = min(best, time.perf_counter() - start)
-  return best, result
-
-
 def ava_benchmark(official_dir: str, keyframes: int, rounds: int) -> dict:
   run_official = _official(official_dir)
   logger = logging.getLogger('official_ava')
@@ -112,10 +103,10 @@ def ava_benchmark(official_dir: str, keyframes: int, rounds: int) -> dict:
         except TypeError:  # ActivityNet's takes no logger
           return run_official(labelmap, gt, det, excl)
 
-    ours_seconds, ours = _best_seconds(
+    ours_seconds, ours = timing.best_seconds(
       lambda: ava.evaluate(paths['labelmap'], paths['gt'], paths['det'], paths['excl']), rounds
     )
-    official_seconds, theirs = _best_seconds(official, rounds)
+    official_seconds, theirs = timing.best_seconds(official, rounds)
     with open(paths['det']) as f:
       num_detections = sum(1 for _ in f)
   prefix = 'PascalBoxes_PerformanceByCategory/AP@0.5IOU/'

@@ -16,22 +16,13 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+import timing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEQUENCES = 6
 FRAMES = 50
-
-
-def _best_seconds(function, rounds: int) -> float:
-  best = float('inf')
-  for _ in range(rounds):
-    start = time.perf_counter()
-    function()
-    best = min(best, time.perf_counter() - start)
-  return best
 
 
 def davis_benchmark(rounds: int) -> dict:
@@ -55,14 +46,14 @@ def davis_benchmark(rounds: int) -> dict:
     command = [sys.executable, tool, '--davis_root', str(root), '--results_dir', results]
     command += ['--json', str(root / 'davis.json')]
     timings = {
-      'official_s': _best_seconds(lambda: figures.update(official=official()), rounds),
-      'vidjax_1_process_s': _best_seconds(
+      'official_s': timing.best_seconds(lambda: figures.update(official=official()), rounds)[0],
+      'vidjax_1_process_s': timing.best_seconds(
         lambda: figures.update(vidjax=davis.evaluate_folder(str(root), results, processes=1)),
         rounds,
-      ),
-      'davis_eval_command_s': _best_seconds(
+      )[0],
+      'davis_eval_command_s': timing.best_seconds(
         lambda: subprocess.run(command, check=True, capture_output=True), rounds
-      ),
+      )[0],
     }
   return {
     'mode': 'davis',

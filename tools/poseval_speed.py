@@ -23,9 +23,9 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
+import timing
 
 from vidjax import poseval
 
@@ -113,15 +113,6 @@ def _official(directory: str):
   return helpers.load_data_dir, importlib.import_module('poseval.evaluateAP').evaluateAP
 
 
-def _best_seconds(function, rounds: int):
-  best, result = float('inf'), None
-  for _ in range(rounds):
-    start = time.perf_counter()
-    result = function()
-    best = min(best, time.perf_counter() - start)
-  return best, result
-
-
 def poseval_benchmark(official_dir: str, videos: int, rounds: int) -> dict:
   load_data_dir, evaluate_ap = _official(official_dir)
   with tempfile.TemporaryDirectory() as directory:
@@ -132,8 +123,8 @@ def poseval_benchmark(official_dir: str, videos: int, rounds: int) -> dict:
         frames = load_data_dir(['', truth, predictions])
         return evaluate_ap(*frames, directory, bSaveAll=False)[0][:, 0]
 
-    ours_seconds, ours = _best_seconds(lambda: poseval.evaluate(truth, predictions), rounds)
-    official_seconds, theirs = _best_seconds(official, rounds)
+    ours_seconds, ours = timing.best_seconds(lambda: poseval.evaluate(truth, predictions), rounds)
+    official_seconds, theirs = timing.best_seconds(official, rounds)
   differences = [
     abs(ours['per_joint'][joint] - theirs[j])
     for j, joint in enumerate(poseval.JOINTS)
