@@ -17,8 +17,8 @@ budget). The network is the SCSampler miniature's clip classifier (an R(2+1)D-10
 Arguments: videos (240), clips (1).
 Hardware: 2 CPU cores; about 3 minutes a run.
 Expected: the paper found more videos with fewer clips each better than fewer videos with
-more clips, at the same budget. Measured (seed 0, docs/results.md): every budget ends at
-chance (6.7 to 13.0 % video top-1, chance 10 %) while fitting its training clips: 240
+more clips, at the same budget. Measured (seeds 0 and 1, docs/results.md): every budget
+ends at chance (6.7 to 16.3 % video top-1, chance 10 %) while fitting its training clips: 240
 clips of these videos are too few to learn the classes from, so the miniature does not
 answer the question.
 Smoke test: experiments/weak_supervision/clip_budget.py:smoke
