@@ -52,3 +52,15 @@ def test_bad_banks_are_named(tmp_path):
     feature_bank.write(path, ['a'], [1], np.zeros((1, 3, 2)), np.ones((1, 2), bool))
   with pytest.raises(ValueError, match='window=-1'):
     feature_bank.Bank(path, window=-1)
+
+
+def test_a_bank_is_read_once_while_its_file_is_unchanged(bank_path):
+  first = feature_bank.open_bank(bank_path, window=1)
+  assert feature_bank.open_bank(bank_path, window=1) is first
+  assert feature_bank.open_bank(bank_path, window=0) is not first
+  entries = dict(np.load(bank_path))
+  entries['features'] = entries['features'] + 1
+  feature_bank.write(
+    bank_path, list(entries['video_id']), entries['timestamp'], entries['features'], entries['mask']
+  )
+  assert feature_bank.open_bank(bank_path, window=1) is not first

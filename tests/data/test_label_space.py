@@ -111,3 +111,10 @@ def test_synthetic_tags_are_noisy_long_tailed_and_deterministic():
   assert share(0, synthetic_tags.NOUNS[5]) < 0.05
   verb_nouns = [share(0, head + synthetic_tags.NOUNS[shape]) for shape in (0, 2)]
   assert abs(sum(verb_nouns) - 0.9) < 0.05 and min(verb_nouns) > 0.35
+
+
+def test_a_dataset_without_tags_is_refused(synthetic_data_dir):
+  from vidjax.data import pipeline
+
+  with pytest.raises(ValueError, match="records of 'vidjax_synthetic/tiny' have no tags"):
+    pipeline.split_tags('vidjax_synthetic/tiny', 'train', synthetic_data_dir)

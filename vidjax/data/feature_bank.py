@@ -20,6 +20,7 @@ mirrored features, so that features and labels agree when a flip exchanges class
 
 from __future__ import annotations
 
+import functools
 import os
 import zipfile
 
@@ -99,3 +100,20 @@ class Bank:
         features[slots] = self._features[row, view] * self._mask[row][:, None]
         mask[slots] = self._mask[row]
     return features, mask
+
+
+def open_bank(path: str, window: int) -> Bank:
+  """The bank at `path`, read once per process while the file is unchanged: the training
+  input and every evaluation input of a run (true and detected boxes, each test scale)
+  share one copy in memory."""
+  try:
+    modified = os.stat(path).st_mtime_ns
+  except OSError:
+    modified = None  # Bank names the path in its error
+  return _cached_bank(path, window, modified)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_bank(path: str, window: int, modified: int | None) -> Bank:
+  del modified  # part of the cache key only
+  return Bank(path, window)

@@ -127,12 +127,12 @@ def split_tags(dataset: str, split: str, data_dir: str) -> tuple[list[str], ...]
   space and relabelling the split read the same. From the dataset's tags index where it
   has one (`data/tags_index.py`); else from the records, which reads the whole split."""
   source = open_dataset(dataset, split, data_dir).source
-  if len(source) and 'tags' not in source[0]:
+  builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
+  if 'tags' not in builder.info.features:
     raise ValueError(
       f'config.input.label_space: the records of {dataset!r} have no tags to build classes '
       'from (a dataset with hashtags: web_videos, vidjax_synthetic/tags).'
     )
-  builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
   tags = tags_index.read(builder, split, source)
   if tags is None:
     tags = [source[i]['tags'] for i in range(len(source))]

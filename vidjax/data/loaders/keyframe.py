@@ -115,7 +115,7 @@ class Loader:
       dataset.source, 'keyframe', 'video_id', (decode.DecodeError,)
     )
     bank = self._keyframe.bank
-    self._bank = feature_bank.Bank(bank.path, bank.window) if bank.path else None
+    self._bank = feature_bank.open_bank(bank.path, bank.window) if bank.path else None
 
   @property
   def decode_failures(self) -> int:
