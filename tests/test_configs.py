@@ -52,7 +52,7 @@ def test_load_module_lists_only_modules_that_define_the_class():
     configs.load_module('tasks', 'nope')
   known = (  # not 'base'
     "['arrow_of_time', 'ava', 'avts', 'classification', 'colorization', 'crw', 'distinit',"
-    " 'gblend', 'posewarper', 'shuffle_learn', 'speednet', 'tcc', 'unidual']"
+    " 'gblend', 'posewarper', 'scsampler', 'shuffle_learn', 'speednet', 'tcc', 'unidual']"
   )
   assert known in str(error.value)
 

@@ -6,7 +6,9 @@ all clips, an evenly spaced clip, a random clip and the oracle clip, over seeds.
 Runs, for each seed: the heavy classifier, the quickstart's R(2+1)D-10 trained on the
 trimmed `default` videos (experiments/quickstart.py), then the sampler trained on the
 `untrimmed` videos and evaluated with that classifier (experiments/scsampler/synthetic.py),
-on the clips (`scsampler`) or on their sound (`scsampler_audio`).
+on the clips (`scsampler`) or on their sound (`scsampler_audio`) as a clip classifier, and
+on the clips by the paper's saliency-ranking objective, alone (`scsampler_ranking`) or
+with the clip classification (`scsampler_combined`; tasks/scsampler.py).
 One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable, writes
 WORKDIR/study.json and prints the table of docs/results.md).
 
@@ -33,6 +35,17 @@ RUNS = (
   study.Run(
     'scsampler_audio',
     depends=study.init_from_run('classifier', 'classifier', more='sampler=audio'),
+    experiment=EXPERIMENT,
+  ),
+  # The paper's saliency-ranking objective, alone and with the clip classification.
+  study.Run(
+    'scsampler_ranking',
+    depends=study.init_from_run('classifier', 'classifier', more='loss=ranking'),
+    experiment=EXPERIMENT,
+  ),
+  study.Run(
+    'scsampler_combined',
+    depends=study.init_from_run('classifier', 'classifier', more='loss=combined'),
     experiment=EXPERIMENT,
   ),
 )

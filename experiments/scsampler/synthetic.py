@@ -29,12 +29,15 @@ from vidjax import configs
 
 CLASSIFIER_CONFIG = 'experiments/quickstart.py'
 SAMPLERS = ('video', 'audio')
+LOSSES = ('classification', 'ranking', 'combined')
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, classifier='', sampler='video')
+  arg = configs.parse_arg(arg, smoke=False, classifier='', sampler='video', loss='classification')
   if arg.sampler not in SAMPLERS:
     raise ValueError(f'sampler={arg.sampler!r}: one of {SAMPLERS}.')
+  if arg.loss not in LOSSES:
+    raise ValueError(f'loss={arg.loss!r}: one of {LOSSES}.')
   classifier_spec = CLASSIFIER_CONFIG + (':smoke' if arg.smoke else '')
   classifier = configs.load_config_file(classifier_spec)
   config = configs.base_config()
@@ -74,4 +77,24 @@ def get_config(arg: str | None = None):
     configs.smoke_on_tiny_synthetic(config)
     config.input.dataset = 'vidjax_synthetic/tiny_untrimmed'
     config.input.pp.update(resize_short_side=10, crop_size=8)
+  if arg.loss != 'classification':
+    rank_by_classifier(config, classifier, classifier_spec, arg)
   return config
+
+
+def rank_by_classifier(config, classifier, classifier_spec: str, arg) -> None:
+  """SCSampler's ranking objective (`tasks/scsampler.py`): pairs of clips of a video at
+  the classifier's input, which the task shows the classifier and, resized, the sampler."""
+  sampler_size = config.input.pp.crop_size
+  config.task = 'scsampler'
+  config.task_kwargs = dict(
+    classifier_config=classifier_spec,
+    classifier_checkpoint=arg.classifier,
+    loss=arg.loss,
+    sampler_size=sampler_size,
+  )
+  config.input.batch_size //= 2  # pairs: as many clips a step as the clip classifier's
+  config.input.sampling = classifier.input.sampling.to_dict()
+  config.input.sampling.mode = 'two_clips'
+  config.input.pp = classifier.input.pp.to_dict()
+  config.model.num_classes = 1 if arg.loss == 'ranking' else config.model.num_classes + 1

@@ -2,14 +2,15 @@
 sampler scores every clip of a long video, and the heavy classifier runs on the top-K clips
 only; against the classifier on every clip, on K evenly spaced clips and on K random ones.
 
-The model being trained is the sampler: a clip classifier of its own (here the trainer's
-model, trained by the classification task on clips of the untrimmed training videos, whose
-labels are the video's), whose saliency for a clip is its top class probability. The heavy
-classifier is another run's checkpoint: `classifier_config` (its experiment file, which
-gives its model) and `classifier_checkpoint`. The evaluator's `input` must give the
-classifier's clip (its sampling and pp, as experiments/scsampler/synthetic.py copies
-them); the sampler sees the same clip resized to its own input size
-(config.input.pp.crop_size), so that its cost is its own.
+The model being trained is the sampler. Trained by the classification task on clips of
+the untrimmed training videos (labelled with their video's class), a clip's saliency is
+its top class probability; trained by SCSampler's ranking task (`tasks/scsampler.py`), it
+is the task's 'saliency'. The heavy classifier is another run's checkpoint:
+`classifier_config` (its experiment file, which gives its model) and
+`classifier_checkpoint`. The evaluator's `input` must give the classifier's clip (its
+sampling and pp, as experiments/scsampler/synthetic.py copies them); the sampler sees the
+same clip resized to its own input size (the ranking task's `sampler_size`, else
+config.input.pp.crop_size), so that its cost is its own.
 
 Reported, for K = top_k (accuracies in percent, top-1 of the averaged class probabilities
 over the chosen clips):
@@ -17,12 +18,10 @@ over the chosen clips):
     (one fixed draw per video); scsampler_top1: the sampler's K most salient;
     oracle_top1: the K clips where the classifier is most confident of the true class (an
     upper bound no sampler can know); sampler_top1: the sampler's own prediction from all
-    clips;
+    clips (where it has class outputs);
   - gflops_per_video_<all_clips|uniform|scsampler>: the classifier's FLOPs per clip times
     the clips it runs on, plus, for SCSampler, the sampler's on every clip (XLA's cost
     analysis, `vidjax.model_size`).
-The sampler's losses of the paper other than classification (its saliency ranking) are not
-implemented; see docs/scsampler.md.
 
 config.evals.<name>: type='scsampler', split, batch_size, every_steps, num_clips (the clips
 of a video, evenly spaced; enough to cover it), num_crops (1), top_k, classifier_config
@@ -35,10 +34,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidjax import checkpoint, configs, model_size, models, parallel
+from vidjax import configs, model_size, models, parallel
 from vidjax.data import pipeline
 from vidjax.evaluators import common
-from vidjax.tasks import base
+from vidjax.tasks import base, scsampler
 
 DEFAULTS = dict(common.SPLIT_DEFAULTS, top_k=1, classifier_config='', classifier_checkpoint='')
 KEYS = ('type', 'split', 'batch_size', 'every_steps', 'num_clips', 'num_crops', *DEFAULTS)
@@ -75,31 +74,33 @@ class Evaluator(common.SplitEvaluator):
       raise ValueError(
         f'config.evals.{name}.top_k={self.top_k}: between 1 and num_clips={self.num_clips}.'
       )
-    classifier = configs.load_module('models', classifier_config.model_name).Model(
-      **classifier_config.model
+    classifier = scsampler.classifier_model(classifier_config)
+    variables = scsampler.restore_classifier(
+      classifier,
+      classifier_config,
+      eval_config.classifier_checkpoint,
+      flag=f'config.evals.{name}.classifier_checkpoint',
     )
+    self._classifier_variables = jax.device_put(variables, parallel.replicated(mesh))
     clip_shapes = pipeline.input_shapes(self.input_config)
     clip = models.model_inputs(
       classifier, {k: jnp.zeros((1, *s), jnp.float32) for k, s in clip_shapes.items()}
     )
-    like = jax.eval_shape(lambda: classifier.init(jax.random.key(0), clip, train=False))
-    variables = checkpoint.restore_variables(
-      eval_config.classifier_checkpoint, like, flag=f'config.evals.{name}.classifier_checkpoint'
-    )
-    self._classifier_variables = jax.device_put(variables, parallel.replicated(mesh))
-    sampler_size = config.input.pp.crop_size
+    # The sampler's own input size: the ranking task's, or the training clips'.
+    sampler_size = getattr(task, 'sampler_size', 0) or config.input.pp.crop_size
     sampler_clip = dict(clip_shapes)
     sampler_clip['video'] = (*clip_shapes['video'][:1], sampler_size, sampler_size, 3)
     sampler_input = models.model_inputs(
       model, {k: jnp.zeros((1, *s), jnp.float32) for k, s in sampler_clip.items()}
     )
     self.gflops = {
-      'classifier': model_size.flops(classifier, like, clip) / 1e9,
+      'classifier': model_size.flops(classifier, variables, clip) / 1e9,
       'sampler': model_size.flops(
         model, model_size.abstract_variables(model, sampler_input), sampler_input
       )
       / 1e9,
     }
+    num_classes = classifier_config.model['num_classes']
     pp, where = self.input_config.pp, f'config.evals.{name}'
 
     def eval_step(state, classifier_variables, constants, batch):
@@ -111,6 +112,10 @@ class Evaluator(common.SplitEvaluator):
       classifier_logits = classifier.apply(
         classifier_variables, models.model_inputs(classifier, flat), train=False
       )[0]
+
+      def per_view(x):
+        return x.reshape(-1, num_views, *x.shape[1:])
+
       video = flat['video']
       small = dict(
         flat,
@@ -118,22 +123,29 @@ class Evaluator(common.SplitEvaluator):
           video, (*video.shape[:2], sampler_size, sampler_size, video.shape[-1]), 'bilinear'
         ),
       )
-      sampler_logits = common.select(
-        task.predict(model, state.variables, small, ctx), 'logits', where
-      )
-
-      def per_view(x):
-        return x.reshape(-1, num_views, *x.shape[1:])
-
+      sampler = task.predict(model, state.variables, small, ctx)
       outputs = {
         'classifier_probs': per_view(jax.nn.softmax(classifier_logits)),
-        'sampler_probs': per_view(jax.nn.softmax(sampler_logits)),
         'label': batch['label'],
         'index': batch['index'],
         'mask': batch['mask'],
         'counted': batch['mask'] | batch['decode_failed'],
         'decode_failed': batch['decode_failed'],
       }
+      # A clip classifier's saliency is its top class probability; the ranking task
+      # gives its own ('saliency'), and class logits only with its combined loss.
+      logits = sampler.get('logits')
+      if logits is not None:
+        if logits.shape[-1] != num_classes:
+          raise ValueError(
+            f'{where}: the sampler gives {logits.shape[-1]} class logits, the classifier '
+            f'{num_classes} classes; the sampler must be trained on the same classes.'
+          )
+        outputs['sampler_probs'] = per_view(jax.nn.softmax(logits))
+      saliency = sampler.get('saliency')
+      if saliency is None:
+        saliency = jax.nn.softmax(common.select(sampler, 'logits', where)).max(-1)
+      outputs['saliency'] = per_view(saliency)
       return self.sums(None, batch), outputs
 
     step = jax.jit(eval_step, out_shardings=parallel.replicated(mesh))
@@ -148,11 +160,7 @@ class Evaluator(common.SplitEvaluator):
   def metrics(
     self, totals: dict[str, float], gathered: dict[str, np.ndarray], count: int
   ) -> dict[str, float]:
-    probs, sampler, labels = (
-      gathered['classifier_probs'],
-      gathered['sampler_probs'],
-      gathered['label'],
-    )
+    probs, saliency, labels = gathered['classifier_probs'], gathered['saliency'], gathered['label']
     num_videos, num_clips = probs.shape[:2]
     k = self.top_k
     uniform = np.zeros((num_videos, num_clips), bool)
@@ -162,14 +170,16 @@ class Evaluator(common.SplitEvaluator):
     true_class = np.take_along_axis(probs, labels[:, None, None], axis=-1)[..., 0]
     every = np.ones((num_videos, num_clips), bool)
     classifier, sampler_cost = self.gflops['classifier'], self.gflops['sampler']
-    return {
+    results = {
       'all_clips_top1': _accuracy(probs, labels, every),
       'uniform_top1': _accuracy(probs, labels, uniform),
       'random_top1': _accuracy(probs, labels, random),
-      'scsampler_top1': _accuracy(probs, labels, _top_k(sampler.max(-1), k)),
+      'scsampler_top1': _accuracy(probs, labels, _top_k(saliency, k)),
       'oracle_top1': _accuracy(probs, labels, _top_k(true_class, k)),
-      'sampler_top1': _accuracy(sampler, labels, every),
       'gflops_per_video_all_clips': classifier * num_clips,
       'gflops_per_video_uniform': classifier * k,
       'gflops_per_video_scsampler': sampler_cost * num_clips + classifier * k,
     }
+    if 'sampler_probs' in gathered:
+      results['sampler_top1'] = _accuracy(gathered['sampler_probs'], labels, every)
+    return results
