@@ -1,13 +1,15 @@
-r"""Converts a published PyTorch checkpoint into a vidjax checkpoint for `config.init_from.path`.
+r"""Converts a published PyTorch (or Caffe2) checkpoint into a vidjax checkpoint for `config.init_from.path`.
 
   pip install -e '.[torch]'
   python tools/convert_checkpoint.py --source pytorchvideo --arch x3d_s \
     --input X3D_S.pyth --output ~/checkpoints/x3d_s_k400
 
-Sources: `pytorchvideo` (PyTorchVideo hub and PySlowFast `.pyth`), `torchvision`
-(torchvision.models.video `.pth`), `videowalk` (the contrastive random walk's released
-`pretrained.pth`, ajabri/videowalk) and `vmz` (facebookresearch/VMZ). The file is read with
-`torch.load(weights_only=True)`: no pickled code runs. A checkpoint that does not fit the
+Sources: `pytorchvideo` (PyTorchVideo hub and PySlowFast `.pyth`), `pyslowfast`
+(PySlowFast's AVA models, Caffe2 `.pkl`), `acar` (ACAR-Net's AVA models), `hrnet`,
+`torchvision` (torchvision.models.video `.pth`), `videowalk` (the contrastive random walk's
+released `pretrained.pth`, ajabri/videowalk) and `vmz` (facebookresearch/VMZ). A PyTorch file
+is read with `torch.load(weights_only=True)`, a Caffe2 pickle with an unpickler that takes
+numpy arrays only: no pickled code runs. A checkpoint that does not fit the
 architecture is refused with every unused, missing and mis-shaped key named.
 
 A checkpoint fine-tuned on another label set (say R(2+1)D-18 on UCF101's 101 classes) keeps

@@ -16,7 +16,11 @@ Sports-1M models) is never trained here. The sampler is an R(2+1)D-10 of width 1
 same clips at 32 pixels, trained as a clip classifier on random clips of the training
 videos (its saliency: the top class probability); the paper's samplers read the
 compressed video's motion vectors and residuals, or the audio, which vidjax does not
-decode. Test: 64 clips spread over each video, the classifier on the top 10.
+decode. `loss=ranking` or `loss=combined` trains it by the paper's saliency ranking
+instead (tasks/scsampler.py): 128 pairs of clips a step, each at the classifier's input,
+which the classifier scores in the step: a forward pass of the ir-CSN-152 per training
+clip, far more than the sampler's own training costs.
+Test: 64 clips spread over each video, the classifier on the top 10.
 Hardware: 8 GPUs; the sampler trains in a few hours; the evaluation runs the classifier
 on every clip (for the all-clips baseline), 64 x 152-layer passes per video.
 Expected (the paper, Sports-1M, with its compressed-domain sampler): +7 % video accuracy
@@ -28,10 +32,12 @@ experiments/quickstart.py:smoke (the smoke run swaps in the quickstart's classif
 from vidjax import configs
 from vidjax.convert import vmz
 
+synthetic = configs.load_experiment_module('synthetic.py', relative_to=__file__)
+
 ROLES = ('sampler', 'classifier')
 STEPS_PER_EPOCH = 4000  # the sampler's epoch: 1M training videos, one clip each / 256
 SMOKE_CLASSIFIER = 'experiments/quickstart.py:smoke'
-SYNTHETIC = 'experiments/scsampler/synthetic.py'
+SYNTHETIC = 'experiments/scsampler/synthetic.py'  # its smoke run
 
 
 def _classifier_config():
@@ -46,7 +52,7 @@ def _classifier_config():
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, role='sampler', classifier='')
+  arg = configs.parse_arg(arg, smoke=False, role='sampler', classifier='', loss='classification')
   if arg.role not in ROLES:
     raise ValueError(f'role={arg.role!r}: one of {ROLES}.')
   if arg.role == 'classifier':
@@ -86,4 +92,8 @@ def get_config(arg: str | None = None):
     for key in ('total_steps', 'log_every', 'ckpt_every', 'input', 'model', 'optim'):
       config[key] = smoke[key]
     config.evals.scsampler = smoke.evals.scsampler
+  if arg.loss not in synthetic.LOSSES:
+    raise ValueError(f'loss={arg.loss!r}: one of {synthetic.LOSSES}.')
+  if arg.loss != 'classification':
+    synthetic.rank_by_classifier(config, classifier, classifier_spec, arg)
   return config

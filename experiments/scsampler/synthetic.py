@@ -15,7 +15,10 @@ probability. The evaluation reports video accuracy with the classifier on all 4 
 the top_k = 1 most salient, on 1 evenly spaced clip, 1 random clip, and the oracle clip,
 with the FLOPs per video of each (vidjax/evaluators/scsampler.py). `sampler=audio`: the
 sampler is a small 2D ResNet on each clip's log-mel instead (the paper's audio sampler;
-the `untrimmed` tone sounds only during the action).
+the `untrimmed` tone sounds only during the action). `loss=ranking` trains the sampler by
+the paper's saliency ranking instead (tasks/scsampler.py: pairs of clips of a video,
+16 pairs a step at the classifier's input, ordered by the classifier's probability of the
+video's class); `loss=combined` adds the clip classification.
 Hardware: 2 CPU cores; about 3 min for a sampler (after the quickstart's 5).
 Expected (the paper's ordering: SCSampler's few clips more accurate than all clips, at a
 fraction of the cost), measured over seeds 0-2 (docs/results.md): the classifier on the

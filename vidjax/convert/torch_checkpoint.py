@@ -1,4 +1,5 @@
-"""PyTorch state dicts -> flax variables, without executing pickled code.
+"""PyTorch state dicts (and Caffe2 blob pickles) -> flax variables, without executing
+pickled code.
 
 A converter for one architecture family lists, for every flax module that holds
 weights, the torch module it comes from and its kind:
@@ -22,6 +23,8 @@ import argparse
 import dataclasses
 import importlib
 import os
+import pickle
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -141,6 +144,58 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
   return state
 
 
+# Blobs of the Caffe2 training state, not of the network.
+_TRAINING_BLOBS = re.compile(r'.*_momentum|lr|model_iter')
+
+
+class _ArraysOnly(pickle.Unpickler):
+  """Unpickles numpy arrays, scalars and plain containers; refuses any other object, so that
+  a checkpoint from the internet cannot run code."""
+
+  _ALLOWED = {
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy._core.multiarray', '_reconstruct'),
+    ('numpy.core.multiarray', 'scalar'),
+    ('numpy._core.multiarray', 'scalar'),
+    ('numpy', 'ndarray'),
+    ('numpy', 'dtype'),
+    ('collections', 'OrderedDict'),
+    ('_codecs', 'encode'),  # Python 2 pickles' byte strings
+  }
+
+  def find_class(self, module: str, name: str):
+    if (module, name) not in self._ALLOWED:
+      raise pickle.UnpicklingError(f'refused to load {module}.{name}: not a numpy array')
+    return super().find_class(module, name)
+
+
+def load_caffe2_blobs(path: str) -> dict[str, np.ndarray]:
+  """A Caffe2 `.pkl` checkpoint ({'blobs': {name: array}}, as the Caffe2 video codebases
+  saved them) -> {blob name: float32 array}, without the training state's blobs (momenta,
+  learning rate, iteration). Only numpy arrays and plain containers are unpickled."""
+  try:
+    with open(path, 'rb') as f:
+      loaded = _ArraysOnly(f, encoding='latin1').load()
+  except FileNotFoundError:
+    raise FileNotFoundError(f'No checkpoint file {path!r}.') from None
+  except Exception as e:  # UnpicklingError, EOFError, ValueError, ...
+    raise ConversionError(f'{path}: not a Caffe2 checkpoint that can be read safely: {e}') from e
+  blobs = loaded.get('blobs', loaded) if isinstance(loaded, dict) else None
+  if not isinstance(blobs, dict) or not blobs:
+    raise ConversionError(f'{path}: holds no Caffe2 blobs (found {type(loaded).__name__}).')
+  return {
+    name: np.asarray(value, np.float32)
+    for name, value in blobs.items()
+    if isinstance(value, np.ndarray) and not _TRAINING_BLOBS.fullmatch(name)
+  }
+
+
+def load_checkpoint(path: str) -> dict[str, np.ndarray]:
+  """A checkpoint's weights by name: a Caffe2 `.pkl` (`load_caffe2_blobs`), else a PyTorch
+  file (`load_state_dict`)."""
+  return load_caffe2_blobs(path) if path.endswith('.pkl') else load_state_dict(path)
+
+
 def _conv_kernel(weight: np.ndarray) -> np.ndarray:
   # [out, in, *kernel] -> [*kernel, in, out]
   return np.transpose(weight, (*range(2, weight.ndim), 1, 0))
@@ -258,7 +313,7 @@ def _classifier_hints(
   return hints
 
 
-SOURCES = ('acar', 'hrnet', 'pytorchvideo', 'torchvision', 'videowalk', 'vmz')
+SOURCES = ('acar', 'hrnet', 'pyslowfast', 'pytorchvideo', 'torchvision', 'videowalk', 'vmz')
 
 
 def source_archs(source: str) -> dict[str, Arch]:
@@ -305,7 +360,7 @@ def convert_file(
     spec = with_num_classes(spec, num_classes)
   _, abstract = build_model(spec)
   try:
-    state = load_state_dict(path)
+    state = load_checkpoint(path)
     if spec.rename:
       state = spec.rename(state)
     variables = convert(state, spec.module_maps(), abstract, ignore=spec.ignore)

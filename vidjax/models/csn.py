@@ -162,7 +162,8 @@ class ResStage(nn.Module):
       conv_a (PyTorchVideo's per-block conv_a kernels). None: all of them.
     conv_b_dilation: dilation of every conv_b (see `Bottleneck`).
     non_local_blocks: indices of the blocks followed by a non-local block (PySlowFast's
-      NONLOCAL.LOCATION of this stage), each with `non_local_pool` sub-sampling.
+      NONLOCAL.LOCATION of this stage), each with `non_local_pool` sub-sampling and the
+      `non_local_instantiation` ('softmax' or 'dot_product', `non_local.NonLocal`).
     remat: recompute each block's activations in the backward pass (`nn.remat`).
   """
 
@@ -180,6 +181,7 @@ class ResStage(nn.Module):
   conv_b_dilation: tuple[int, int, int] = (1, 1, 1)
   non_local_blocks: Sequence[int] = ()
   non_local_pool: tuple[int, int, int] = (1, 2, 2)
+  non_local_instantiation: str = 'softmax'
   remat: bool = False
 
   @nn.compact
@@ -205,7 +207,12 @@ class ResStage(nn.Module):
       )(x)
       if b in self.non_local_blocks:
         x = NonLocal(
-          self.features // 2, self.conv, self.norm, self.non_local_pool, name=f'non_local_{b}'
+          self.features // 2,
+          self.conv,
+          self.norm,
+          tuple(self.non_local_pool),
+          self.non_local_instantiation,
+          name=f'non_local_{b}',
         )(x)
     return x
 

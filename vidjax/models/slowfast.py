@@ -145,6 +145,7 @@ class MultiPathWayWithFuse(nn.Module):
     norm: BatchNorm partial.
     res4_temporal_blocks, res5_dilation, fusion_norm, remat: see `Model`.
     slow_non_local_blocks: this stage's `Model.non_local_location` entry.
+    non_local_pool, non_local_instantiation: see `Model`.
   """
 
   stage: int
@@ -161,6 +162,8 @@ class MultiPathWayWithFuse(nn.Module):
   slow_non_local_blocks: tuple[int, ...] = ()
   fusion_norm: bool = True
   remat: bool = False
+  non_local_pool: tuple[int, int, int] = (1, 2, 2)
+  non_local_instantiation: str = 'softmax'
 
   @nn.compact
   def __call__(self, slow: jax.Array, fast: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -179,6 +182,8 @@ class MultiPathWayWithFuse(nn.Module):
           depth, w * 2**s, 4 * w * 2**s, (kt[s], 1, 1), stride, False, self.conv, self.norm,
           False, (1, 3, 3), temporal_blocks, dilation,
           self.slow_non_local_blocks if p == 0 else (), remat=self.remat,
+          non_local_pool=self.non_local_pool,
+          non_local_instantiation=self.non_local_instantiation,
           name=f'multipathway_blocks_{p}',
         )  # fmt: skip
         if p == 0:
@@ -214,7 +219,11 @@ class Model(nn.Module):
       AVA detection backbone: 16x16 feature maps at 224 px for RoIAlign); 1: the classifier.
     non_local_location: per stage (res2-res5), the indices of the blocks of the slow pathway
       followed by a non-local block (PySlowFast's NONLOCAL.LOCATION; e.g. ((), (1, 3),
-      (1, 3, 5), ()) for the Slow-only NL network); pooled (1, 2, 2) before phi and g.
+      (1, 3, 5), ()) for the Slow-only NL network).
+    non_local_pool: the non-local blocks' max-pool before phi and g (NONLOCAL.POOL):
+      (1, 2, 2) in PySlowFast's Kinetics configs, (2, 2, 2) in its Caffe2 AVA ones.
+    non_local_instantiation: 'softmax' (NONLOCAL.INSTANTIATION of the Kinetics configs) or
+      'dot_product' (the Caffe2 AVA configs'); `vidjax.models.non_local`.
     fusion_norm: SlowFast only: the laterals' BatchNorm and ReLU after their conv (True,
       PyTorchVideo's and PySlowFast's); False keeps the conv alone (ACAR-Net's R101).
     slow_frames: SlowFast only: how the slow pathway's frames are picked from the clip,
@@ -237,6 +246,8 @@ class Model(nn.Module):
   res4_temporal_blocks: int | None = None
   res5_dilation: int = 1
   non_local_location: tuple[tuple[int, ...], ...] = ((), (), (), ())
+  non_local_pool: tuple[int, int, int] = (1, 2, 2)
+  non_local_instantiation: str = 'softmax'
   fusion_norm: bool = True
   slow_frames: str = 'linspace'
   dropout_rate: float = 0.0
@@ -281,7 +292,8 @@ class Model(nn.Module):
         x = ResStage(
           depth, w, 4 * w, (SLOW_CONV_A_T[s], 1, 1), stride, False, conv, norm, False, (1, 3, 3),
           None, dilation, tuple(self.non_local_location[s]), remat=self.remat,
-          name=f'blocks_{s + 1}',
+          non_local_pool=tuple(self.non_local_pool),
+          non_local_instantiation=self.non_local_instantiation, name=f'blocks_{s + 1}',
         )(x)  # fmt: skip
       maps = (x,)
       head_name = 'blocks_5_proj'
@@ -301,7 +313,7 @@ class Model(nn.Module):
           s, self.depth, self.width, self.beta_inv, alpha, kernel, s < 4, conv, norm,
           self.res4_temporal_blocks, self.res5_dilation,
           tuple(self.non_local_location[s - 1]) if s else (), self.fusion_norm, self.remat,
-          name=f'blocks_{s}',
+          tuple(self.non_local_pool), self.non_local_instantiation, name=f'blocks_{s}',
         )(slow, fast)  # fmt: skip
       maps = (slow, fast)
       head_name = 'blocks_6_proj'
