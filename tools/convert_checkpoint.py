@@ -1,4 +1,4 @@
-r"""Converts a published PyTorch (or Caffe2) checkpoint into a vidjax checkpoint for `config.init_from.path`.
+r"""Converts a published PyTorch or Caffe2 checkpoint into a vidjax checkpoint (init_from).
 
   pip install -e '.[torch]'
   python tools/convert_checkpoint.py --source pytorchvideo --arch x3d_s \

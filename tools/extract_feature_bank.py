@@ -13,6 +13,15 @@ A second model (`variant=acfb`) then trains with `config.input.keyframe.bank.pat
 the training split's bank, and evaluates with the validation split's
 (`experiments/ava/synthetic.py`'s docstring has the commands).
 
+With a config of several sources (experiments/ava/ava_kinetics.py: AVA and the Kinetics
+part of AVA-Kinetics), `--source` names the one whose dataset is read; each source has its
+own bank:
+
+  for source in ava kinetics; do for split in train validation; do \
+    python tools/extract_feature_bank.py --config experiments/ava/ava_kinetics.py \
+      --workdir workdirs/ava_kinetics_r101_acar --source $source --split $split \
+      --output ~/banks/ava_kinetics_r101/${source}_$split.npz; done; done
+
 The boxes are the person detector's (`--boxes detections`, scoring at least
 `config.input.keyframe.detection_threshold`), as LFB's bank, or the ground truth's
 (`--boxes ground_truth`). The model and its weights are the experiment config's and the
@@ -43,10 +52,28 @@ def _define_flags() -> None:
   )
   flags.DEFINE_string('workdir', None, 'Workdir of the training run (its latest checkpoint).')
   flags.DEFINE_string('split', 'train', 'Split of config.input.dataset whose keyframes to read.')
+  flags.DEFINE_string(
+    'source', '', 'With several sources (config.input.sources), the one whose dataset to read.'
+  )
   flags.DEFINE_string('output', None, 'The bank file to write (.npz).')
   flags.DEFINE_enum('boxes', 'detections', ['detections', 'ground_truth'], 'Whose boxes.')
   flags.DEFINE_integer('batch_size', 16, 'Keyframes per forward pass.')
   flags.mark_flags_as_required(['config', 'workdir', 'output'])
+
+
+def source_input(input_config, source: str):
+  """The input config whose dataset the bank is of: config.input, or with several sources
+  the one named `source`."""
+  sources = pipeline.source_configs(input_config)
+  if not sources:
+    if source:
+      raise ValueError(f'--source={source!r}, but the config has one source: leave it out.')
+    return input_config
+  if source not in sources:
+    raise ValueError(
+      f'--source={source!r}: the config reads several sources; name one of {sorted(sources)}.'
+    )
+  return sources[source]
 
 
 def extract(model, variables, input_config, split: str, boxes: str, batch_size: int) -> dict:
@@ -98,7 +125,11 @@ def main(argv: list[str]) -> None:
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f'extract_feature_bank: {e}')
   print(f'ACAR model from step {step} of {FLAGS.workdir}.', file=sys.stderr)
-  bank = extract(model, variables, config.input, FLAGS.split, FLAGS.boxes, FLAGS.batch_size)
+  try:
+    input_config = source_input(config.input, FLAGS.source)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  bank = extract(model, variables, input_config, FLAGS.split, FLAGS.boxes, FLAGS.batch_size)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   feature_bank.write(
     FLAGS.output, bank['video_ids'], bank['timestamps'], np.stack(bank['features']), bank['mask']

@@ -27,10 +27,21 @@ Differences from the seed: the test is one scale and the flip, not three scales 
 (the evaluators' `scales` adds sizes);
 BatchNorm statistics are updated in training.
 Hardware: 32 GPUs (A100-class) or a TPU v4-64. Time: not measured (no accelerator run).
+ACAR + ACFB (`variant=acfb`): extract the trained ACAR model's banks of both sources'
+training and validation keyframes into one directory (tools/extract_feature_bank.py
+--source; its docstring has the loop writing ava_train.npz, ava_validation.npz,
+kinetics_train.npz and kinetics_validation.npz), then
+
+  python -m vidjax.main --workdir workdirs/ava_kinetics_r101_acfb --config \
+      experiments/ava/ava_kinetics.py:variant=acfb,init_from=~/checkpoints/acar_r101,bank_dir=$HOME/banks/ava_kinetics_r101
+
+Each source's keyframes read their own bank, `window` seconds either side (30, LFB's
+60-second window). An AVA-Kinetics clip is annotated at one keyframe, so its bank holds
+that keyframe's actors alone, while an AVA keyframe reads its movie's neighbouring
+seconds. [unverified: how ACAR-Net's bank covered the Kinetics clips; the paper's code
+did not ship it.]
 Expected (the seed, AVA-Kinetics val frame-mAP): SlowFast R101 linear head 32.98, ACAR
-34.58, ACAR + ACFB 35.84; ACAR's AVA-Kinetics model on AVA val 33.74. The feature bank
-runs on AVA v2.2 (`ava_v2_2.py`, variant=acfb); this two-source config does not read
-banks yet.
+34.58, ACAR + ACFB 35.84; ACAR's AVA-Kinetics model on AVA val 33.74.
 Smoke test: experiments/ava/ava_kinetics.py:smoke
 """
 
@@ -40,10 +51,24 @@ from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, POSE_CLAS
 
 ava_v2_2 = configs.load_experiment_module('ava_v2_2.py', relative_to=__file__)
 SOURCES = {'ava': 'ava/v2.2', 'kinetics': 'ava/kinetics'}
+HEADS = ('acar', 'acfb')
+
+
+def bank_path(bank_dir: str, source: str, split: str) -> str:
+  """Where tools/extract_feature_bank.py --source writes a source's bank of a split."""
+  return f'{bank_dir}/{source}_{split}.npz'
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, init_from='')
+  arg = configs.parse_arg(arg, smoke=False, init_from='', variant='acar', bank_dir='', window=30)
+  if arg.variant not in HEADS:
+    raise ValueError(f'variant={arg.variant!r}: the head, one of {HEADS}.')
+  if (arg.variant == 'acfb') != bool(arg.bank_dir):
+    raise ValueError(
+      'variant=acfb reads feature banks, and only it: give bank_dir=<the directory of '
+      "tools/extract_feature_bank.py's {ava,kinetics}_{train,validation}.npz> with "
+      'variant=acfb.'
+    )
   config = configs.base_config()
   config.total_steps = 6 * ava_v2_2.STEPS_PER_EPOCH
   config.log_every = 100
@@ -56,6 +81,10 @@ def get_config(arg: str | None = None):
   config.input.sources = {
     name: dict(dataset=dataset, split='train', batch_size=16) for name, dataset in SOURCES.items()
   }
+  if arg.variant == 'acfb':
+    for name, source in config.input.sources.items():
+      bank = dict(path=bank_path(arg.bank_dir, name, 'train'), window=arg.window)
+      source.keyframe = dict(bank=bank)
   config.model_name = 'ava'
   config.model = dict(
     backbone=dict(
@@ -63,7 +92,7 @@ def get_config(arg: str | None = None):
       fusion_norm=False, slow_frames='stride',
     ),
     num_classes=60,
-    head='acar',
+    head=arg.variant,
     context_maps=2,
     head_config=dict(reduce_dim=1024, hidden_dim=512, depth=1, mlp_1x1=True),
   )  # fmt: skip
@@ -87,6 +116,9 @@ def get_config(arg: str | None = None):
       every_steps=ava_v2_2.STEPS_PER_EPOCH,
       input=dict(dataset=dataset, keyframe=dict(boxes='detections')),
     )
+    if arg.variant == 'acfb':
+      bank = dict(path=bank_path(arg.bank_dir, name, 'validation'), window=arg.window)
+      config.evals[name].input.keyframe.bank = bank
   if arg.smoke:
     configs.smoke_on_tiny_synthetic(config)
     config.input.sampling.update(num_frames=8, stride=1)
@@ -97,6 +129,8 @@ def get_config(arg: str | None = None):
     config.model.num_classes = len(ACTOR_ACTIONS)
     config.model.backbone.update(depth=14, width=8)
     config.model.head_config.update(reduce_dim=16, hidden_dim=8)
+    if arg.variant == 'acfb':
+      config.model.head_config.bank_latent_dim = 8
     config.task_kwargs.pose_classes = POSE_CLASSES
     for eval_config in config.evals.values():
       eval_config.update(split='validation[:32]', num_crops=1)

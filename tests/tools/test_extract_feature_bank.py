@@ -71,3 +71,40 @@ def test_acfb_needs_both_banks_and_only_acfb_reads_them():
     configs.load_config_file(f'{EXPERIMENT}:smoke,variant=acfb')
   with pytest.raises(ValueError, match='variant=acfb reads feature banks'):
     configs.load_config_file(f'{EXPERIMENT}:smoke,bank=/tmp/b.npz,eval_bank=/tmp/v.npz')
+
+
+AVA_KINETICS = os.path.join(REPO, 'experiments', 'ava', 'ava_kinetics.py')
+
+
+@pytest.mark.slow
+def test_each_source_of_ava_kinetics_reads_its_own_bank(synthetic_data_dir, tmp_path):
+  """The two-source config: an ACAR model, a bank per source and split (`--source`), and
+  the ACFB model trained on both sources' banks and evaluated on each."""
+  config = configs.load_config_file(AVA_KINETICS + ':smoke')
+  config.input.data_dir = synthetic_data_dir
+  config.total_steps = config.ckpt_every = 1
+  config.evals = {}
+  acar_dir, bank_dir = str(tmp_path / 'acar'), str(tmp_path / 'banks')
+  train.train_and_evaluate(config, acar_dir)
+  model, variables, _ = inference.load_model(config, acar_dir)
+  for source in ('ava', 'kinetics'):
+    input_config = extract_feature_bank.source_input(config.input, source)
+    for name, split in SPLITS.items():
+      bank = extract_feature_bank.extract(model, variables, input_config, split, 'detections', 8)
+      path = os.path.join(bank_dir, f'{source}_{name}.npz')
+      os.makedirs(bank_dir, exist_ok=True)
+      features = np.stack(bank['features'])
+      feature_bank.write(path, bank['video_ids'], bank['timestamps'], features, bank['mask'])
+  with pytest.raises(ValueError, match=r"name one of \['ava', 'kinetics'\]"):
+    extract_feature_bank.source_input(config.input, '')
+
+  acfb = configs.load_config_file(f'{AVA_KINETICS}:smoke,variant=acfb,bank_dir={bank_dir}')
+  acfb.input.data_dir = synthetic_data_dir
+  assert pipeline.source_configs(acfb.input)['kinetics'].keyframe.bank.path.endswith(
+    'kinetics_train.npz'
+  )
+  results = train.train_and_evaluate(acfb, str(tmp_path / 'acfb'))
+  for name in ('ava', 'kinetics'):
+    assert results[f'eval/{name}/num_examples'] == 32 and np.isfinite(results[f'eval/{name}/mAP'])
+  with pytest.raises(ValueError, match='variant=acfb reads feature banks'):
+    configs.load_config_file(f'{AVA_KINETICS}:smoke,variant=acfb')
