@@ -156,15 +156,15 @@ def _caffe2_name(torch_name: str, last_blocks: dict[int, int]) -> str:
 
 @pytest.mark.slow
 def test_logits_match_through_a_caffe2_pickle(tmp_path, monkeypatch):
-  torch = pytest.importorskip('torch')
+  pytest.importorskip('torch')
   test_pytorchvideo = pytest.importorskip('test_pytorchvideo')
   from torch_reference import randomize
 
   from vidjax.models import ava
 
+  # Depth 14: one block per stage, in vidjax's table and PyTorchVideo's.
   monkeypatch.setitem(slowfast.STAGE_DEPTHS, 14, (1, 1, 1, 1))
-  for table in (test_pytorchvideo.pv_slowfast._MODEL_STAGE_DEPTH,):
-    monkeypatch.setitem(table, 14, (1, 1, 1, 1))
+  monkeypatch.setitem(test_pytorchvideo.pv_slowfast._MODEL_STAGE_DEPTH, 14, (1, 1, 1, 1))
   size, frames, alpha, num_classes = 64, 8, 4, 10
   torch_model = test_pytorchvideo._detection_model(
     model_depth=14, model_num_class=num_classes, dropout_rate=0.0,
@@ -206,17 +206,8 @@ def test_logits_match_through_a_caffe2_pickle(tmp_path, monkeypatch):
   monkeypatch.setitem(pyslowfast.ARCHS, 'tiny', arch)
   _, variables = torch_checkpoint.convert_file('pyslowfast', 'tiny', path)
 
-  video, torch_video = test_pytorchvideo._video(frames, size)
-  boxes = np.array(
-    [[[0.1, 0.2, 0.6, 0.9], [0.5, 0.1, 0.9, 0.5]], [[0.2, 0.2, 0.8, 0.7], [0.0] * 4]]
-  )
-  mask = np.array([[True, True], [True, False]])
-  rois = [[b, *(boxes[b, i] * size)] for b, i in zip(*np.nonzero(mask), strict=True)]
-  slow_video = torch_video[:, :, slowfast.slow_frame_indices(frames, alpha)]
-  with torch.no_grad():
-    expected = torch_model([slow_video.double(), torch_video.double()], torch.tensor(rois).double())
+  inputs, expected = test_pytorchvideo.detection_case(torch_model, frames, size, alpha)
   model = ava.Model(**arch.model_kwargs)
-  inputs = dict(video=video, boxes=boxes.astype(np.float32), box_mask=mask)
   logits, _ = jax.jit(lambda v: model.apply(v, inputs, train=False))(variables)
-  assert np.abs(expected.numpy()).max() > 0.1
-  np.testing.assert_allclose(np.asarray(logits)[mask], expected.numpy(), atol=1e-4)
+  assert np.abs(expected).max() > 0.1
+  np.testing.assert_allclose(np.asarray(logits)[inputs['box_mask']], expected, atol=1e-4)

@@ -268,6 +268,21 @@ def test_slowfast_logits_match(tmp_path, monkeypatch, small_depths):
   _check_parity(torch_model, arch, video, [slow_video, torch_video], tmp_path, monkeypatch)
 
 
+def detection_case(torch_model, frames: int, size: int, alpha: int):
+  """(vidjax inputs, the reference's logits of the boxes the mask keeps) of two clips with
+  two actor slots each, one of them padding, through a PyTorchVideo AVA network."""
+  video, torch_video = _video(frames, size)
+  boxes = np.array(
+    [[[0.1, 0.2, 0.6, 0.9], [0.5, 0.1, 0.9, 0.5]], [[0.2, 0.2, 0.8, 0.7], [0.0] * 4]]
+  )
+  mask = np.array([[True, True], [True, False]])
+  rois = [[b, *(boxes[b, i] * size)] for b, i in zip(*np.nonzero(mask), strict=True)]
+  slow_video = torch_video[:, :, slowfast.slow_frame_indices(frames, alpha)]
+  with torch.no_grad():
+    expected = torch_model([slow_video.double(), torch_video.double()], torch.tensor(rois).double())
+  return dict(video=video, boxes=boxes.astype(np.float32), box_mask=mask), expected.numpy()
+
+
 def test_slowfast_detection_logits_match(small_depths):
   """PyTorchVideo's AVA network (SlowFast with res5 dilated and the RoI head) at depth 14,
   converted: the same logits for every box, in eval mode."""
@@ -279,15 +294,7 @@ def test_slowfast_detection_logits_match(small_depths):
   )  # fmt: skip
   randomize(torch_model)
   torch_model.eval().double()
-  video, torch_video = _video(frames, size)
-  boxes = np.array(
-    [[[0.1, 0.2, 0.6, 0.9], [0.5, 0.1, 0.9, 0.5]], [[0.2, 0.2, 0.8, 0.7], [0.0] * 4]]
-  )
-  mask = np.array([[True, True], [True, False]])
-  rois = [[b, *(boxes[b, i] * size)] for b, i in zip(*np.nonzero(mask), strict=True)]
-  slow_video = torch_video[:, :, slowfast.slow_frame_indices(frames, alpha)]
-  with torch.no_grad():
-    expected = torch_model([slow_video.double(), torch_video.double()], torch.tensor(rois).double())
+  inputs, expected = detection_case(torch_model, frames, size, alpha)
   state = {
     k: v.float().numpy() for k, v in torch_model.state_dict().items() if 'num_batches' not in k
   }
@@ -296,11 +303,10 @@ def test_slowfast_detection_logits_match(small_depths):
                   res5_dilation=2, lowering='native'),
     num_classes=NUM_CLASSES, head='linear', context_maps=2,
   )  # fmt: skip
-  inputs = dict(video=video, boxes=boxes.astype(np.float32), box_mask=mask)
   abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), inputs, train=False))
   variables = torch_checkpoint.convert(
     state, pytorchvideo.slowfast_detection_module_maps(14), abstract
   )
   logits, _ = jax.jit(lambda v: model.apply(v, inputs, train=False))(variables)
-  assert np.abs(expected.numpy()).max() > 0.1
-  np.testing.assert_allclose(np.asarray(logits)[mask], expected.numpy(), atol=TOLERANCE)
+  assert np.abs(expected).max() > 0.1
+  np.testing.assert_allclose(np.asarray(logits)[inputs['box_mask']], expected, atol=TOLERANCE)
