@@ -35,3 +35,17 @@ def test_a_run_s_own_arguments_join_its_command(tmp_path):
   # The run's own last: it overrides the study's.
   assert '--config=e.py:steps=500,steps=0 ' in commands['untrained']
   assert '--config=e.py:steps=500 ' in commands['trained']
+
+
+def test_chosen_variants_bring_the_runs_they_need_in_order():
+  runs = (
+    study.Run('classifier'),
+    study.Run('other'),
+    study.Run('sampler', depends=study.init_from_run('classifier', 'classifier')),
+    study.Run('banks', needs=('sampler',), depends=lambda _: ''),
+  )
+  assert runs[2].needs == ('classifier',)
+  names = [run.variant for run in study.with_needs(runs, ['banks'])]
+  assert names == ['classifier', 'sampler', 'banks']
+  assert [run.variant for run in study.with_needs(runs, ['other'])] == ['other']
+

@@ -38,6 +38,8 @@ class Run:
     pretraining), which is then given no `variant=`.
   arguments: more of the experiment's arguments for this run (e.g. 'steps=0': the
     initial network, evaluated without training).
+  needs: the variants whose outputs `depends` reads (run first by `--variants`); by
+    default those an `init_from_run` dependency names.
   """
 
   variant: str
@@ -45,6 +47,11 @@ class Run:
   in_table: bool = True
   experiment: str | None = None
   arguments: str = ''
+  needs: tuple[str, ...] = ()
+
+  def __post_init__(self):
+    if not self.needs:
+      object.__setattr__(self, 'needs', tuple(getattr(self.depends, 'needs', ())))
 
 
 def final_checkpoint(workdir: str) -> str:
@@ -65,7 +72,21 @@ def init_from_run(
     checkpoint = final_checkpoint(os.path.join(seed_dir, variant))
     return ','.join(a for a in (f'{argument}={checkpoint}', more) if a)
 
+  depends.needs = (variant,)
   return depends
+
+
+def with_needs(runs: Sequence[Run], chosen: Sequence[str]) -> list[Run]:
+  """The runs named in `chosen` and, before them, every run they need (transitively), in
+  the study's order."""
+  by_variant = {run.variant: run for run in runs}
+  wanted, pending = set(), list(chosen)
+  while pending:
+    variant = pending.pop()
+    if variant not in wanted:
+      wanted.add(variant)
+      pending.extend(by_variant[variant].needs)
+  return [run for run in runs if run.variant in wanted]
 
 
 def command(experiment: str, arg: str, seed: int, workdir: str, extra: Sequence[str]) -> list[str]:
@@ -190,7 +211,7 @@ def main(
     chosen = args.variants.split(',')
     if unknown := sorted(set(chosen) - set(known)):
       parser.error(f'--variants: unknown {unknown}; the variants are {known}.')
-    runs = [run for run in runs if run.variant in chosen]
+    runs = with_needs(runs, chosen)
   workdir = os.path.abspath(args.workdir)
   os.makedirs(workdir, exist_ok=True)
   study = run_study(

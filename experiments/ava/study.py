@@ -40,7 +40,7 @@ def _banks(seed_dir: str) -> str:
   return ','.join(f'{argument}={path}' for argument, path in paths.items())
 
 
-RUNS = (study.Run('linear'), study.Run('acar'), study.Run('acfb', depends=_banks))
+RUNS = (study.Run('linear'), study.Run('acar'), study.Run('acfb', depends=_banks, needs=('acar',)))
 METRICS = {
   'frame-mAP, true boxes': 'eval/gt/mAP',
   'frame-mAP, detected boxes': 'eval/detected/mAP',

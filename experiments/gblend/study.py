@@ -26,7 +26,9 @@ RUNS = (
   study.Run('audio'),
   study.Run('naive'),
   study.Run('estimate', in_table=False),
-  study.Run('offline', depends=lambda seed_dir: f'weights_from={seed_dir}/estimate'),
+  study.Run(
+    'offline', depends=lambda seed_dir: f'weights_from={seed_dir}/estimate', needs=('estimate',)
+  ),
   study.Run('online'),
 )
 METRICS = {

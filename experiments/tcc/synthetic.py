@@ -33,7 +33,7 @@ STEPS = 2000
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, steps=STEPS)
+  arg = configs.parse_arg(arg, smoke=False, steps=STEPS, trunk='')
   config = configs.base_config()
   config.total_steps = arg.steps
   config.log_every = 50
@@ -61,6 +61,8 @@ def get_config(arg: str | None = None):
     num_clips=1,
     every_steps=500,
   )
+  if arg.trunk:
+    pretrained_trunk(config, arg.trunk)
   config.evals.alignment = dict(
     type='alignment',
     source='vidjax_synthetic/phases',
@@ -76,3 +78,17 @@ def get_config(arg: str | None = None):
     config.model.update(depth=10, width=8, conv_width=8, fc_width=8, embed_dim=16)
     config.evals.alignment.update(source='vidjax_synthetic/tiny_phases', num_videos=3, fit_videos=4)
   return config
+
+
+def pretrained_trunk(config, checkpoint: str) -> None:
+  """The paper's setting in miniature: the per-frame trunk is a pretrained image network
+  (the shape classifier of experiments/distinit/teacher.py, a ResNet-10 of width 16, in
+  place of ImageNet's ResNet-50) of which only the BatchNorm layers train (the official
+  TRAIN_BASE: only_bn); the embedder above it starts fresh."""
+  config.model.depth = 10
+  config.init_from.update(
+    path=checkpoint,
+    rename=((r'ResNet2D_0/(.+)', r'resnet/\1'),),
+    dont_load=(r'conv3d_.*', r'bn3d_.*', r'fc_.*', r'embedding/.*'),
+  )
+  config.optim.param_groups = ((r'ResNet2D_0/.*/kernel', 'frozen'),)

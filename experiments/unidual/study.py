@@ -23,17 +23,13 @@ from vidjax import study  # noqa: E402
 EXPERIMENT = 'experiments/unidual/synthetic.py'
 
 
-def _starts_from(variant: str):
-  return lambda seed_dir: f'init_from={study.final_checkpoint(os.path.join(seed_dir, variant))}'
-
-
 RUNS = (
   study.Run('image_only'),
   study.Run('video_only'),
   study.Run('joint'),
   study.Run('shared'),
-  study.Run('image_then_video', depends=_starts_from('image_only')),
-  study.Run('video_then_image', depends=_starts_from('video_only')),
+  study.Run('image_then_video', depends=study.init_from_run('image_only')),
+  study.Run('video_then_image', depends=study.init_from_run('video_only')),
 )
 METRICS = {'video@1': 'eval/video/video_top1_2x1', 'image top-1': 'eval/image/clip_top1'}
 
