@@ -48,4 +48,3 @@ def test_chosen_variants_bring_the_runs_they_need_in_order():
   names = [run.variant for run in study.with_needs(runs, ['banks'])]
   assert names == ['classifier', 'sampler', 'banks']
   assert [run.variant for run in study.with_needs(runs, ['other'])] == ['other']
-

@@ -40,6 +40,8 @@ class Run:
     initial network, evaluated without training).
   needs: the variants whose outputs `depends` reads (run first by `--variants`); by
     default those an `init_from_run` dependency names.
+  takes_config_arg: whether the study's `--config_arg` reaches this run (False for a run
+    of another experiment that takes other arguments, e.g. a pretrained network).
   """
 
   variant: str
@@ -48,6 +50,7 @@ class Run:
   experiment: str | None = None
   arguments: str = ''
   needs: tuple[str, ...] = ()
+  takes_config_arg: bool = True
 
   def __post_init__(self):
     if not self.needs:
@@ -131,7 +134,12 @@ def run_study(
       arg = ','.join(
         a
         # The run's own arguments last: they override the study's (e.g. steps=0 over steps=N).
-        for a in (own_variant, run.depends and run.depends(seed_dir), config_arg, run.arguments)
+        for a in (
+          own_variant,
+          run.depends and run.depends(seed_dir),
+          config_arg if run.takes_config_arg else '',
+          run.arguments,
+        )
         if a
       )
       cmd = command(run.experiment or experiment, arg, seed, run_dir, extra)

@@ -1,9 +1,14 @@
 r"""The temporal alignment miniature study: TCC on the embedded phased videos, over seeds.
 
-  python experiments/tcc/study.py --workdir workdirs/tcc_study --seeds 0,1,2 --config_arg steps=500
+  python experiments/tcc/study.py --workdir workdirs/tcc_study --seeds 0,1,2 \
+      --config_arg steps=500,lr=1e-3
 
-Runs, for each seed: temporal cycle-consistency (experiments/tcc/synthetic.py) and the
-same embedder untrained (`steps=0`: the random-embedder baseline), each scored by the
+Runs, for each seed: temporal cycle-consistency (experiments/tcc/synthetic.py) with the
+whole embedder trained from scratch, and the same embedder untrained (`steps=0`: the
+random-embedder baseline); then the paper's setting: the per-frame trunk a pretrained
+image network (the shape classifier of experiments/distinit/teacher.py, trained first,
+in ImageNet's place) of which only the BatchNorm layers train (`trunk=`), with TCC and
+untrained (`steps=0`: the pretrained features' baseline). Each is scored by the
 `alignment` evaluator on the first 30 validation videos: Kendall's tau of nearest-neighbour
 alignments, phase classification (fitted on 60 training videos; chance 25 %) and phase
 progression. One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable,
@@ -22,9 +27,22 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from vidjax import study  # noqa: E402
 
 EXPERIMENT = 'experiments/tcc/synthetic.py'
+TEACHER = 'experiments/distinit/teacher.py'
 RUNS = (
   study.Run('tcc', experiment=EXPERIMENT),
   study.Run('random_embedder', experiment=EXPERIMENT, arguments='steps=0'),
+  study.Run('image_network', experiment=TEACHER, in_table=False, takes_config_arg=False),
+  study.Run(
+    'tcc_pretrained_trunk',
+    experiment=EXPERIMENT,
+    depends=study.init_from_run('image_network', 'trunk'),
+  ),
+  study.Run(
+    'pretrained_trunk_untrained',
+    experiment=EXPERIMENT,
+    depends=study.init_from_run('image_network', 'trunk'),
+    arguments='steps=0',
+  ),
 )
 METRICS = {
   "Kendall's tau": 'eval/alignment/kendalls_tau',
@@ -39,5 +57,5 @@ if __name__ == '__main__':
     experiment=EXPERIMENT,
     runs=RUNS,
     metrics=METRICS,
-    config_arg_help='more arguments for every run (steps=N)',
+    config_arg_help='more arguments for every TCC run (steps=N, lr=X)',
   )

@@ -33,7 +33,7 @@ STEPS = 2000
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, steps=STEPS, trunk='')
+  arg = configs.parse_arg(arg, smoke=False, steps=STEPS, trunk='', lr=1e-4)
   config = configs.base_config()
   config.total_steps = arg.steps
   config.log_every = 50
@@ -51,7 +51,7 @@ def get_config(arg: str | None = None):
     loss='regression_mse_var', similarity='l2', temperature=0.1, variance_lambda=0.001
   )
   config.optim.update(name='adamw', b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
-  config.optim.schedule = dict(name='constant', base_lr=1e-4, warmup_steps=0)
+  config.optim.schedule = dict(name='constant', base_lr=arg.lr, warmup_steps=0)
   # The pretext task on held-out videos: each aligned with the next one of its batch.
   config.evals.cycle = dict(
     type='pretext',

@@ -1,14 +1,23 @@
-"""Temporal cycle-consistency: the alignment losses, the sampler and the alignment metrics."""
+"""Temporal cycle-consistency: the alignment losses, the sampler, the alignment metrics and
+the pretrained trunk."""
 
+import os
+
+import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
+from flax import traverse_util
 
+from vidjax import configs, train
 from vidjax.data import sampling
 from vidjax.data.samplers import VideoMeta
 from vidjax.data.samplers import tcc as tcc_sampler
 from vidjax.evaluators import alignment
 from vidjax.tasks import tcc
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_similarity_is_scaled_by_dimension_and_temperature():
@@ -97,3 +106,31 @@ def test_phase_progression_is_high_for_embeddings_that_encode_progress():
   assert score > 0.95
   noise = [rng.normal(size=v.shape) for v in videos]
   assert alignment.phase_progression(noise[:4], phases[:4], noise[4:], phases[4:], 3) < 0.5
+
+
+def _trunk(step_dir, prefix):
+  state = ocp.StandardCheckpointer().restore(os.path.join(step_dir, 'state'))
+  params = traverse_util.flatten_dict(jax.device_get(state['params'][prefix]), sep='/')
+  return {name: value for name, value in params.items() if not name.startswith('layer4')}
+
+
+@pytest.mark.slow
+def test_on_a_pretrained_trunk_only_its_batchnorm_trains(
+  distinit_teacher, synthetic_images_data_dir, tmp_path
+):
+  """`trunk=`: the image network's trunk is loaded, its kernels stay, its BatchNorm trains."""
+  config = configs.load_config_file(
+    os.path.join(REPO, 'experiments', 'tcc', 'synthetic.py') + f':smoke,trunk={distinit_teacher}'
+  )
+  config.input.data_dir = synthetic_images_data_dir
+  config.evals = {}
+  train.train_and_evaluate(config, str(tmp_path))
+  trained = _trunk(tmp_path / 'checkpoints' / str(config.total_steps), 'ResNet2D_0')
+  teacher = _trunk(distinit_teacher, 'resnet')
+  assert set(trained) == set(teacher)
+  kernels = [name for name in trained if name.endswith('kernel')]
+  scales = [name for name in trained if name.endswith('scale')]
+  assert kernels and scales
+  for name in kernels:
+    np.testing.assert_array_equal(trained[name], teacher[name])
+  assert any(not np.allclose(trained[name], teacher[name]) for name in scales)
