@@ -52,7 +52,9 @@ def get_config(arg: str | None = None):
   )
   config.optim.update(name='adamw', b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
   config.optim.schedule = dict(name='constant', base_lr=arg.lr, warmup_steps=0)
-  # The pretext task on held-out videos: each aligned with the next one of its batch.
+  # The pretext task on held-out videos: each aligned with the next one of its batch; and
+  # on training videos, whose embeddings are computed as the held-out ones (BatchNorm's
+  # running statistics, no dropout), unlike train/cycle_accuracy.
   config.evals.cycle = dict(
     type='pretext',
     split='validation',
@@ -61,6 +63,7 @@ def get_config(arg: str | None = None):
     num_clips=1,
     every_steps=500,
   )
+  config.evals.cycle_train = dict(config.evals.cycle, split='train[:300]')
   if arg.trunk:
     pretrained_trunk(config, arg.trunk)
   config.evals.alignment = dict(
@@ -77,6 +80,7 @@ def get_config(arg: str | None = None):
     config.input.pp.crop_size = 32
     config.model.update(depth=10, width=8, conv_width=8, fc_width=8, embed_dim=16)
     config.evals.alignment.update(source='vidjax_synthetic/tiny_phases', num_videos=3, fit_videos=4)
+    config.evals.cycle_train.split = 'train[:32]'
   return config
 
 
