@@ -1,15 +1,20 @@
-r"""The clip-budget miniature study: 240 training clips of the `untrimmed` videos spent as
-240 videos x 1 clip, 120 x 2, 60 x 4 or 30 x 8, against 240 videos with a clip drawn
-anywhere every time, over seeds.
+r"""The clip-budget miniature study: a budget of training clips of the `untrimmed` videos
+spent as N videos x 1 clip, N/2 x 2, N/4 x 4 or N/8 x 8, against N videos with a clip drawn
+anywhere every time, over seeds; budgets of N = 240 and N = 1,200 clips (the whole
+training split).
 
   python experiments/weak_supervision/clip_budget_study.py \
       --workdir workdirs/budget_study --seeds 0,1,2
+  # one budget:
+  python experiments/weak_supervision/clip_budget_study.py --workdir workdirs/budget_study \
+      --seeds 0,1,2 --variants \
+      videos1200_clips1,videos600_clips2,videos300_clips4,videos150_clips8,videos1200_clips0
 
 One `python -m vidjax.main` process per run of experiments/weak_supervision/clip_budget.py
 (`vidjax/study.py`: resumable, writes WORKDIR/study.json and prints the table of
 docs/results.md).
 
-Hardware: 2 CPU cores; about 15 minutes a seed.
+Hardware: 2 CPU cores; about 15 minutes a seed and budget.
 """
 
 from __future__ import annotations
@@ -22,7 +27,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from vidjax import study  # noqa: E402
 
 EXPERIMENT = 'experiments/weak_supervision/clip_budget.py'
-SPLITS = ((240, 1), (120, 2), (60, 4), (30, 8), (240, 0))
+BUDGETS = (240, 1200)
+SPLITS = tuple(
+  (videos, clips)
+  for budget in BUDGETS
+  for videos, clips in (
+    (budget, 1),
+    (budget // 2, 2),
+    (budget // 4, 4),
+    (budget // 8, 8),
+    (budget, 0),
+  )
+)
 
 RUNS = tuple(
   study.Run(
