@@ -14,7 +14,8 @@ alignments, phase classification (fitted on 60 training videos; chance 25 %) and
 progression. One `python -m vidjax.main` process per run (`vidjax/study.py`: resumable,
 writes WORKDIR/study.json and prints the table of docs/results.md).
 
-Hardware: 2 CPU cores.
+Hardware: 2 CPU cores; about 15 minutes a seed for the pretrained-trunk runs (the image
+network 6, TCC 8) and 10 for the others.
 """
 
 from __future__ import annotations
