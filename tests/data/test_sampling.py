@@ -159,7 +159,7 @@ def test_an_unknown_sampler_lists_the_known_ones():
   with pytest.raises(
     ValueError,
     match=r"mode='dense'; known names: \['arrow', 'avts', 'fps', 'posewarper', 'segments', "
-    r"'speed', 'stride', 'tcc', 'tuples'\]",
+    r"'speed', 'stride', 'tcc', 'tuples', 'two_clips'\]",
   ):
     samplers.build(_sampling_config(mode='dense'))
 
