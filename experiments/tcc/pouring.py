@@ -22,7 +22,8 @@ apart, at 224 x 224 with random flips and brightness / contrast jitter; the embe
 of 512 channels, two fully connected layers of 512, a 128-dimensional embedding; only the
 trunk's BatchNorm trains (`TRAIN_BASE: only_bn`: its convolution kernels are frozen);
 regression_mse_var with l2 similarity, temperature 0.1, lambda 0.001; batch 2, Adam 1e-4,
-150,000 steps. Evaluation: the `alignment` evaluator on all validation videos (Kendall's tau
+150,000 steps. Evaluation: the cycle-back accuracy of held-out and of training videos (`cycle`,
+`cycle_train`); the `alignment` evaluator on all validation videos (Kendall's tau
 at stride 2 for Pouring, 5 for Penn Action; phase classification with a classifier fitted
 on all training videos; phase progression). Differences from the official code: its trunk
 is Keras's ResNet-50 v2, this one torchvision's v1.5 (the ImageNet weights users have for
@@ -89,6 +90,9 @@ def get_config(arg: str | None = None):
   config.evals.cycle = dict(
     type='pretext', split='val', pred='aux/cycle/', batch_size=2, every_steps=EVAL_EVERY
   )
+  # The training videos embedded as the held-out ones (no dropout, running statistics):
+  # whether the embeddings align them, or only the dropout noise does in training.
+  config.evals.cycle_train = dict(config.evals.cycle, split='train')
   config.evals.alignment = dict(
     type='alignment',
     source=f'tcc/{arg.dataset}',
@@ -106,6 +110,7 @@ def get_config(arg: str | None = None):
     config.input.pp.update(resize_short_side=0, crop_size=32)
     config.model.update(depth=10, width=8, conv_width=8, fc_width=8, embed_dim=16)
     config.evals.cycle.update(split='validation', batch_size=8)
+    config.evals.cycle_train.update(split='train[:32]', batch_size=8)
     config.evals.alignment.update(
       source='vidjax_synthetic/tiny_phases',
       test_split='validation',
