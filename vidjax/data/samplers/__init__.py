@@ -16,7 +16,7 @@ Built in: `stride` (a clip of frames every `stride` frames), `fps` (at `target_f
 whatever the video's rate), `segments` (TSN: one frame per equal segment), `avts` (a
 clip, its audio and the same video's audio shifted in time), `speed` (SpeedNet: a clip
 at normal speed and sped up, frames [2, T] in training), `arrow` (Arrow of Time: a clip
-and the same frames reversed, frames [2, T] in training) `tuples` (Shuffle & Learn:
+and the same frames reversed, frames [2, T] in training), `tuples` (Shuffle & Learn:
 three frames in temporal order or not) and `two_clips` (SCSampler's ranking: two clips of
 one video at independent random starts, frames [2, T] in training).
 

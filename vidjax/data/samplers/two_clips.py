@@ -18,24 +18,18 @@ from __future__ import annotations
 import numpy as np
 
 from vidjax.data import sampling
-from vidjax.data.samplers import Sample, VideoMeta
+from vidjax.data.samplers import Sample, VideoMeta, stride
 
 
-class Sampler:
-  def __init__(self, *, num_frames: int, stride: int, policy: str):
-    self.num_frames, self.stride, self.policy = num_frames, stride, policy
+class Sampler(stride.Sampler):
+  """The `stride` sampler with two independent training clips; its test views unchanged."""
 
   def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
+    clip_stride = self.clip_stride(meta)
     frames = np.stack(
       [
-        sampling.random_clip(rng, meta.num_frames, self.num_frames, self.stride, self.policy)
+        sampling.random_clip(rng, meta.num_frames, self.num_frames, clip_stride, self.policy)
         for _ in range(2)
       ]
-    )
-    return Sample(frames, {})
-
-  def eval(self, meta: VideoMeta, num_views: int) -> Sample:
-    frames = sampling.uniform_clips(
-      meta.num_frames, self.num_frames, self.stride, num_views, self.policy
     )
     return Sample(frames, {})
