@@ -75,13 +75,20 @@ class Evaluator(common.SplitEvaluator):
         f'config.evals.{name}.top_k={self.top_k}: between 1 and num_clips={self.num_clips}.'
       )
     classifier = scsampler.classifier_model(classifier_config)
-    variables = scsampler.restore_classifier(
-      classifier,
-      classifier_config,
-      eval_config.classifier_checkpoint,
-      flag=f'config.evals.{name}.classifier_checkpoint',
-    )
-    self._classifier_variables = jax.device_put(variables, parallel.replicated(mesh))
+    if (
+      isinstance(task, scsampler.Task)
+      and task.classifier_checkpoint == eval_config.classifier_checkpoint
+    ):
+      # The ranking task holds this classifier among its constants: read it once.
+      self._classifier_variables = None
+    else:
+      variables = scsampler.restore_classifier(
+        classifier,
+        classifier_config,
+        eval_config.classifier_checkpoint,
+        flag=f'config.evals.{name}.classifier_checkpoint',
+      )
+      self._classifier_variables = jax.device_put(variables, parallel.replicated(mesh))
     clip_shapes = pipeline.input_shapes(self.input_config)
     clip = models.model_inputs(
       classifier, {k: jnp.zeros((1, *s), jnp.float32) for k, s in clip_shapes.items()}
@@ -94,7 +101,10 @@ class Evaluator(common.SplitEvaluator):
       model, {k: jnp.zeros((1, *s), jnp.float32) for k, s in sampler_clip.items()}
     )
     self.gflops = {
-      'classifier': model_size.flops(classifier, variables, clip) / 1e9,
+      'classifier': model_size.flops(
+        classifier, model_size.abstract_variables(classifier, clip), clip
+      )
+      / 1e9,
       'sampler': model_size.flops(
         model, model_size.abstract_variables(model, sampler_input), sampler_input
       )
@@ -109,6 +119,8 @@ class Evaluator(common.SplitEvaluator):
       )
       flat, num_views = common.flatten_views(batch)
       flat = task.preprocess(flat, ctx)
+      if classifier_variables is None:
+        classifier_variables = constants['classifier']
       classifier_logits = classifier.apply(
         classifier_variables, models.model_inputs(classifier, flat), train=False
       )[0]
