@@ -8,7 +8,9 @@ keyframes are the same seed's ACAR model's (tools/extract_feature_bank.py, the
 detector's boxes), extracted once into the seed's directory. One `python -m vidjax.main`
 process per run (`vidjax/study.py`: resumable, writes WORKDIR/study.json and prints the
 table of docs/results.md): frame-mAP of the validation keyframes with the ground-truth
-boxes and with the detector's. `--variants acar,acfb` runs those only.
+boxes and with the detector's. `--variants acar,acfb` runs those only. The `*_long`
+variants (`--variants linear_long,acar_long,acfb_long`) are the same heads on
+`interactions_long`, where actors hide for 3 of the videos' 8 seconds (long-term context).
 
 Hardware: 2 CPU cores.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -25,22 +28,46 @@ from vidjax import study  # noqa: E402
 
 EXPERIMENT = 'experiments/ava/synthetic.py'
 BANK_SPLITS = {'bank': 'train', 'eval_bank': 'validation'}
+LONG = 'data=interactions_long'
 
 
-def _banks(seed_dir: str) -> str:
-  """ACFB's arguments: the banks of the seed's ACAR model, extracted unless they exist."""
-  paths = {}
-  for argument, split in BANK_SPLITS.items():
-    paths[argument] = os.path.join(seed_dir, f'bank_{split}.npz')
-    if not os.path.exists(paths[argument]):
-      tool = [sys.executable, 'tools/extract_feature_bank.py', f'--config={EXPERIMENT}']
-      flags = [f'--workdir={os.path.join(seed_dir, "acar")}', f'--split={split}']
-      print('$', ' '.join([*tool, *flags, f'--output={paths[argument]}']), flush=True)
-      subprocess.run([*tool, *flags, f'--output={paths[argument]}'], check=True, cwd=study.REPO)
-  return ','.join(f'{argument}={path}' for argument, path in paths.items())
+def _banks(acar_variant: str, data_arg: str = '') -> Callable[[str], str]:
+  """ACFB's arguments: the banks of the seed's `acar_variant` model (trained with
+  `data_arg`), extracted unless they exist."""
+
+  def depends(seed_dir: str) -> str:
+    config = f'{EXPERIMENT}:{data_arg}' if data_arg else EXPERIMENT
+    prefix = 'bank_long' if data_arg else 'bank'
+    paths = {}
+    for argument, split in BANK_SPLITS.items():
+      paths[argument] = os.path.join(seed_dir, f'{prefix}_{split}.npz')
+      if not os.path.exists(paths[argument]):
+        tool = [sys.executable, 'tools/extract_feature_bank.py', f'--config={config}']
+        flags = [f'--workdir={os.path.join(seed_dir, acar_variant)}', f'--split={split}']
+        print('$', ' '.join([*tool, *flags, f'--output={paths[argument]}']), flush=True)
+        subprocess.run([*tool, *flags, f'--output={paths[argument]}'], check=True, cwd=study.REPO)
+    return ','.join(f'{argument}={path}' for argument, path in paths.items())
+
+  depends.needs = (acar_variant,)
+  return depends
 
 
-RUNS = (study.Run('linear'), study.Run('acar'), study.Run('acfb', depends=_banks, needs=('acar',)))
+def _long(head: str, **kwargs) -> study.Run:
+  """The `head` variant on `interactions_long` (the experiment given, so that the run's
+  name is not its `variant=`)."""
+  return study.Run(
+    f'{head}_long', experiment=EXPERIMENT, arguments=f'variant={head},{LONG}', **kwargs
+  )
+
+
+RUNS = (
+  study.Run('linear'),
+  study.Run('acar'),
+  study.Run('acfb', depends=_banks('acar')),
+  _long('linear'),
+  _long('acar'),
+  _long('acfb', depends=_banks('acar_long', LONG)),
+)
 METRICS = {
   'frame-mAP, true boxes': 'eval/gt/mAP',
   'frame-mAP, detected boxes': 'eval/detected/mAP',

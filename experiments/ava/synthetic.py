@@ -21,6 +21,12 @@ and ACAR + ACFB, from the ACAR model's banks of the training and validation keyf
   python -m vidjax.main --workdir workdirs/ava/acfb --config \
       experiments/ava/synthetic.py:variant=acfb,bank=workdirs/ava/bank_train.npz,eval_bank=workdirs/ava/bank_validation.npz
 
+`data=interactions_long` trains and tests on `vidjax_synthetic/interactions_long` instead:
+8-second videos with 7 keyframes, in which half the actors fade almost out of view for 3
+seconds while their actions go on, so that at some keyframes only the other moments of
+the video tell what an actor does (the long-term context ACFB is for;
+`experiments/ava/study.py` runs its `*_long` variants).
+
 The model (`models/ava.py`): a SlowFast backbone at an eighth of R50's width with one
 block per stage (`slowfast` depth 14, width 8, 8x8: the fast pathway sees the 16 frames
 around the keyframe, the slow one 4) and the recipe's dilated res5 (output stride 16: a
@@ -46,15 +52,25 @@ from vidjax import configs
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, FLIP_SWAPS, POSE_CLASSES
 
 HEADS = ('linear', 'acar', 'acfb')
+DATA = ('interactions', 'interactions_long')
 STEPS = 2000
 
 
 def get_config(arg: str | None = None):
   arg = configs.parse_arg(
-    arg, smoke=False, variant='acar', steps=STEPS, bank='', eval_bank='', window=2
+    arg,
+    smoke=False,
+    variant='acar',
+    data='interactions',
+    steps=STEPS,
+    bank='',
+    eval_bank='',
+    window=2,
   )
   if arg.variant not in HEADS:
     raise ValueError(f'variant={arg.variant!r}: the head, one of {HEADS}.')
+  if arg.data not in DATA:
+    raise ValueError(f'data={arg.data!r}: the vidjax_synthetic config, one of {DATA}.')
   if (arg.variant == 'acfb') != bool(arg.bank and arg.eval_bank):
     raise ValueError(
       'variant=acfb reads feature banks, and only it: give bank=<train bank .npz> and '
@@ -64,7 +80,7 @@ def get_config(arg: str | None = None):
   config.total_steps = arg.steps
   config.log_every = 50
   config.ckpt_every = 500
-  config.input.dataset = 'vidjax_synthetic/interactions'
+  config.input.dataset = f'vidjax_synthetic/{arg.data}'
   config.input.batch_size = 16
   config.input.loader = 'keyframe'
   config.input.sampling = dict(mode='stride', num_frames=16, stride=1)

@@ -2,12 +2,16 @@
 in the tracks (a follower behind its leader on its line, two who meet closing in on one
 line, a carried object moving with its carrier), while the look-alikes do not carry it."""
 
+import dataclasses
+
 import numpy as np
 
 from vidjax.data.builders import synthetic_configs, synthetic_interactions
 from vidjax.data.builders.synthetic_interactions import ACTOR_ACTIONS, POSE_CLASSES
 
 CONFIG = next(c for c in synthetic_configs.CONFIGS if c.name == 'interactions')
+LONG = next(c for c in synthetic_configs.CONFIGS if c.name == 'interactions_long')
+PLAIN_LONG = dataclasses.replace(LONG, hidden_seconds=0.0)
 
 
 def _label(labels, name):
@@ -44,9 +48,37 @@ def test_relation_labels_hold_in_the_tracks():
 def test_detections_jitter_the_actors_and_add_false_ones():
   rng = np.random.default_rng(0)
   boxes = np.array([[0.1, 0.1, 0.3, 0.2], [0.5, 0.5, 0.7, 0.6], [0.4, 0.1, 0.45, 0.15]])
-  found = [synthetic_interactions.detections(rng, boxes, np.array([1, 1, 0], bool))
+  actors = np.array([1, 1, 0], bool)
+  found = [synthetic_interactions.detections(rng, boxes, actors, np.zeros(3, bool))
            for _ in range(400)]  # fmt: skip
   counts = np.array([len(scores) for _, scores in found])
   # Two actors found 90 % of the time each, plus a false detection 30 % of the time.
   assert abs(counts.mean() - (2 * 0.9 + 0.3)) < 0.1
   assert all(((b >= 0) & (b <= 1)).all() and (s > 0).all() for b, s in found)
+  # A hidden actor is found half the time.
+  hidden = np.array([0, 1, 0], bool)
+  found = [synthetic_interactions.detections(rng, boxes, actors, hidden) for _ in range(400)]
+  assert abs(np.mean([len(scores) for _, scores in found]) - (0.9 + 0.5 + 0.3)) < 0.1
+
+
+def test_long_videos_hide_actors_for_three_seconds_and_keep_their_labels():
+  hidden_actors, actors_seen = 0, 0
+  for index in range(40):
+    num_objects = 2 + index % 3
+    scene = synthetic_interactions.plan(LONG, 0, index, num_objects)
+    # The same draw of the scene as without hiding: only the opacity differs.
+    plain = synthetic_interactions.plan(PLAIN_LONG, 0, index, num_objects)
+    np.testing.assert_array_equal(scene['actor_labels'], plain['actor_labels'])
+    np.testing.assert_array_equal(scene['tracks']['x'], plain['tracks']['x'])
+    opacity, actors = scene['tracks']['opacity'], scene['is_actor']
+    assert (opacity[~actors] == 1).all() and (plain['tracks']['opacity'] == 1).all()
+    for row in opacity[actors]:
+      actors_seen += 1
+      if row.min() == 1:
+        continue
+      hidden_actors += 1
+      faint = np.flatnonzero(row == synthetic_interactions.HIDDEN_OPACITY)
+      # One span of 3 s (24 frames at 8 fps, give or take the fades' rounding).
+      assert np.array_equal(faint, np.arange(faint[0], faint[-1] + 1))
+      assert 22 <= len(faint) <= 25 and row[0] == 1 and row[-1] == 1
+  assert 0.3 < hidden_actors / actors_seen < 0.7

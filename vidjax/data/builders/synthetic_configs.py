@@ -122,6 +122,22 @@ CONFIGS = (
     interactions=True,
   ),
   VidjaxSyntheticConfig(
+    name='interactions_long',
+    description=(
+      '600/150 interaction videos, 112x112, 64 frames (8 s), 7 keyframes each; half the '
+      'actors fade almost out of view for 3 s while their actions go on, so that a '
+      "keyframe's clip may not show them (long-term context: the feature bank, ACFB)."
+    ),
+    num_train=600,
+    num_validation=150,
+    height=112,
+    width=112,
+    num_frames=64,
+    objects_per_video=(2, 4),
+    interactions=True,
+    hidden_seconds=3.0,
+  ),
+  VidjaxSyntheticConfig(
     name='tiny_interactions',
     description='64/32 interaction videos at 64x64, 24 frames (2 keyframes each), for tests.',
     num_train=64,

@@ -19,6 +19,14 @@ the actors' boxes, their multi-hot actions, and "detector" boxes: each actor's b
 jittered, with a score, missed now and then, plus false detections (on the object, or
 anywhere), for training and testing as with a real person detector.
 
+With `hidden_seconds` > 0 (the `interactions_long` config), each actor, with probability
+HIDE_PROBABILITY, fades almost out of view (opacity HIDDEN_OPACITY) for that many seconds
+at a random time while its labels hold, as a person in a movie is occluded or leaves the
+shot for a while: at a keyframe inside that span the clip around it barely shows the
+actor, and what it does is told by the other moments of the video, the long-term context
+that a feature bank (LFB, ACAR's ACFB) brings. The detector misses a hidden actor with
+probability HIDDEN_MISS.
+
 `plan(config, split, index, num_objects)` draws the scene; `annotations(...)` gives the
 video's keyframe annotations; `keyframe_records(...)` splits a video into the dataset's
 records, one per keyframe (AVA's layout: `vidjax.data.loaders.keyframe`).
@@ -57,6 +65,11 @@ MIN_DISTANCE = 0.16  # between any two entities' centres at every frame (except 
 DETECTION_JITTER = 0.08
 DETECTION_MISS = 0.1
 FALSE_DETECTION = 0.3
+# Hidden actors (`hidden_seconds`): who hides, how faint, how the fade ramps, the detector.
+HIDE_PROBABILITY = 0.5
+HIDDEN_OPACITY = 0.15
+FADE_SECONDS = 0.5
+HIDDEN_MISS = 0.5
 
 
 def keyframes(num_frames: int, every: int) -> np.ndarray:
@@ -138,17 +151,40 @@ def plan(config, split_index: int, index: int, num_objects: int) -> dict[str, np
   angle = rng.uniform(0, 2 * np.pi, len(start))[:, None] + np.zeros_like(t)
   angle[:num_actors] += (turning * rng.choice((-1, 1), num_actors) * np.pi)[:, None] * t
   scale = np.concatenate([rng.uniform(*ACTOR_SIZE, num_actors), [OBJECT_SIZE] * with_object])
+  opacity = np.ones_like(angle)
+  if config.hidden_seconds > 0:
+    opacity[:num_actors] = _hiding(config, split_index, index, num_actors)
   tracks = {
     'x': position[..., 0] * config.width,
     'y': position[..., 1] * config.height,
     'angle': angle,
     'scale': np.repeat(scale[:, None] * size, len(t), axis=1),
-    'opacity': np.ones_like(angle),
+    'opacity': opacity,
   }
   actor_labels = np.zeros((len(start), len(ACTOR_ACTIONS)), bool)
   actor_labels[:num_actors] = labels
   is_actor = np.arange(len(start)) < num_actors
   return {'tracks': tracks, 'is_actor': is_actor, 'actor_labels': actor_labels, 'scene': scene}
+
+
+def _hiding(config, split_index: int, index: int, num_actors: int) -> np.ndarray:
+  """The actors' opacity [A, T]: 1, or for a hiding actor HIDDEN_OPACITY over a span of
+  `hidden_seconds` at a random time, fading in and out over FADE_SECONDS."""
+  rng = np.random.default_rng([config.seed, split_index, index, 8])
+  frames = np.arange(config.num_frames, dtype=np.float64)
+  span, fade = config.hidden_seconds * config.fps, max(FADE_SECONDS * config.fps, 1.0)
+  if span + 2 * fade > config.num_frames - 1:
+    raise ValueError(
+      f'hidden_seconds={config.hidden_seconds} (and the fades) does not fit in a video of '
+      f'{config.num_frames / config.fps:g} s; hide actors for a shorter time.'
+    )
+  opacity = np.ones((num_actors, config.num_frames))
+  for actor in np.flatnonzero(rng.random(num_actors) < HIDE_PROBABILITY):
+    start = rng.uniform(fade, config.num_frames - 1 - span - fade)
+    # 1 outside, 0 inside the span, linear over `fade` frames either side.
+    outside = np.clip(np.maximum(start - frames, frames - start - span) / fade, 0.0, 1.0)
+    opacity[actor] = HIDDEN_OPACITY + (1 - HIDDEN_OPACITY) * outside
+  return opacity
 
 
 def _jitter(rng, box: np.ndarray, std: float) -> np.ndarray:
@@ -158,13 +194,16 @@ def _jitter(rng, box: np.ndarray, std: float) -> np.ndarray:
   return np.clip(moved, 0, 1)
 
 
-def detections(rng, boxes: np.ndarray, is_actor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def detections(
+  rng, boxes: np.ndarray, is_actor: np.ndarray, hidden: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
   """Detector boxes (y1, x1, y2, x2) [M, 4] and scores [M] of one keyframe, from the
-  entities' true boxes [N, 4]: each actor found with probability 1 - DETECTION_MISS,
-  and a false detection with probability FALSE_DETECTION (on the object if there is one)."""
+  entities' true boxes [N, 4]: each actor found with probability 1 - DETECTION_MISS
+  (1 - HIDDEN_MISS where `hidden` [N]), and a false detection with probability
+  FALSE_DETECTION (on the object if there is one)."""
   found, scores = [], []
-  for box in boxes[is_actor]:
-    if rng.random() >= DETECTION_MISS:
+  for box, is_hidden in zip(boxes[is_actor], hidden[is_actor], strict=True):
+    if rng.random() >= (HIDDEN_MISS if is_hidden else DETECTION_MISS):
       found.append(_jitter(rng, box, DETECTION_JITTER))
       scores.append(rng.uniform(0.6, 1.0))
   if rng.random() < FALSE_DETECTION:
@@ -183,7 +222,8 @@ def annotations(config, split_index: int, index: int, scene: dict, boxes: np.nda
   planned scene and the entities' boxes [N, T, 4] (normalised y1, x1, y2, x2)."""
   rng = np.random.default_rng([config.seed, split_index, index, 7])
   frames = keyframes(config.num_frames, config.keyframe_every)
-  found = [detections(rng, boxes[:, t], scene['is_actor']) for t in frames]
+  hidden = scene['tracks']['opacity'] < 0.5
+  found = [detections(rng, boxes[:, t], scene['is_actor'], hidden[:, t]) for t in frames]
   most = max(1, max(len(scores) for _, scores in found))
   detection_boxes = np.zeros((len(frames), most, 4), np.float32)
   detection_scores = np.full((len(frames), most), -1.0, np.float32)

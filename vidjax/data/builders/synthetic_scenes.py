@@ -121,6 +121,8 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
     interactions: actors with actions and relations at keyframes, and detector boxes
       (`synthetic_interactions`: AVA / ACAR); records are keyframes.
     keyframe_every: frames between keyframes (with interactions).
+    hidden_seconds: with interactions, half the actors fade almost out of view for this
+      many seconds, their labels holding (long-term context: the feature bank).
     action_frames: untrimmed videos (SCSampler) when > 0: the actions happen within one
       segment of this many frames at a random place, the objects standing still before
       (at the sweep's start) and after (at its end), and the audio's tone sounds only
@@ -153,6 +155,7 @@ class VidjaxSyntheticConfig(tfds.core.BuilderConfig):
   keypoint_label_every: int = 4
   interactions: bool = False
   keyframe_every: int = 8
+  hidden_seconds: float = 0.0
   action_frames: int = 0
   hashtags: bool = False
 
