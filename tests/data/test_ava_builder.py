@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.data.test_builders import prepare, report_ids, write_garbage
+from tests.data.builder_testing import prepare, report_ids, write_garbage
 from vidjax.data import decode, encode, pipeline
 from vidjax.data.builders import ava
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.data.test_builders import make_ucf101, prepare, records
+from tests.data.builder_testing import make_ucf101, prepare, records
 from tools import prepare_dataset
 from vidjax.data.builders import image_folder, ucf101, video_common
 

@@ -1,177 +1,41 @@
-"""Tests of the manual_dir builders on small fake datasets in the official layouts.
-
-Each fake dataset holds a few tiny 1-2 s videos written with PyAV in the formats of the
-real one (AVI/MPEG-4 Part 2 for UCF101 and HMDB51, H.264/AAC mp4 for Kinetics, VP9 webm
-for Something-Something v2), some with audio, plus corrupt (garbage, truncated), too
-short, video-less and missing files that the report must list exactly.
+"""Tests of the manual_dir builders of the action datasets on small fake datasets in the
+official layouts (AVI/MPEG-4 Part 2 for UCF101 and HMDB51, H.264/AAC mp4 for Kinetics,
+VP9 webm for Something-Something v2; `builder_testing`), with the dispatch by name and
+the manifest; the folder, DAVIS and PoseTrack builders are in test_folder_builders.py.
 """
 
-import csv
-import io
 import json
 import os
-import shutil
 
 import av
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from PIL import Image
 
-from vidjax.data import audio, decode, encode, pipeline
-from vidjax.data import davis as davis_layout
+from tests.data.builder_testing import (
+  FPS,
+  UCF_CLASSES,
+  check_manifest,
+  check_video,
+  drifting_frames,
+  keyframes,
+  make_ucf101,
+  prepare,
+  records,
+  report_ids,
+  truncate,
+  write_csv,
+  write_video,
+)
+from vidjax.data import decode, encode, pipeline
 from vidjax.data.builders import (
-  davis,
   hmdb51,
-  image_folder,
   kinetics,
-  posetrack,
   ssv2,
-  transcode_cache,
   ucf101,
   video_common,
-  video_folder,
 )
 from vidjax.data.loaders import clip
-
-FPS = 10
-
-
-def _frames(num_frames: int, height: int, width: int) -> np.ndarray:
-  """A smooth pattern drifting sideways: no scene cut, so keyframes come from the GOP."""
-  y, x = np.mgrid[:height, :width]
-  frames = np.empty((num_frames, height, width, 3), np.uint8)
-  for t in range(num_frames):
-    frames[t, ..., 0] = 128 + 100 * np.sin((x + t) / 5)
-    frames[t, ..., 1] = 128 + 100 * np.cos(y / 4)
-    frames[t, ..., 2] = 60 + 5 * t
-  return frames
-
-
-def _tone(num_frames: int, rate: int) -> np.ndarray:
-  t = np.arange(num_frames * rate // FPS) / rate
-  return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-
-
-def write_video(
-  path: str,
-  num_frames: int = 12,
-  height: int = 24,
-  width: int = 32,
-  audio: bool = False,
-  video: bool = True,
-) -> str:
-  """Writes a video in the format its extension names, the codecs of the real datasets."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  extension = os.path.splitext(path)[1].lower()
-  if extension == '.mp4' and video:
-    audio_track = _tone(num_frames, 16000) if audio else None
-    with open(path, 'wb') as f:
-      f.write(encode.encode_video(_frames(num_frames, height, width), FPS, audio_track, 16000))
-    return path
-  container_format, video_codec, audio_codec, rate = {
-    '.avi': ('avi', 'mpeg4', 'libmp3lame', 16000),
-    '.webm': ('webm', 'libvpx-vp9', 'libopus', 48000),
-    '.mkv': ('matroska', 'libx264', 'aac', 16000),
-    '.mov': ('mov', 'libx264', 'aac', 16000),
-    '.mp4': ('mp4', None, 'aac', 16000),
-  }[extension]
-  with av.open(path, 'w', format=container_format) as container:
-    # Every stream must exist before the first packet is muxed (that writes the header).
-    video_stream = audio_stream = None
-    if video:
-      video_stream = container.add_stream(video_codec, rate=FPS)
-      video_stream.width, video_stream.height, video_stream.pix_fmt = width, height, 'yuv420p'
-    if audio:
-      audio_stream = container.add_stream(audio_codec, rate=rate, layout='mono')
-    if video:
-      for image in _frames(num_frames, height, width):
-        container.mux(video_stream.encode(av.VideoFrame.from_ndarray(image, format='rgb24')))
-    if audio:
-      frame = av.AudioFrame.from_ndarray(
-        _tone(num_frames, rate)[None], format='fltp', layout='mono'
-      )
-      frame.sample_rate, frame.pts = rate, 0
-      container.mux(audio_stream.encode(frame))
-    for stream in (video_stream, audio_stream):
-      if stream is not None:
-        container.mux(stream.encode(None))
-  return path
-
-
-def write_garbage(path: str) -> str:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, 'wb') as f:
-    f.write(np.random.default_rng(0).integers(0, 256, 4000, np.uint8).tobytes())
-  return path
-
-
-def truncate(path: str, fraction: float = 0.5) -> str:
-  with open(path, 'rb') as f:
-    data = f.read()
-  with open(path, 'wb') as f:
-    f.write(data[: int(len(data) * fraction)])
-  return path
-
-
-def prepare(
-  builder_cls, manual_dir: str, data_dir: str, config, workers: int = 1, beam_runner=None
-):
-  builder = builder_cls(data_dir=data_dir, config=config, workers=workers, progress=False)
-  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir, beam_runner=beam_runner)
-  builder.download_and_prepare(download_config=download_config)
-  return builder
-
-
-def records(builder, split: str) -> dict[str, dict]:
-  source = builder.as_data_source(split=split)
-  examples = [source[i] for i in range(len(source))]
-  key = 'image_id' if 'image_id' in examples[0] else 'video_id'
-  return {ex[key].decode(): ex for ex in examples}
-
-
-def report_ids(report: dict, split: str) -> tuple[set[str], set[str]]:
-  """(missing ids, left-out ids) of a split in the report."""
-  outcome = report['splits'][split]
-  return (
-    {e['example_id'] for e in outcome['missing']},
-    {e['example_id'] for e in outcome['left_out']},
-  )
-
-
-def keyframes(video: bytes) -> list[int]:
-  with av.open(io.BytesIO(video)) as container:
-    packets = [p for p in container.demux(video=0) if p.size]
-  packets.sort(key=lambda p: p.pts)
-  return [i for i, p in enumerate(packets) if p.is_keyframe]
-
-
-def check_video(example: dict, short_side: int) -> None:
-  info = decode.probe(example['video'])
-  assert min(info.height, info.width) == short_side
-  assert (info.height, info.width) == (example['height'], example['width'])
-  assert info.height % 2 == info.width % 2 == 0
-  assert (info.num_frames, info.has_audio) == (example['num_frames'], example['has_audio'])
-  assert example['fps'] == pytest.approx(info.fps)
-  # The stored soundtrack is the mp4's, as the audio path would decode it.
-  pcm = audio.soundtrack_pcm(example['video']) if info.has_audio else b''
-  assert example['audio_pcm'] == pcm
-
-
-def check_manifest(builder, data_dir: str) -> None:
-  manifest = video_common.read_manifest(data_dir, f'{builder.name}/{builder.builder_config.name}')
-  with open(os.path.join(builder.data_dir, video_common.MANIFEST_FILENAME)) as f:
-    assert json.load(f) == manifest
-  assert sorted(manifest['splits']) == sorted(builder.info.splits)
-  for split, entry in manifest['splits'].items():
-    ids = list(records(builder, split))
-    assert entry == {'num_examples': len(ids), 'ids_sha256': video_common.ids_sha256(ids)}
-    assert builder.info.splits[split].num_examples == len(ids)
-    # What evaluations record next to their results.
-    recorded = pipeline.split_manifest(builder, split)
-    assert recorded['config'] == manifest['config'] and recorded['split'] == split
-    assert recorded['ids_sha256'] == entry['ids_sha256']
-
 
 # --- transcoding -------------------------------------------------------------------------
 
@@ -194,7 +58,7 @@ def test_transcode_stretches_non_square_pixels(tmp_path):
     stream = container.add_stream('libx264', rate=FPS)
     stream.width, stream.height, stream.pix_fmt = 32, 24, 'yuv420p'
     stream.codec_context.sample_aspect_ratio = 2
-    for image in _frames(12, 24, 32):
+    for image in drifting_frames(12, 24, 32):
       container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format='rgb24')))
     container.mux(stream.encode(None))
   # Shown 64 x 24: each stored pixel is twice as wide as high.
@@ -202,36 +66,6 @@ def test_transcode_stretches_non_square_pixels(tmp_path):
 
 
 # --- UCF101 -----------------------------------------------------------------------------
-
-UCF_CLASSES = ('ApplyEyeMakeup', 'Basketball', 'YoYo')
-
-
-def make_ucf101(root: str) -> None:
-  """3 classes x groups g01-g03; split 1 tests on g01, split 2 on g02 (like the real ones)."""
-  lists = os.path.join(root, 'ucfTrainTestlist')
-  os.makedirs(lists)
-  with open(os.path.join(lists, 'classInd.txt'), 'w', newline='') as f:
-    f.write(''.join(f'{i} {name}\r\n' for i, name in enumerate(UCF_CLASSES, 1)))
-  for name in UCF_CLASSES:
-    for group in (1, 2, 3):
-      video = f'{name}/v_{name}_g0{group}_c01.avi'
-      path = os.path.join(root, 'UCF-101', video)
-      write_video(path, audio=name == 'ApplyEyeMakeup' and group == 1)
-  write_garbage(os.path.join(root, 'UCF-101/YoYo/v_YoYo_g03_c01.avi'))
-  truncate(os.path.join(root, 'UCF-101/Basketball/v_Basketball_g01_c01.avi'), 0.3)
-  os.remove(os.path.join(root, 'UCF-101/Basketball/v_Basketball_g02_c01.avi'))
-  for split in (1, 2, 3):
-    train = test = ''
-    for label, name in enumerate(UCF_CLASSES, 1):
-      for group in (1, 2, 3):
-        video = f'{name}/v_{name}_g0{group}_c01.avi'
-        if group == min(split, 2):
-          test += f'{video}\r\n'
-        else:
-          train += f'{video} {label}\r\n'
-    for filename, text in ((f'trainlist0{split}.txt', train), (f'testlist0{split}.txt', test)):
-      with open(os.path.join(lists, filename), 'w', newline='') as f:
-        f.write(text)
 
 
 @pytest.fixture(scope='module')
@@ -374,12 +208,6 @@ def test_hmdb51(tmp_path):
 # --- Kinetics ---------------------------------------------------------------------------
 
 
-def _write_csv(path: str, rows: list[list[str]]) -> None:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, 'w', newline='') as f:
-    csv.writer(f).writerows(rows)
-
-
 def test_kinetics(tmp_path):
   root, data_dir = str(tmp_path / 'k400'), str(tmp_path / 'tfds')
   header = ['label', 'youtube_id', 'time_start', 'time_end', 'split', 'is_cc']
@@ -396,9 +224,9 @@ def test_kinetics(tmp_path):
     ['zumba', 'v2', '0', '10', 'validate', '0'],
     ['zumba', 'gone2', '0', '10', 'validate', '0'],
   ]
-  _write_csv(os.path.join(root, 'train.csv'), [header, *train])
-  _write_csv(os.path.join(root, 'validate.csv'), [header, *val])
-  _write_csv(os.path.join(root, 'test.csv'), [header[1:5], ['t1', '0', '10', 'test']])
+  write_csv(os.path.join(root, 'train.csv'), [header, *train])
+  write_csv(os.path.join(root, 'validate.csv'), [header, *val])
+  write_csv(os.path.join(root, 'test.csv'), [header[1:5], ['t1', '0', '10', 'test']])
   # Train clips in class folders (one as webm), validation clips flat.
   write_video(os.path.join(root, 'train/abseiling/--07WQ2iBlw_000001_000011.mp4'), audio=True)
   write_video(os.path.join(root, 'train/abseiling/-0n9pJqp5XQ_000030_000040.webm'))
@@ -500,275 +328,6 @@ def test_ssv2(tmp_path):
   flip = clip.flip_label_map(names_by_index, ssv2.FLIP_LABEL_SWAPS)
   for left, right in ssv2.FLIP_LABEL_SWAPS:
     assert names_by_index[flip[names_by_index.index(left)]] == right
-
-
-# --- video_folder -----------------------------------------------------------------------
-
-
-def test_video_folder_class_folders(tmp_path):
-  root, data_dir = str(tmp_path / 'mine'), str(tmp_path / 'tfds')
-  for split, extensions in (('train', ('.mp4', '.avi', '.webm')), ('val', ('.mkv', '.MOV'))):
-    for name in ('cat', 'dog'):
-      for extension in extensions:
-        write_video(os.path.join(root, split, name, f'clip{extension}'), audio=extension != '.avi')
-  write_garbage(os.path.join(root, 'val/dog/broken.mp4'))
-  with open(os.path.join(root, 'train/cat/notes.txt'), 'w') as f:
-    f.write('not a video')
-  config = video_common.VideoConfig(name='my_videos', short_side=64)
-  builder = prepare(video_folder.VideoFolder, root, data_dir, config, workers=2)
-  assert builder.info.features['label'].names == ['cat', 'dog']
-  train, val = records(builder, 'train'), records(builder, 'val')
-  assert sorted(train) == sorted(
-    f'train/{name}/clip{ext}' for name in ('cat', 'dog') for ext in ('.mp4', '.avi', '.webm')
-  )
-  assert sorted(val) == sorted(f'val/{n}/clip{e}' for n in ('cat', 'dog') for e in ('.mkv', '.MOV'))
-  for video_id, example in {**train, **val}.items():
-    assert example['label'] == (0 if '/cat/' in video_id else 1)
-    assert example['has_audio'] == (not video_id.endswith('.avi'))
-    check_video(example, 64)
-  report = video_common.read_report(data_dir, 'video_folder/my_videos')
-  assert report_ids(report, 'val') == (set(), {'val/dog/broken.mp4'})
-  assert report['transcoding']['transcoded'] == 10
-  # A user config is read back from the prepared files.
-  assert len(tfds.data_source('video_folder/my_videos', split='val', data_dir=data_dir)) == 4
-  check_manifest(builder, data_dir)
-
-
-def test_a_cache_without_soundtracks_gets_them_without_a_new_transcode(tmp_path):
-  root, data_dir = str(tmp_path / 'mine'), str(tmp_path / 'tfds')
-  for name in ('cat', 'dog'):
-    write_video(os.path.join(root, 'train', name, 'clip.mp4'), audio=True)
-  config = video_common.VideoConfig(name='mine', short_side=32)
-  first = records(prepare(video_folder.VideoFolder, root, data_dir, config), 'train')
-  # As a cache written before the soundtracks were stored: the videos alone.
-  cache = os.path.join(data_dir, 'downloads', 'vidjax_transcoded')
-  stored = [
-    os.path.join(directory, name)
-    for directory, _, names in os.walk(cache)
-    for name in names
-    if name.endswith(transcode_cache.PCM_SUFFIX)
-  ]
-  assert len(stored) == 2
-  for path in stored:
-    os.remove(path)
-  shutil.rmtree(os.path.join(data_dir, 'video_folder'))
-  builder = prepare(video_folder.VideoFolder, root, data_dir, config)
-  report = video_common.read_report(data_dir, 'video_folder/mine')
-  assert report['transcoding'] == {'reused': 2, 'transcoded': 0, 'failed': 0}
-  second = records(builder, 'train')
-  for video_id, example in second.items():
-    assert example['audio_pcm'] and example['audio_pcm'] == first[video_id]['audio_pcm']
-  assert all(os.path.exists(path) for path in stored)
-
-
-def test_video_folder_csv(tmp_path):
-  root, data_dir = str(tmp_path / 'mine'), str(tmp_path / 'tfds')
-  outside = write_video(str(tmp_path / 'elsewhere/far.mp4'))
-  for name in ('a', 'b', 'c'):
-    write_video(os.path.join(root, 'clips', f'{name}.mp4'))
-  _write_csv(
-    os.path.join(root, 'train.csv'),
-    [['path', 'label'], ['clips/a.mp4', 'run'], ['clips/b.mp4', 'jump'], [outside, 'jump']],
-  )
-  _write_csv(os.path.join(root, 'test.csv'), [['clips/c.mp4', 'run'], ['clips/lost.mp4', 'run']])
-  builder = prepare(video_folder.VideoFolder, root, data_dir, 'default')
-  assert builder.info.features['label'].names == ['jump', 'run']
-  train = records(builder, 'train')
-  assert {k: ex['label'] for k, ex in train.items()} == {
-    'clips/a.mp4': 1,
-    'clips/b.mp4': 0,
-    outside: 0,
-  }
-  assert list(records(builder, 'test')) == ['clips/c.mp4']
-  report = video_common.read_report(data_dir, 'video_folder/default')
-  assert report_ids(report, 'test') == ({'clips/lost.mp4'}, set())
-
-  _write_csv(os.path.join(root, 'val.csv'), [['clips/a.mp4']])
-  with pytest.raises(ValueError, match=r'val.csv:1: expected "path,label"'):
-    prepare(video_folder.VideoFolder, root, data_dir, 'short320')
-
-
-# --- image_folder -----------------------------------------------------------------------
-
-
-def _write_image(path: str, height: int, width: int, image_format: str) -> str:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  pixels = _frames(1, height, width)[0]
-  Image.fromarray(pixels).save(path, format=image_format)
-  return path
-
-
-@pytest.fixture(scope='module')
-def images(tmp_path_factory):
-  root = str(tmp_path_factory.mktemp('images'))
-  for split in ('train', 'val'):
-    for name in ('n01440764', 'n01443537'):
-      _write_image(os.path.join(root, split, name, f'{name}_1.JPEG'), 30, 40, 'JPEG')
-      _write_image(os.path.join(root, split, name, f'{name}_2.png'), 40, 20, 'PNG')
-  write_garbage(os.path.join(root, 'train/n01440764/garbage.JPEG'))
-  truncate(_write_image(os.path.join(root, 'val/n01443537/cut.jpg'), 60, 80, 'JPEG'))
-  return root
-
-
-def test_image_folder_keeps_the_files(images, tmp_path):
-  data_dir = str(tmp_path / 'tfds')
-  builder = prepare(image_folder.ImageFolder, images, data_dir, 'default')
-  assert builder.info.features['label'].names == ['n01440764', 'n01443537']
-  train = records(builder, 'train')
-  assert sorted(train) == [
-    'train/n01440764/n01440764_1.JPEG',
-    'train/n01440764/n01440764_2.png',
-    'train/n01443537/n01443537_1.JPEG',
-    'train/n01443537/n01443537_2.png',
-  ]
-  for image_id, example in train.items():
-    with open(os.path.join(images, image_id), 'rb') as f:
-      assert example['image'] == f.read()
-    assert example['label'] == (0 if 'n01440764/' in image_id else 1)
-    assert (example['height'], example['width']) == ((30, 40) if 'JPEG' in image_id else (40, 20))
-  report = video_common.read_report(data_dir, 'image_folder/default')
-  assert report_ids(report, 'train') == (set(), {'train/n01440764/garbage.JPEG'})
-  assert report_ids(report, 'val') == (set(), {'val/n01443537/cut.jpg'})
-  check_manifest(builder, data_dir)
-
-
-def test_image_folder_resizes(images, tmp_path):
-  config = image_folder.ImageFolderConfig(name='my_images', short_side=16)
-  builder = prepare(image_folder.ImageFolder, images, str(tmp_path / 'tfds'), config)
-  for image_id, example in records(builder, 'val').items():
-    image = Image.open(io.BytesIO(example['image']))
-    assert image.format == 'JPEG' and min(image.size) == 16
-    assert image.size == (example['width'], example['height'])
-    assert image.size == ((21, 16) if 'JPEG' in image_id else (16, 32))
-
-
-# --- davis ------------------------------------------------------------------------------
-
-
-def test_davis_keeps_the_jpegs_and_masks_and_reports_broken_sequences(tmp_path):
-  """Three embedded validation videos in DAVIS layout: one intact, one listed without its
-  frames (missing), one with a truncated JPEG (left out, with the file in the reason)."""
-  import sys
-
-  sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
-  import export_davis
-
-  root = str(tmp_path / 'DAVIS')
-  names = export_davis.export('tiny', root, num_videos=3)['val']
-  shutil.rmtree(os.path.join(root, 'JPEGImages', '480p', names[1]))
-  broken = os.path.join(root, 'JPEGImages', '480p', names[2], '00003.jpg')
-  with open(broken, 'r+b') as f:
-    f.truncate(40)
-  builder = prepare(davis.Davis, root, str(tmp_path / 'tfds'), '480p')
-  ((sequence, example),) = records(builder, 'val').items()
-  assert sequence == names[0] and example['num_frames'] == len(example['frames'])
-  folder = os.path.join(root, 'JPEGImages', '480p', names[0])
-  for frame_id, data in zip(example['frame_ids'], example['frames'], strict=True):
-    with open(os.path.join(folder, frame_id.decode() + '.jpg'), 'rb') as f:
-      assert f.read() == data
-  _, labels = davis_layout.annotations(root, names[0])
-  np.testing.assert_array_equal(example['masks'], labels)
-  assert example['num_objects'] == labels[0].max() > 0
-  report = video_common.read_report(str(tmp_path / 'tfds'), 'davis/480p')
-  missing, left_out = report_ids(report, 'val')
-  assert missing == {names[1]} and left_out == {names[2]}
-  (entry,) = report['splits']['val']['left_out']
-  assert '00003.jpg' in entry['error']
-
-
-# --- posetrack --------------------------------------------------------------------------
-
-
-def _posetrack_video(root, split: str, name: str, num_frames: int = 4, rng=None) -> dict:
-  """Writes a PoseTrack 2018 video: JPEG frames and its annotation file; returns the
-  annotation content."""
-  rng = rng or np.random.default_rng(0)
-  folder = os.path.join(root, 'images', split, name)
-  os.makedirs(folder, exist_ok=True)
-  os.makedirs(os.path.join(root, 'annotations', split), exist_ok=True)
-  images, annotations = [], []
-  for t in range(num_frames):
-    pixels = (rng.uniform(size=(24, 32, 3)) * 255).astype(np.uint8)
-    Image.fromarray(pixels).save(os.path.join(folder, f'{t:06d}.jpg'))
-    image_id = 1000 + t
-    images.append(
-      {'id': image_id, 'file_name': f'images/{split}/{name}/{t:06d}.jpg', 'is_labeled': t % 2 == 1}
-    )
-    for track in (0, 3):
-      points = np.concatenate([rng.uniform(0, 20, (17, 2)), np.full((17, 1), 1.0)], 1)
-      points[0, 2] = 0  # one joint not visible
-      annotations.append(
-        {
-          'id': len(annotations),
-          'image_id': image_id,
-          'track_id': track,
-          'keypoints': points.ravel().tolist(),
-          'bbox': [1.0, 2.0, 10.0, 12.0],
-        }
-      )
-  content = {'images': images, 'annotations': annotations, 'categories': [{'keypoints': []}]}
-  with open(os.path.join(root, 'annotations', split, f'{name}.json'), 'w') as f:
-    json.dump(content, f)
-  return content
-
-
-def test_posetrack_reads_every_frame_and_track_and_reports_broken_videos(tmp_path):
-  root = str(tmp_path / 'posetrack_data')
-  content = _posetrack_video(root, 'val', '000342_mpii_test')
-  _posetrack_video(root, 'val', '000522_mpii_test')
-  _posetrack_video(root, 'train', '000001_bonn_train')
-  os.remove(os.path.join(root, 'images', 'val', '000522_mpii_test', '000002.jpg'))
-  builder = prepare(posetrack.PoseTrack, root, str(tmp_path / 'tfds'), '2018')
-  ((video_id, example),) = records(builder, 'val').items()
-  assert video_id == '000342_mpii_test' and len(example['frames']) == 4
-  assert example['track_ids'].tolist() == [0, 3] and example['labelled_frames'].tolist() == [
-    False,
-    True,
-    False,
-    True,
-  ]
-  first = content['annotations'][0]  # track 0, frame 0
-  xyv = np.asarray(first['keypoints']).reshape(17, 3)
-  np.testing.assert_allclose(example['keypoints'][0, 0], xyv[:, [1, 0]], rtol=1e-6)
-  # Visible: v > 0 in a labelled frame.
-  assert not example['keypoint_visible'][:, 0].any()
-  assert example['keypoint_visible'][0, 1].tolist() == [False] + [True] * 16
-  np.testing.assert_allclose(example['boxes'][1, 2], [2.0, 1.0, 14.0, 11.0])
-  report = video_common.read_report(str(tmp_path / 'tfds'), 'posetrack/2018')
-  (entry,) = report['splits']['val']['left_out']
-  assert entry['example_id'] == '000522_mpii_test' and '000002.jpg' in entry['error']
-  # The sequence loader reads it whole, keypoints and all.
-  from vidjax.data.loaders import sequence
-
-  dataset = pipeline.open_dataset('posetrack/2018', 'val', str(tmp_path / 'tfds'))
-  whole = sequence.Loader(dataset, None).eval_example(0)
-  assert whole['frames'].shape == (4, 24, 32, 3) and 'labels' not in whole
-  assert whole['keypoints'].shape == (2, 4, 17, 2)
-
-
-@pytest.mark.parametrize(
-  'problem, message',
-  [
-    ('syntax', r'000342_mpii_test.json:1:\d+: not valid JSON'),
-    ('image', r'000342_mpii_test.json: annotation 0 names image 99, not in its images'),
-    ('joints', r'000342_mpii_test.json: annotation 0 has 6 keypoint values; expected 51'),
-  ],
-)
-def test_posetrack_malformed_annotations_name_the_file(tmp_path, problem, message):
-  root = str(tmp_path / 'posetrack_data')
-  content = _posetrack_video(root, 'val', '000342_mpii_test')
-  os.makedirs(os.path.join(root, 'annotations', 'train'))
-  path = os.path.join(root, 'annotations', 'val', '000342_mpii_test.json')
-  if problem == 'syntax':
-    text = json.dumps(content)[:-5]
-  else:
-    first = content['annotations'][0]
-    first.update({'image_id': 99} if problem == 'image' else {'keypoints': [1, 2, 1, 3, 4, 1]})
-    text = json.dumps(content)
-  with open(path, 'w') as f:
-    f.write(text)
-  with pytest.raises(ValueError, match=message):
-    prepare(posetrack.PoseTrack, root, str(tmp_path / 'tfds'), '2018')
 
 
 # --- dispatch ---------------------------------------------------------------------------

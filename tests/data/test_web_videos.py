@@ -7,8 +7,8 @@ import types
 
 import pytest
 
-from tests.data.test_builders import check_video, prepare, records, report_ids, write_garbage
-from tests.data.test_builders import write_video as write_video_file
+from tests.data.builder_testing import check_video, prepare, records, report_ids, write_garbage
+from tests.data.builder_testing import write_video as write_video_file
 from vidjax import configs
 from vidjax.data import pipeline, tags_index
 from vidjax.data.builders import transcode_cache, video_common, web_videos
