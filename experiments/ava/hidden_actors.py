@@ -34,12 +34,12 @@ VARIANTS = ('linear_long', 'acar_long', 'acfb_long')
 PARTS = ('hidden actors', 'visible actors')
 
 
-def hidden_persons(data_dir: str) -> dict[tuple[str, int], set[int]]:
+def hidden_persons(data_dir: str) -> tuple[dict[tuple[str, int], set[int]], int]:
   """{(video id, timestamp): the indices, among the keyframe's actors, of those hidden}
-  of the validation videos."""
+  of the validation videos, and the number of actors at their keyframes."""
   config = synthetic.VidjaxSynthetic.builder_configs[CONFIG]
   root = os.path.join(synthetic.sources_dir(data_dir, CONFIG), 'validation')
-  hidden = {}
+  hidden, num_actors = {}, 0
   for name in sorted(os.listdir(root)):
     if not name.endswith('.npz'):
       continue
@@ -48,7 +48,8 @@ def hidden_persons(data_dir: str) -> dict[tuple[str, int], set[int]]:
       for frame in source['keyframes']:
         timestamp = round(float(frame) / config.fps)
         hidden[name[: -len('.npz')], timestamp] = set(np.flatnonzero(~visible[:, frame]).tolist())
-  return hidden
+        num_actors += len(visible)
+  return hidden, num_actors
 
 
 def _split_rows(eval_dir: str, hidden: dict) -> dict[str, tuple[list, list]]:
@@ -98,7 +99,7 @@ def main() -> None:
     help='tfds data_dir holding vidjax_synthetic/interactions_long and its sources.',
   )
   args = parser.parse_args()
-  hidden = hidden_persons(args.data_dir)
+  hidden, num_actors = hidden_persons(args.data_dir)
   summary = {}
   for variant in VARIANTS:
     values = {part: [] for part in PARTS}
@@ -118,7 +119,7 @@ def main() -> None:
         for part, v in values.items()
       }
   hidden_count = sum(len(persons) for persons in hidden.values())
-  print(f'{hidden_count} hidden actors at {len(hidden)} validation keyframes.')
+  print(f'{hidden_count} of {num_actors} actors hidden, at {len(hidden)} validation keyframes.')
   print(study.table({'summary': summary}, PARTS))
 
 
