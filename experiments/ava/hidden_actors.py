@@ -30,7 +30,7 @@ from vidjax.data.builders import synthetic  # noqa: E402
 from vidjax.evaluators import ava  # noqa: E402
 
 CONFIG = 'interactions_long'
-VARIANTS = ('linear_long', 'acar_long', 'acfb_long')
+VARIANTS = ('linear_long', 'acar_long', 'acfb_long', 'acfb_long_8s')
 PARTS = ('hidden actors', 'visible actors')
 
 
