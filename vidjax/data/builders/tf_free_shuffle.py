@@ -9,9 +9,9 @@ videos) fails with `No module named 'tensorflow'` once all its examples were gen
 `install()` gives tfds's shuffle module, where TensorFlow is not installed, the file calls
 it makes (`tf.io.gfile.GFile`, `exists`, `remove`) through `etils.epath`, which tfds already
 uses for everything else: the buckets hold the same bytes in the same order, so the split
-written is the one a build with TensorFlow writes. It also raises the soft limit on open
-files, as tfds does on TensorFlow's "Too many open files", since every bucket stays open
-while the examples are spread.
+written is the one a build with TensorFlow writes. When the shuffle spills, it also
+raises the soft limit on open files, as tfds does on TensorFlow's "Too many open files",
+since every bucket stays open while the examples are spread.
 """
 
 from __future__ import annotations
@@ -32,9 +32,15 @@ class _NeverRaised(Exception):
   opened through epath raise OSError instead, which reaches the caller."""
 
 
+def _open(path, mode: str = 'r'):
+  if 'w' in mode:  # a bucket: the shuffle has spilled, and keeps every bucket open
+    _raise_open_files_limit()
+  return epath.Path(path).open(mode)
+
+
 def _gfile() -> types.SimpleNamespace:
   return types.SimpleNamespace(
-    GFile=lambda path, mode='r': epath.Path(path).open(mode),
+    GFile=_open,
     exists=lambda path: epath.Path(path).exists(),
     remove=lambda path: epath.Path(path).unlink(),
   )
@@ -61,4 +67,3 @@ def install() -> None:
     io=types.SimpleNamespace(gfile=_gfile()),
     errors=types.SimpleNamespace(ResourceExhaustedError=_NeverRaised),
   )
-  _raise_open_files_limit()
