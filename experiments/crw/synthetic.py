@@ -77,7 +77,7 @@ def get_config(arg: str | None = None):
     # Frames at 4 times their size, so that the stride-8 features make 32 x 32 maps: at
     # 8 x 8 even the true masks, resized to the map and back, score only J&F 0.48 against
     # the first frame's copy's 0.45 (0.86 at 16 x 16, 0.97 at 32 x 32, the regime of
-    # DAVIS's 480p frames; docs/correspondence.md).
+    # DAVIS's 480p frames; docs/davis.md).
     image_scale=4.0,
     every_steps=500,
     at_start=True,

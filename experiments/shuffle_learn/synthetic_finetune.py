@@ -8,8 +8,9 @@ and tested on their validation videos (top-1 over 2 tuples per video). The three
 go through the shared trunk, their features are concatenated in order and the hidden
 layers end in 10 logits: the pretraining's network with a 10-way output.
 
-The paper fine-tunes the trunk alone as a single-frame classifier (the real-data config,
-experiments/shuffle_learn/finetune.py, does). On the embedded data one frame cannot name
+The paper fine-tunes the trunk alone as a single-frame classifier (the real-data recipe
+does: experiments/transfer/finetune.py with network=resnet18-frames, in
+experiments/shuffle_learn/ucf101.py's docstring). On the embedded data one frame cannot name
 an action by design (each action has its reverse among the classes), and a single-frame
 classifier of what one frame does show, the object's shape on `shapes` videos, stayed at
 chance from either initialisation in 400 steps, with 10 % or 100 % of the labels
