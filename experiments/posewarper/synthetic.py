@@ -30,8 +30,8 @@ Hardware: 2 CPU cores; each stage 1000 steps in about 30 minutes with another tr
 on the cores.
 Expected (the paper's pose propagation, PoseTrack17 val mAP): PoseWarper 88.7 > optical
 flow 83.8 > copying the nearest labelled frame; aggregation above the single frame.
-Measured (seed 0, docs/results.md), PCK@0.2: PoseWarper 90.3, optical flow 93.8, copying
-78.8; the pose network alone 40.2, with aggregation 41.8.
+Measured (3 seeds, docs/results.md), PCK@0.2: PoseWarper 89.8 ± 0.7, optical flow 93.8,
+copying 78.8; the pose network alone 40.4 ± 1.1, with aggregation 42.3 ± 1.4.
 Smoke test: experiments/posewarper/synthetic.py:smoke
 """
 
