@@ -35,12 +35,12 @@ Hardware: 2 CPU cores. Wall-clock: 900 steps in 65 minutes (0.23 steps/s) with a
 training job on the cores.
 Expected (the paper's qualitative result): pairs in sync told from easy negatives well
 above chance, from hard ones less so, the curriculum helping, and the video network a
-better start than a random one. Measured, one seed, the curriculum (docs/avts.md, "The
+better start than a random one. Measured, seed 0, the curriculum (docs/avts.md, "The
 softmax objective"): held-out ranking of easy negatives 69.7 %, hard 51.3 %; linear probes
 of the frozen features on the action labels 69.0 % (video) and 71.0 % (audio; chance
 10 %). Without the curriculum (`variant=no_curriculum`): 73.3 % and 51.7 %, probes 73.7 %
-(audio) and 73.3 % (video). With the paper's contrastive loss the curriculum run
-collapsed: ranking 48.0 / 49.0 %, video probe 13.0 %.
+(audio) and 73.3 % (video). Seeds 1 and 2 in docs/results.md. With the paper's
+contrastive loss the curriculum run collapsed: ranking 48.0 / 49.0 %, video probe 13.0 %.
 Smoke test: experiments/avts/synthetic.py:smoke
 """
 
