@@ -255,8 +255,8 @@ def base_config() -> ml_collections.ConfigDict:
         # dict(video=dict(), image=dict(dataset='vidjax_synthetic/images', loader='image',
         # batch_size=64))): the train batch is then {name: batch}. {} reads one source.
         sources=dict(),
-        # clips_per_video > 0: each video's training clips fixed to that many evenly spaced
-        # ones (a clip budget, IG-65M; vidjax/data/samplers/__init__.py).
+        # clips_per_video > 0: each video's training clips fixed to that many, the centres of
+        # equal stretches of it (a clip budget, IG-65M; vidjax/data/samplers/__init__.py).
         sampling=dict(
           mode='stride', num_frames=8, stride=2, target_fps=4.0, policy='loop', clips_per_video=0
         ),

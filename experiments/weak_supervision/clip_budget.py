@@ -30,9 +30,11 @@ from vidjax import configs
 
 
 def get_config(arg: str | None = None):
-  arg = configs.parse_arg(arg, smoke=False, videos=240, clips=1)
+  arg = configs.parse_arg(arg, smoke=False, videos=1200, clips=1, width=16, pixels=56)
   if arg.videos <= 0 or arg.clips < 0:
     raise ValueError(f'videos={arg.videos}, clips={arg.clips}: videos > 0 and clips >= 0.')
+  if arg.width <= 0 or arg.pixels <= 0:
+    raise ValueError(f'width={arg.width}, pixels={arg.pixels}: both > 0.')
   config = configs.base_config()
   config.total_steps = 400
   config.log_every = 25
@@ -41,10 +43,11 @@ def get_config(arg: str | None = None):
   config.input.split = f'train[:{arg.videos}]'
   config.input.batch_size = 32
   config.input.sampling.update(num_frames=8, stride=2, policy='loop', clips_per_video=arg.clips)
-  config.input.pp.update(resize_short_side=36, crop_size=32)
+  # Random crops of frames resized to 8/7 of the crop: the quickstart's 56 of 64.
+  config.input.pp.update(resize_short_side=arg.pixels + arg.pixels // 7, crop_size=arg.pixels)
   config.input.pp.flip_label_swaps = configs.SYNTHETIC_FLIP_SWAPS
   config.model_name = 'video_resnet'
-  config.model = dict(num_classes=10, depth=10, block='r2plus1d', width=8, dropout_rate=0.0)
+  config.model = dict(num_classes=10, depth=10, block='r2plus1d', width=arg.width, dropout_rate=0.0)
   config.optim.schedule = dict(name='cosine', base_lr=0.1, warmup_steps=50)
   config.evals.val = dict(
     type='multiview', split='validation', batch_size=60, num_clips=4, num_crops=1, every_steps=200

@@ -164,14 +164,20 @@ def test_an_unknown_sampler_lists_the_known_ones():
     samplers.build(_sampling_config(mode='dense'))
 
 
-def test_clips_per_video_fixes_the_training_clips_to_the_test_time_ones():
+def test_clips_per_video_fixes_the_training_clips_to_the_centres_of_equal_stretches():
   config = configs.base_config().input.sampling
   config.update(num_frames=4, stride=2, clips_per_video=3)
   sampler = samplers.build(config)
   meta = samplers.VideoMeta(num_frames=64, fps=8.0)
-  fixed = sampler.eval(meta, 3).frames
-  drawn = [tuple(sampler.train(np.random.default_rng(seed), meta).frames) for seed in range(60)]
-  assert set(drawn) == {tuple(clip) for clip in fixed}
+  drawn = {tuple(sampler.train(np.random.default_rng(seed), meta).frames) for seed in range(60)}
+  # Clips of span 7, starts 0..57: the centres of three equal stretches of the starts.
+  assert sorted(clip[0] for clip in drawn) == [10, 28, 48]
+  assert all(np.array_equal(np.diff(clip), [2, 2, 2]) for clip in drawn)
+  config.clips_per_video = 1
+  (only,) = {
+    tuple(samplers.build(config).train(np.random.default_rng(s), meta).frames) for s in range(5)
+  }
+  assert only == tuple(sampler.eval(meta, 1).frames[0])  # the centred test-time clip
   config.clips_per_video = 0
   assert not isinstance(samplers.build(config), samplers.FixedClips)
 

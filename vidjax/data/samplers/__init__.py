@@ -22,7 +22,7 @@ one video at independent random starts, frames [2, T] in training).
 
 `clips_per_video` > 0 (a key of config.input.sampling for every mode with one clip per
 view: stride, fps, segments) fixes the training clips of each video to that many, the
-mode's evenly spaced test-time clips, one drawn per example (`FixedClips`): with a split
+centres of as many equal stretches of it, one drawn per example (`FixedClips`): with a split
 slice of N videos ('train[:N]') it trains on a budget of N x clips_per_video clips, the
 question IG-65M asks of long videos (many videos with a clip each, or fewer with several).
 """
@@ -79,16 +79,24 @@ ONE_CLIP_MODES = ('stride', 'fps', 'segments')
 
 
 class FixedClips:
-  """Training clips from a fixed set per video: the base sampler's `clips` evenly spaced
-  test-time clips, one of them drawn at random per training example; evaluation as the
-  base sampler's."""
+  """Training clips from a fixed set per video, one drawn at random per training example;
+  evaluation as the base sampler's.
+
+  The set is the centres of `clips` equal stretches of the video: the odd views of the
+  base sampler's 2 x clips + 1 evenly spaced test-time views, so that one clip is the
+  centred test-time clip. Not the `clips` test-time views themselves: those span the first
+  to the last start, so a set of two would be the video's two ends, where an action at a
+  random place is least often (in the `untrimmed` videos a clip at the ends shows half as
+  much action as a centred one), and the clip budgets would differ in how much of the
+  action they see rather than in how many videos they cover.
+  """
 
   def __init__(self, base, clips: int):
     self._base, self._clips = base, clips
 
   def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
-    views = self._base.eval(meta, self._clips)
-    j = int(rng.integers(self._clips))
+    views = self._base.eval(meta, 2 * self._clips + 1)
+    j = 2 * int(rng.integers(self._clips)) + 1
     return Sample(
       views.frames[j],
       {key: value[j] for key, value in views.fields.items()},
