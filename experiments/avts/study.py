@@ -14,10 +14,10 @@ Hardware: 2 CPU cores; a 900-step pretraining takes about 25 minutes on the idle
 a fine-tuning about 6. With the paper's contrastive loss seed 0's curriculum and
 no-curriculum runs ended at chance, their embeddings collapsed into one direction; the
 experiment now trains with the softmax objective, whose curriculum run learned (docs/avts.md,
-"The softmax objective"). Seeds 0 and 1 (docs/results.md): the curriculum 69.7 and 70.7 %
-held-out ranking of easy negatives, none 73.3 and 74.0 %, hard negatives at chance in both;
-fine-tuned from the curriculum run 73.1 ± 1.8 % against 59.4 ± 5.7 % from a random
-initialisation (seeds 0, 1 and 2).
+"The softmax objective"). Seeds 0, 1 and 2 (docs/results.md): held-out ranking of easy
+negatives 72.4 ± 3.8 % with the curriculum and 72.8 ± 1.6 % without, hard negatives at
+chance in both; fine-tuned from the curriculum run 73.1 ± 1.8 % against 59.4 ± 5.7 % from
+a random initialisation.
 """
 
 from __future__ import annotations
