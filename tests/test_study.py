@@ -1,5 +1,6 @@
 """Study helpers: which checkpoint a dependent run starts from."""
 
+import importlib.util
 import os
 
 from vidjax import study
@@ -48,3 +49,23 @@ def test_chosen_variants_bring_the_runs_they_need_in_order():
   names = [run.variant for run in study.with_needs(runs, ['banks'])]
   assert names == ['classifier', 'sampler', 'banks']
   assert [run.variant for run in study.with_needs(runs, ['other'])] == ['other']
+
+
+def test_clip_budget_study_s_fixed_clips_show_about_as_much_action_as_a_clip_anywhere():
+  spec = importlib.util.spec_from_file_location(
+    'clip_budget_study', 'experiments/weak_supervision/clip_budget_study.py'
+  )
+  budget_study = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(budget_study)
+  shares = budget_study.action_shares()
+  anywhere, _ = shares.pop('videos1200_clips0')
+  assert set(shares) == {
+    'videos1200_clips1',
+    'videos600_clips2',
+    'videos300_clips4',
+    'videos150_clips8',
+  }
+  for trained, _ in shares.values():
+    assert abs(trained - anywhere) < 0.04
+  # The evaluation's two views are the video's two ends: half the centred clip's share.
+  assert shares['videos600_clips2'][1] < 0.6 * shares['videos1200_clips1'][1]

@@ -22,7 +22,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from vidjax import study  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vidjax import configs, study  # noqa: E402
+from vidjax.data import samplers, sampling  # noqa: E402
+from vidjax.data.builders import synthetic_configs  # noqa: E402
 
 EXPERIMENT = 'experiments/weak_supervision/clip_budget.py'
 BUDGET = 1200  # clips: the whole training split at one clip a video
@@ -44,5 +48,38 @@ RUNS = tuple(
 )
 METRICS = {'video top-1 (4 clips)': 'eval/val/video_top1_4x1'}
 
+
+def action_shares() -> dict[str, tuple[float, float | None]]:
+  """Each variant's share of action frames in the clips it trains on, averaged over the
+  places the `untrimmed` action can take: what a budget's clips show, apart from how many
+  videos they cover. Per variant: (the share of its training clips, the share the same
+  number of the evaluation's views would have: evenly spaced from the first start to the
+  last, None for a clip anywhere)."""
+  (data,) = [c for c in synthetic_configs.CONFIGS if c.name == 'untrimmed']
+  meta = samplers.VideoMeta(num_frames=data.num_frames, fps=data.fps)
+  starts = np.arange(data.num_frames - data.action_frames + 1)[:, None, None]
+
+  def share(frames: np.ndarray) -> float:
+    return float(((frames >= starts) & (frames < starts + data.action_frames)).mean())
+
+  shares = {}
+  for run in RUNS:
+    config = configs.load_config_file(f'{EXPERIMENT}:{run.arguments}').input.sampling
+    sampler = samplers.build(config)
+    if isinstance(sampler, samplers.FixedClips):
+      clips = config.clips_per_video
+      shares[run.variant] = (
+        share(sampler.fixed_clips(meta).frames),
+        share(sampler.eval(meta, clips).frames),
+      )
+    else:  # a clip anywhere: every possible start once
+      num_starts = data.num_frames - sampling.clip_span(config.num_frames, config.stride) + 1
+      shares[run.variant] = (share(sampler.eval(meta, num_starts).frames), None)
+  return shares
+
+
 if __name__ == '__main__':
   study.main(__doc__.split('\n\n')[0], experiment=EXPERIMENT, runs=RUNS, metrics=METRICS)
+  print('Share of action frames in the training clips (and in as many evaluation views):')
+  for variant, (trained, views) in action_shares().items():
+    print(f'  {variant}: {trained:.1%}' + (f' ({views:.1%})' if views is not None else ''))

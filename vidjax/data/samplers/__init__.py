@@ -94,13 +94,25 @@ class FixedClips:
   def __init__(self, base, clips: int):
     self._base, self._clips = base, clips
 
-  def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
+  def fixed_clips(self, meta: VideoMeta) -> Sample:
+    """The video's `clips` training clips, as views."""
     views = self._base.eval(meta, 2 * self._clips + 1)
-    j = 2 * int(rng.integers(self._clips)) + 1
+    centres = slice(1, None, 2)
     return Sample(
-      views.frames[j],
-      {key: value[j] for key, value in views.fields.items()},
-      None if views.audio_frames is None else {k: v[j] for k, v in views.audio_frames.items()},
+      views.frames[centres],
+      {key: value[centres] for key, value in views.fields.items()},
+      None
+      if views.audio_frames is None
+      else {key: value[centres] for key, value in views.audio_frames.items()},
+    )
+
+  def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
+    clips = self.fixed_clips(meta)
+    j = int(rng.integers(self._clips))
+    return Sample(
+      clips.frames[j],
+      {key: value[j] for key, value in clips.fields.items()},
+      None if clips.audio_frames is None else {k: v[j] for k, v in clips.audio_frames.items()},
     )
 
   def eval(self, meta: VideoMeta, num_views: int) -> Sample:
