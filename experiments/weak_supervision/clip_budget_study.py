@@ -12,7 +12,7 @@ One `python -m vidjax.main` process per run of experiments/weak_supervision/clip
 (`vidjax/study.py`: resumable, writes WORKDIR/study.json and prints the table of
 docs/results.md).
 
-Hardware: 2 CPU cores; about 20 minutes a seed.
+Hardware: 2 CPU cores; about 25 minutes a seed beside other jobs.
 """
 
 from __future__ import annotations
