@@ -52,9 +52,11 @@ def test_chosen_variants_bring_the_runs_they_need_in_order():
 
 
 def test_clip_budget_study_s_fixed_clips_show_about_as_much_action_as_a_clip_anywhere():
-  spec = importlib.util.spec_from_file_location(
-    'clip_budget_study', 'experiments/weak_supervision/clip_budget_study.py'
+  path = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    'experiments/weak_supervision/clip_budget_study.py',
   )
+  spec = importlib.util.spec_from_file_location('clip_budget_study', path)
   budget_study = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(budget_study)
   shares = budget_study.action_shares()

@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPOSITORY)
 
 import numpy as np  # noqa: E402
 
@@ -64,7 +65,8 @@ def action_shares() -> dict[str, tuple[float, float | None]]:
 
   shares = {}
   for run in RUNS:
-    config = configs.load_config_file(f'{EXPERIMENT}:{run.arguments}').input.sampling
+    experiment = os.path.join(REPOSITORY, EXPERIMENT)
+    config = configs.load_config_file(f'{experiment}:{run.arguments}').input.sampling
     sampler = samplers.build(config)
     if isinstance(sampler, samplers.FixedClips):
       clips = config.clips_per_video
