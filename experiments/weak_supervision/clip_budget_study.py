@@ -63,19 +63,18 @@ def action_shares() -> dict[str, tuple[float, float | None]]:
   def share(frames: np.ndarray) -> float:
     return float(((frames >= starts) & (frames < starts + data.action_frames)).mean())
 
+  experiment = os.path.join(REPOSITORY, EXPERIMENT)
   shares = {}
   for run in RUNS:
-    experiment = os.path.join(REPOSITORY, EXPERIMENT)
-    config = configs.load_config_file(f'{experiment}:{run.arguments}').input.sampling
-    sampler = samplers.build(config)
+    clips = configs.load_config_file(f'{experiment}:{run.arguments}').input.sampling
+    sampler = samplers.build(clips)
     if isinstance(sampler, samplers.FixedClips):
-      clips = config.clips_per_video
       shares[run.variant] = (
         share(sampler.fixed_clips(meta).frames),
-        share(sampler.eval(meta, clips).frames),
+        share(sampler.eval(meta, clips.clips_per_video).frames),
       )
     else:  # a clip anywhere: every possible start once
-      num_starts = data.num_frames - sampling.clip_span(config.num_frames, config.stride) + 1
+      num_starts = data.num_frames - sampling.clip_span(clips.num_frames, clips.stride) + 1
       shares[run.variant] = (share(sampler.eval(meta, num_starts).frames), None)
   return shares
 

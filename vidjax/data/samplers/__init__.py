@@ -78,6 +78,17 @@ def module(name: str) -> types.ModuleType:
 ONE_CLIP_MODES = ('stride', 'fps', 'segments')
 
 
+def _select_views(views: Sample, which: int | slice) -> Sample:
+  """Views `which` of a multi-view Sample: one view (an index) or several (a slice)."""
+  return Sample(
+    views.frames[which],
+    {key: value[which] for key, value in views.fields.items()},
+    None
+    if views.audio_frames is None
+    else {key: value[which] for key, value in views.audio_frames.items()},
+  )
+
+
 class FixedClips:
   """Training clips from a fixed set per video, one drawn at random per training example;
   evaluation as the base sampler's.
@@ -96,24 +107,10 @@ class FixedClips:
 
   def fixed_clips(self, meta: VideoMeta) -> Sample:
     """The video's `clips` training clips, as views."""
-    views = self._base.eval(meta, 2 * self._clips + 1)
-    centres = slice(1, None, 2)
-    return Sample(
-      views.frames[centres],
-      {key: value[centres] for key, value in views.fields.items()},
-      None
-      if views.audio_frames is None
-      else {key: value[centres] for key, value in views.audio_frames.items()},
-    )
+    return _select_views(self._base.eval(meta, 2 * self._clips + 1), slice(1, None, 2))
 
   def train(self, rng: np.random.Generator, meta: VideoMeta) -> Sample:
-    clips = self.fixed_clips(meta)
-    j = int(rng.integers(self._clips))
-    return Sample(
-      clips.frames[j],
-      {key: value[j] for key, value in clips.fields.items()},
-      None if clips.audio_frames is None else {k: v[j] for k, v in clips.audio_frames.items()},
-    )
+    return _select_views(self.fixed_clips(meta), int(rng.integers(self._clips)))
 
   def eval(self, meta: VideoMeta, num_views: int) -> Sample:
     return self._base.eval(meta, num_views)
